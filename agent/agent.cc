@@ -1,0 +1,119 @@
+#include "agent/agent.h"
+
+#include <sys/auxv.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "agent/text.h"
+#include "agent/fatal_signals.h"
+#include "agent/finding_table.h"
+#include "agent/log.h"
+#include "agent/loop_tracker.h"
+#include "agent/options.h"
+#include "agent/process_info.h"
+#include "agent/report_file.h"
+#include "agent/reporter.h"
+#include "agent/stack.h"
+#include "agent/summary.h"
+#include "agent/sys.h"
+#include "agent/thread_registry.h"
+#include "agent/thread_state.h"
+
+namespace loopsan::agent {
+
+int g_active = 0;
+
+namespace {
+
+RealFunctions real_functions;
+
+void load_options() {
+  std::vector<std::string> warnings;
+  if (const char* text = getenv("LOOPSAN_OPTIONS")) {
+    parse_options(text, mutable_options(), warnings);
+  }
+  for (const std::string& w : warnings) log_line(cat("warning: LOOPSAN_OPTIONS: ", w));
+  if (options().help) {
+    std::string help = options_help();
+    sys::write_all(2, help.data(), help.size());
+  }
+}
+
+// Exit status override (exitcode=N) shared by exit() and _exit().
+int final_status(int status) {
+  int64_t code = options().exitcode;
+  return (code != 0 && finding_table::unique_findings() > 0) ? static_cast<int>(code) : status;
+}
+
+}  // namespace
+
+void init(int argc, char** argv, const void* own_code, const RealFunctions& real) {
+  // Set-user-ID and similar programs: the environment is not the user's to trust.
+  if (getauxval(AT_SECURE) != 0) return;
+  ReentryGuard guard;
+  real_functions = real;
+  load_options();
+  process_info::init(argc, argv);
+  stack_init(own_code);
+  loop_tracker::init();
+  report_file::init();
+  registry::register_main_thread();
+  fatal_signals::install(real.sigaction);
+  if (options().report_always) report_file::create_now();
+  g_active = 1;
+}
+
+bool same_process() {
+  return sys::getpid() == process_info::pid();
+}
+
+void after_fork_child() {
+  if (!active()) return;
+  ReentryGuard guard;
+  process_info::reset_after_fork();
+  report_file::reset_after_fork();
+  finding_table::reset_after_fork();
+  reporter::reset_after_fork();
+  summary::reset_after_fork();
+  registry::reset_after_fork();
+  if (options().report_always) report_file::create_now();
+}
+
+void before_exec() {
+  if (!active() || !same_process()) return;
+  ReentryGuard guard;
+  summary::write(summary::How::kExec, 0);
+}
+
+void exec_failed() {
+  if (!active() || !same_process()) return;
+  summary::rearm();
+}
+
+void run_exit_detectors() {
+  if (!active() || !same_process()) return;
+  // Exit-time detectors (live futures, leaked threads) plug in here.
+}
+
+void at_exit(int status) {
+  if (!active() || !same_process()) return;
+  ReentryGuard guard;
+  summary::write(summary::How::kExit, status);
+  int final = final_status(status);
+  if (final != status && real_functions.underscore_exit != nullptr) {
+    // exit() has already chosen its status; only _exit() can change it now. stdio is flushed
+    // after exit handlers, so flush it here first.
+    fflush(nullptr);
+    real_functions.underscore_exit(final);
+  }
+}
+
+int at_underscore_exit(int status) {
+  if (!active() || !same_process()) return status;
+  ReentryGuard guard;
+  summary::write(summary::How::kExit, status);
+  return final_status(status);
+}
+
+}  // namespace loopsan::agent

@@ -1,0 +1,49 @@
+// What a detector hands to the reporter: one finding, before deduplication and formatting.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "agent/python_bridge.h"
+#include "agent/stack.h"
+#include "agent/thread_registry.h"
+
+namespace loopsan {
+
+// The kinds of DESIGN.md's schema 1. The order is the index used by the lock-free counters.
+enum class Kind : int {
+  kBlockingCall,
+  kLoopStall,
+  kUnretrievedException,
+  kUncaughtException,
+  kHungWait,
+  kDeadlock,
+  kThreadLeak,
+  kLoopOnPoolThread,
+  kPoolStarvation,
+  kCount
+};
+const char* kind_name(Kind kind);
+
+struct Finding {
+  Kind kind = Kind::kBlockingCall;
+  std::string message;
+  ThreadInfo thread;
+  // Kind-specific fields, already serialized as JSON values, in output order.
+  std::vector<std::pair<std::string, std::string>> fields;
+  // Native stacks by field name ("stack", "throw_stack", ...): symbolized only when the finding
+  // turns out to be new.
+  std::vector<std::pair<std::string, NativeStack>> stacks;
+  // Python stacks by field name ("python_stack", ...).
+  std::vector<std::pair<std::string, std::vector<python::PyFrame>>> python_stacks;
+  // Extra text that distinguishes findings with the same stacks (e.g. the blocking call).
+  std::string identity;
+
+  void add_field(std::string key, std::string json_value) {
+    fields.emplace_back(std::move(key), std::move(json_value));
+  }
+};
+
+}  // namespace loopsan

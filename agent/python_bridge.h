@@ -1,0 +1,32 @@
+// The CPython bridge. loopsan never links libpython or includes its headers: when the host is
+// CPython (an executable that exports the C API, or one linked with libpython), the functions
+// are found at run time with dlsym, and every entry point degrades to "no Python" otherwise.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace loopsan::python {
+
+struct PyFrame {
+  std::string function;
+  std::string file;
+  int line = -1;  // -1 when CPython could not tell
+};
+
+// True when the process contains a CPython whose C API we can use.
+bool present();
+
+// The Python stack of the calling thread, innermost first. Empty when the thread runs no
+// Python code, the interpreter is not initialised or is finalizing, or python_stacks=0.
+//
+// Safe without the GIL and in any thread state: it reads the thread's own frames through
+// CPython's signal-safe _Py_DumpTraceback (the one faulthandler uses), which neither allocates
+// Python objects nor takes the GIL. Taking the GIL here instead would be unsafe: a non-main
+// thread that takes the GIL while the interpreter finalizes is terminated by CPython itself.
+std::vector<PyFrame> capture_stack();
+
+// Parses _Py_DumpTraceback's output (exposed for unit tests).
+std::vector<PyFrame> parse_dump(const std::string& text);
+
+}  // namespace loopsan::python

@@ -1,0 +1,41 @@
+// Native stacks: capture with libunwind (cheap, IPs only) and symbolization into frames with
+// module + offset + build-id (enough to symbolize offline) and, in-process, a function name.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace loopsan {
+
+constexpr int kMaxStackDepth = 256;
+
+struct NativeStack {
+  int size = 0;
+  uintptr_t ips[kMaxStackDepth];
+};
+
+struct Frame {
+  uintptr_t ip = 0;
+  std::string module;    // full path of the ELF object
+  uintptr_t offset = 0;  // ip relative to the object's load bias (what addr2line takes)
+  std::string build_id;  // hex, empty when the object has none
+  std::string function;  // demangled, empty when unknown
+};
+
+// Call once at start-up: sets libunwind's caching policy and remembers which object is
+// loopsan itself (`own_code` is any address in it), so its frames are left out of stacks.
+void stack_init(const void* own_code);
+
+// Captures up to min(max, stack_depth option) return addresses, innermost first, without
+// loopsan's own frames. Takes no lock of ours; safe wherever the host may throw an exception.
+void capture_stack(NativeStack& out, int max = kMaxStackDepth);
+
+// Resolves module, offset, build-id and function name for every frame. May take the loader's
+// lock and read ELF files: call it with no agent lock held.
+std::vector<Frame> symbolize(const NativeStack& stack);
+
+// The module basename + offset signature of a frame, for stable finding ids.
+std::string module_basename(const std::string& path);
+
+}  // namespace loopsan

@@ -1,0 +1,51 @@
+// Per-thread state read on every wrapper's fast path. Plain data in initial-exec TLS: no
+// constructor, no destructor, no allocation, usable from the first instruction of a thread and
+// from signal handlers (DESIGN.md, "Engineering rules").
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+
+namespace loopsan {
+
+struct ThreadRecord;
+
+struct ThreadState {
+  // Re-entrancy guard: non-zero while the agent works on this thread. Every wrapper passes
+  // straight through to the real function when it is set.
+  int guard;
+  // Non-zero while this thread runs an event loop (see loop_tracker.h).
+  int in_loop;
+  // The loop's polling descriptor and the generation it had when the loop started, so that
+  // closing it (even from another thread) ends the loop.
+  int loop_fd;
+  uint32_t loop_generation;
+  // Nesting depth of loopsan_loop_enter() and of loopsan_allow_blocking_begin().
+  int explicit_loop_depth;
+  int allow_blocking_depth;
+  // The thread's name matched a loop_threads glob.
+  int named_loop;
+  // Cached kernel thread id (0 = not read yet); reset in a forked child.
+  pid_t tid;
+  ThreadRecord* record;
+};
+
+extern __thread ThreadState tls_state __attribute__((tls_model("initial-exec")));
+
+inline ThreadState& this_thread() {
+  return tls_state;
+}
+
+// RAII re-entrancy guard for agent work done on behalf of a wrapper.
+class ReentryGuard {
+ public:
+  ReentryGuard() { ++tls_state.guard; }
+  ~ReentryGuard() { --tls_state.guard; }
+  ReentryGuard(const ReentryGuard&) = delete;
+  ReentryGuard& operator=(const ReentryGuard&) = delete;
+};
+
+pid_t current_tid();
+
+}  // namespace loopsan

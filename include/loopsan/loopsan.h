@@ -1,0 +1,124 @@
+/* loopsan C API (DESIGN.md, "C API").
+ *
+ * Header-only on purpose: every function looks libloopsan.so up at run time, so a program
+ * built with this header needs no link dependency and runs unchanged without loopsan, where
+ * every call is a no-op (and loopsan_active() and loopsan_findings_count() return 0).
+ * Under the shim the calls reach the exported functions of the same names, which Python's
+ * ctypes (ctypes.CDLL(None)) can call too.
+ */
+#ifndef LOOPSAN_LOOPSAN_H_
+#define LOOPSAN_LOOPSAN_H_
+
+#include <dlfcn.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LOOPSAN_API_VERSION 1
+
+#if defined(LOOPSAN_SHIM_BUILD)
+/* Inside the shim: the real definitions. */
+#define LOOPSAN_DECL(ret, name, params) __attribute__((visibility("default"))) ret name params;
+#else
+#define LOOPSAN_DECL(ret, name, params)
+#endif
+
+/* The shim's function `name`, or NULL without loopsan. Cached per call site. */
+#define LOOPSAN__RESOLVE(cache, name)                                                    \
+  (__atomic_load_n(&(cache), __ATOMIC_ACQUIRE) != 0                                      \
+       ? (cache)                                                                         \
+       : (__atomic_store_n(&(cache), dlsym(((void*)0) /* RTLD_DEFAULT */, name) ?: (void*)1, \
+                           __ATOMIC_RELEASE),                                            \
+          (cache)))
+#define LOOPSAN__CALL(ret, params, name)                            \
+  typedef ret(*loopsan__fn_t) params;                               \
+  static void* loopsan__fn_cache = 0;                               \
+  void* loopsan__fn = LOOPSAN__RESOLVE(loopsan__fn_cache, name);    \
+  loopsan__fn_t loopsan__typed =                                    \
+      loopsan__fn == (void*)1 ? (loopsan__fn_t)0 : (loopsan__fn_t)loopsan__fn;
+
+#if defined(LOOPSAN_SHIM_BUILD)
+LOOPSAN_DECL(int, loopsan_active, (void))
+LOOPSAN_DECL(void, loopsan_loop_enter, (const char* name))
+LOOPSAN_DECL(void, loopsan_loop_exit, (void))
+LOOPSAN_DECL(void, loopsan_allow_blocking_begin, (const char* reason))
+LOOPSAN_DECL(void, loopsan_allow_blocking_end, (void))
+LOOPSAN_DECL(void, loopsan_future_created, (const void* future))
+LOOPSAN_DECL(void, loopsan_future_failed, (const void* future, const char* type, const char* what))
+LOOPSAN_DECL(void, loopsan_future_retrieved, (const void* future))
+LOOPSAN_DECL(void, loopsan_future_destroyed, (const void* future))
+LOOPSAN_DECL(unsigned long long, loopsan_findings_count, (void))
+LOOPSAN_DECL(void, loopsan_flush, (void))
+#else
+
+/* 1 when the program runs under loopsan (and loopsan is not inert), else 0. */
+static inline int loopsan_active(void) {
+  LOOPSAN__CALL(int, (void), "loopsan_active")
+  return loopsan__typed ? loopsan__typed() : 0;
+}
+
+/* The calling thread runs an event loop from now until loopsan_loop_exit(): blocking calls on
+ * it are findings. For loops loopsan does not recognize by itself. Calls nest. */
+static inline void loopsan_loop_enter(const char* name) {
+  LOOPSAN__CALL(void, (const char*), "loopsan_loop_enter")
+  if (loopsan__typed) loopsan__typed(name);
+}
+static inline void loopsan_loop_exit(void) {
+  LOOPSAN__CALL(void, (void), "loopsan_loop_exit")
+  if (loopsan__typed) loopsan__typed();
+}
+
+/* Blocking calls between begin and end on this thread are allowed (a known, accepted wait).
+ * `reason` documents why. Calls nest. */
+static inline void loopsan_allow_blocking_begin(const char* reason) {
+  LOOPSAN__CALL(void, (const char*), "loopsan_allow_blocking_begin")
+  if (loopsan__typed) loopsan__typed(reason);
+}
+static inline void loopsan_allow_blocking_end(void) {
+  LOOPSAN__CALL(void, (void), "loopsan_allow_blocking_end")
+  if (loopsan__typed) loopsan__typed();
+}
+
+/* Custom future types. `future` is any address that identifies the future while it lives.
+ * failed(): the future now holds an exception (type name and message; the throw stack is the
+ * exception in flight, if called from a catch block, else the caller's stack).
+ * retrieved(): a consumer received that exception. destroyed(): the future is gone; if it
+ * failed and was never retrieved, that is an `unretrieved-exception` finding. */
+static inline void loopsan_future_created(const void* future) {
+  LOOPSAN__CALL(void, (const void*), "loopsan_future_created")
+  if (loopsan__typed) loopsan__typed(future);
+}
+static inline void loopsan_future_failed(const void* future, const char* type, const char* what) {
+  LOOPSAN__CALL(void, (const void*, const char*, const char*), "loopsan_future_failed")
+  if (loopsan__typed) loopsan__typed(future, type, what);
+}
+static inline void loopsan_future_retrieved(const void* future) {
+  LOOPSAN__CALL(void, (const void*), "loopsan_future_retrieved")
+  if (loopsan__typed) loopsan__typed(future);
+}
+static inline void loopsan_future_destroyed(const void* future) {
+  LOOPSAN__CALL(void, (const void*), "loopsan_future_destroyed")
+  if (loopsan__typed) loopsan__typed(future);
+}
+
+/* Distinct findings reported so far by this process. */
+static inline unsigned long long loopsan_findings_count(void) {
+  LOOPSAN__CALL(unsigned long long, (void), "loopsan_findings_count")
+  return loopsan__typed ? loopsan__typed() : 0;
+}
+
+/* Findings are written as they happen; flush also pushes the report file to storage
+ * (fdatasync), e.g. before a test harness snapshots or kills a machine. */
+static inline void loopsan_flush(void) {
+  LOOPSAN__CALL(void, (void), "loopsan_flush")
+  if (loopsan__typed) loopsan__typed();
+}
+
+#endif /* LOOPSAN_SHIM_BUILD */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LOOPSAN_LOOPSAN_H_ */

@@ -1,0 +1,43 @@
+// The exported C API (include/loopsan/loopsan.h), a thin layer over the agent.
+#define LOOPSAN_SHIM_BUILD 1
+#include "loopsan/loopsan.h"
+
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/loop_tracker.h"
+#include "agent/report_file.h"
+#include "agent/reporter.h"
+#include "agent/thread_state.h"
+
+extern "C" {
+
+int loopsan_active(void) {
+  return loopsan::agent::active() ? 1 : 0;
+}
+
+void loopsan_loop_enter(const char*) {
+  if (loopsan::agent::active()) loopsan::loop_tracker::enter();
+}
+
+void loopsan_loop_exit(void) {
+  if (loopsan::agent::active()) loopsan::loop_tracker::exit();
+}
+
+void loopsan_allow_blocking_begin(const char*) {
+  ++loopsan::tls_state.allow_blocking_depth;
+}
+
+void loopsan_allow_blocking_end(void) {
+  if (loopsan::tls_state.allow_blocking_depth > 0) --loopsan::tls_state.allow_blocking_depth;
+}
+
+unsigned long long loopsan_findings_count(void) {
+  return loopsan::reporter::findings_count();
+}
+
+void loopsan_flush(void) {
+  if (loopsan::agent::active()) loopsan::report_file::sync();
+}
+
+}  // extern "C"

@@ -1,0 +1,61 @@
+// Event-loop waits make a thread a loop thread; closing the loop's epoll set ends the loop.
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/loop_tracker.h"
+#include "shim/interceptor.h"
+
+namespace loop_tracker = loopsan::loop_tracker;
+
+namespace {
+
+inline void note_loop_wait(int epfd) {
+  if (loopsan::agent::active()) loop_tracker::loop_wait(epfd);
+}
+
+}  // namespace
+
+LOOPSAN_EXPORT int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout) {
+  auto real = REAL(epoll_wait);
+  if (real == nullptr) return loopsan::shim::missing_errno_result();
+  note_loop_wait(epfd);
+  return real(epfd, events, maxevents, timeout);
+}
+
+LOOPSAN_EXPORT int epoll_pwait(int epfd, epoll_event* events, int maxevents, int timeout,
+                               const sigset_t* sigmask) {
+  auto real = REAL(epoll_pwait);
+  if (real == nullptr) return loopsan::shim::missing_errno_result();
+  note_loop_wait(epfd);
+  return real(epfd, events, maxevents, timeout, sigmask);
+}
+
+LOOPSAN_EXPORT int epoll_pwait2(int epfd, epoll_event* events, int maxevents,
+                                const timespec* timeout, const sigset_t* sigmask) {
+  auto real = REAL(epoll_pwait2);
+  if (real == nullptr) return loopsan::shim::missing_errno_result();
+  note_loop_wait(epfd);
+  return real(epfd, events, maxevents, timeout, sigmask);
+}
+
+LOOPSAN_EXPORT int close(int fd) {
+  auto real = REAL(close);
+  if (real == nullptr) return loopsan::shim::missing_errno_result();
+  // One load for every close(); only a loop's epoll descriptor goes further.
+  if (loop_tracker::is_loop_fd(fd)) loop_tracker::loop_fd_closed(fd);
+  return real(fd);
+}
+
+LOOPSAN_EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
+  auto real = REAL(close_range);
+  if (real == nullptr) return loopsan::shim::missing_errno_result();
+  if ((flags & CLOSE_RANGE_CLOEXEC) == 0) loop_tracker::loop_fds_closed(first, last);
+  return real(first, last, flags);
+}
+
+LOOPSAN_EXPORT void closefrom(int lowfd) {
+  auto real = REAL(closefrom);
+  if (lowfd >= 0) loop_tracker::loop_fds_closed(static_cast<unsigned>(lowfd), ~0u);
+  if (real != nullptr) real(lowfd);
+}

@@ -1,0 +1,87 @@
+// fork (the child writes its own report), exec (the image ends: write its summary) and _exit
+// (no exit handlers run: write the summary here).
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "agent/agent.h"
+#include "shim/interceptor.h"
+
+namespace agent = loopsan::agent;
+
+LOOPSAN_EXPORT pid_t fork() {
+  auto real = REAL(fork);
+  if (real == nullptr) return loopsan::shim::missing_errno_result();
+  pid_t pid = real();
+  if (pid == 0) {
+    int saved_errno = errno;
+    agent::after_fork_child();
+    errno = saved_errno;
+  }
+  return pid;
+}
+
+namespace {
+
+// Runs an exec-family call: summary first (the image is about to be replaced), re-armed if
+// exec fails and the image lives on. In a vfork() child agent::before_exec() does nothing.
+template <typename Exec>
+int run_exec(Exec&& exec) {
+  int saved_errno = errno;
+  agent::before_exec();
+  errno = saved_errno;
+  int rc = exec();
+  saved_errno = errno;
+  agent::exec_failed();
+  errno = saved_errno;
+  return rc;
+}
+
+}  // namespace
+
+LOOPSAN_EXPORT int execve(const char* path, char* const argv[], char* const envp[]) {
+  auto real = REAL(execve);
+  if (real == nullptr) return loopsan::shim::missing_errno_result();
+  return run_exec([&] { return real(path, argv, envp); });
+}
+
+LOOPSAN_EXPORT int execv(const char* path, char* const argv[]) {
+  auto real = REAL(execv);
+  if (real == nullptr) return loopsan::shim::missing_errno_result();
+  return run_exec([&] { return real(path, argv); });
+}
+
+LOOPSAN_EXPORT int execvp(const char* file, char* const argv[]) {
+  auto real = REAL(execvp);
+  if (real == nullptr) return loopsan::shim::missing_errno_result();
+  return run_exec([&] { return real(file, argv); });
+}
+
+LOOPSAN_EXPORT int execvpe(const char* file, char* const argv[], char* const envp[]) {
+  auto real = REAL(execvpe);
+  if (real == nullptr) return loopsan::shim::missing_errno_result();
+  return run_exec([&] { return real(file, argv, envp); });
+}
+
+LOOPSAN_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) {
+  auto real = REAL(fexecve);
+  if (real == nullptr) return loopsan::shim::missing_errno_result();
+  return run_exec([&] { return real(fd, argv, envp); });
+}
+
+LOOPSAN_EXPORT void _exit(int status) {
+  auto real = REAL(_exit);
+  status = agent::at_underscore_exit(status);
+  if (real == nullptr) syscall(SYS_exit_group, status);
+  real(status);
+  __builtin_unreachable();
+}
+
+LOOPSAN_EXPORT void _Exit(int status) {
+  auto real = REAL(_Exit);
+  status = agent::at_underscore_exit(status);
+  if (real == nullptr) syscall(SYS_exit_group, status);
+  real(status);
+  __builtin_unreachable();
+}
