@@ -1,6 +1,6 @@
 // A small futex mutex for the agent's own tables.
 //
-// Not absl::Mutex or pthread_mutex_t: after fork() the child must be able to reset every agent
+// Not pthread_mutex_t: after fork() the child must be able to reset every agent
 // lock to "unlocked" (another thread may have held it when the parent forked), and the agent
 // must never go through the pthread functions the shim intercepts.
 #pragma once

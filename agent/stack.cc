@@ -14,7 +14,7 @@
 #include <libunwind.h>
 
 #include <unordered_map>
-#include "absl/debugging/symbolize.h"
+#include "agent/elf_symbols.h"
 #include "agent/lock.h"
 #include "agent/options.h"
 
@@ -116,9 +116,12 @@ std::string cached_build_id(uintptr_t bias) {
   return id;
 }
 
-std::string function_name(uintptr_t pc, const Dl_info& info, bool have_info) {
-  char buf[1024];
-  if (absl::Symbolize(reinterpret_cast<void*>(pc), buf, sizeof buf)) return buf;
+std::string function_name(const Frame& f, const Dl_info& info, bool have_info) {
+  // The call instruction, one byte before the return address.
+  if (!f.module.empty()) {
+    std::string name = elf_symbols::function_at(f.module, f.build_id, f.offset - 1);
+    if (!name.empty()) return name;
+  }
   if (have_info && info.dli_sname != nullptr) {
     int status = 0;
     char* demangled = abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status);
@@ -133,7 +136,6 @@ std::string function_name(uintptr_t pc, const Dl_info& info, bool have_info) {
 
 void stack_init(const void* own_code) {
   unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-  absl::InitializeSymbolizer(executable_path().c_str());
   if (own_code != nullptr) {
     RangeQuery q{reinterpret_cast<uintptr_t>(own_code), 0, 0};
     dl_iterate_phdr(find_own_range, &q);
@@ -178,7 +180,7 @@ std::vector<Frame> symbolize(const NativeStack& stack) {
       f.offset = f.ip - map->l_addr;
       f.build_id = cached_build_id(map->l_addr);
     }
-    f.function = function_name(pc, info, have_info);
+    f.function = function_name(f, info, have_info);
     frames.push_back(std::move(f));
   }
   return frames;

@@ -1,5 +1,5 @@
 // String building for messages and paths: cat("a", 1, sv) appends strings, characters and
-// integers. (Abseil's StrCat cannot be linked into the shim: see absl_sysinfo.cc.)
+// integers, without iostreams or locale machinery.
 #pragma once
 
 #include <string>

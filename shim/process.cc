@@ -1,5 +1,7 @@
 // fork (the child writes its own report), exec (the image ends: write its summary) and _exit
 // (no exit handlers run: write the summary here).
+#include <alloca.h>
+#include <stdarg.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -69,6 +71,44 @@ LOOPSAN_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) {
   if (real == nullptr) return loopsan::shim::missing_errno_result();
   return run_exec([&] { return real(fd, argv, envp); });
 }
+
+// execl/execlp/execle: glibc builds the argument vector and calls execve internally, out of
+// our reach; so do we, and go through the vector forms above. On the stack, not the heap: an
+// exec may run in a vfork() child.
+#define LOOPSAN_COLLECT_ARGS(first, argv)                                 \
+  size_t argc_ = 1;                                                       \
+  {                                                                       \
+    va_list count_;                                                       \
+    va_start(count_, first);                                              \
+    while (va_arg(count_, char*) != nullptr) ++argc_;                     \
+    va_end(count_);                                                       \
+  }                                                                       \
+  char** argv = static_cast<char**>(alloca((argc_ + 1) * sizeof(char*))); \
+  va_list args_;                                                          \
+  va_start(args_, first);                                                 \
+  argv[0] = const_cast<char*>(first);                                     \
+  for (size_t i_ = 1; i_ <= argc_; ++i_) argv[i_] = va_arg(args_, char*);
+
+LOOPSAN_EXPORT int execl(const char* path, const char* arg, ...) {
+  LOOPSAN_COLLECT_ARGS(arg, argv)
+  va_end(args_);
+  return execv(path, argv);
+}
+
+LOOPSAN_EXPORT int execlp(const char* file, const char* arg, ...) {
+  LOOPSAN_COLLECT_ARGS(arg, argv)
+  va_end(args_);
+  return execvp(file, argv);
+}
+
+LOOPSAN_EXPORT int execle(const char* path, const char* arg, ...) {
+  LOOPSAN_COLLECT_ARGS(arg, argv)
+  char* const* envp = va_arg(args_, char* const*);  // after the terminating null
+  va_end(args_);
+  return execve(path, argv, envp);
+}
+
+#undef LOOPSAN_COLLECT_ARGS
 
 LOOPSAN_EXPORT void _exit(int status) {
   auto real = REAL(_exit);
