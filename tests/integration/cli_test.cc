@@ -1,0 +1,159 @@
+// The loopsan command: run, report, --help, --version.
+#include <boost/test/unit_test.hpp>
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/support/harness.h"
+
+using namespace loopsan::test;
+
+BOOST_AUTO_TEST_SUITE(cli)
+
+BOOST_AUTO_TEST_CASE(run_summarizes_findings_and_keeps_the_status) {
+  std::string dir = make_temp_dir();
+  RunResult r = run({.argv = {cli_path(), "run", "--report-dir", dir, "--", victim("loop_victim"),
+                              "exit", "4", "finding"},
+                     .preload = false});
+  BOOST_TEST(r.exit_code == 4, r.describe());
+  BOOST_TEST(
+      r.err.find("==loopsan== 1 finding (blocking-call: 1) in 1 report") != std::string::npos,
+      r.err);
+  BOOST_TEST(read_reports(dir).size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(run_error_exitcode_on_findings_only) {
+  std::string dir = make_temp_dir();
+  RunResult bad = run({.argv = {cli_path(), "run", "--report-dir", dir, "--error-exitcode", "3",
+                                "--", victim("loop_victim"), "sleep-in-loop"},
+                       .preload = false});
+  BOOST_TEST(bad.exit_code == 3, bad.describe());
+  RunResult good = run({.argv = {cli_path(), "run", "--report-dir", make_temp_dir(),
+                                 "--error-exitcode", "3", "--", victim("loop_victim"), "clean"},
+                        .preload = false});
+  BOOST_TEST(good.exit_code == 0, good.describe());
+  BOOST_TEST(good.err.find("==loopsan== 0 findings") != std::string::npos, good.err);
+}
+
+BOOST_AUTO_TEST_CASE(run_covers_the_process_tree_and_ignores_other_reports) {
+  std::string dir = make_temp_dir();
+  // A stale report from another run in the same directory must not be counted.
+  std::ofstream(dir + "/loopsan.old.1.jsonl")
+      << R"({"type":"start","schema":1,"pid":1,"session":"other"})"
+      << "\n"
+      << R"({"type":"finding","kind":"blocking-call","id":"00","message":"old"})"
+      << "\n";
+  RunResult r = run({.argv = {cli_path(), "run", "--report-dir", dir, "--", "sh", "-c",
+                              victim("loop_victim") + " fork"},
+                     .preload = false});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  // Parent and forked child of the victim (sh itself has no finding and no file).
+  BOOST_TEST(
+      r.err.find("==loopsan== 2 findings (blocking-call: 2) in 2 reports") != std::string::npos,
+      r.err);
+}
+
+BOOST_AUTO_TEST_CASE(run_keeps_an_existing_ld_preload_and_passes_options) {
+  std::string dir = make_temp_dir();
+  RunResult r =
+      run({.argv = {cli_path(), "run", "--report-dir", dir, "-o", "stack_depth=5", "--", "sh", "-c",
+                    "echo $LD_PRELOAD; " + victim("loop_victim") + " sleep-in-loop"},
+           .preload = false,
+           .env = {{"LD_PRELOAD", "libm.so.6"}}});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_TEST(r.out.find("libloopsan.so libm.so.6") != std::string::npos, r.out);
+  auto reports = read_reports(dir);
+  BOOST_REQUIRE(reports.size() == 1u);
+  BOOST_TEST(reports[0].findings.at(0)["stack"].size() <= 5u);
+}
+
+BOOST_AUTO_TEST_CASE(run_propagates_death_by_signal) {
+  RunResult r = run({.argv = {cli_path(), "run", "--report-dir", make_temp_dir(), "--",
+                              victim("loop_victim"), "crash"},
+                     .preload = false});
+  BOOST_TEST(r.term_signal == SIGSEGV, r.describe());
+}
+
+BOOST_AUTO_TEST_CASE(report_text_reads_like_a_sanitizer_report) {
+  std::string script = python_victim("sleep_in_coroutine.py");
+  RunResult r = run({.argv = {python(), script}});
+  BOOST_REQUIRE(r.reports.size() == 1u);
+  RunResult text = run({.argv = {cli_path(), "report", r.reports[0].path}, .preload = false});
+  BOOST_TEST(text.exit_code == 0, text.describe());
+  const std::string& out = text.out;
+  size_t kind = out.find("loopsan: blocking-call: clock_nanosleep");
+  size_t thread = out.find("thread ");
+  size_t py = out.find("Python stack (most recent call first):");
+  size_t handler = out.find("#0 slow_handler at " + script + ":" +
+                            std::to_string(line_of(script, "BLOCKING-CALL-HERE")));
+  size_t native = out.find("Native stack:");
+  size_t time_sleep = out.find(" in time_sleep");
+  BOOST_TEST(kind != std::string::npos, out);
+  BOOST_TEST(thread > kind);
+  BOOST_TEST(py > thread);
+  BOOST_TEST(handler > py, out);
+  BOOST_TEST(native > handler);
+  BOOST_TEST(time_sleep > native, out);
+  bool module_named =
+      out.find("libpython3") != std::string::npos || out.find("python3.11+0x") != std::string::npos;
+  BOOST_TEST(module_named, out);
+  BOOST_TEST(
+      out.find("SUMMARY: loopsan: 1 finding (blocking-call: 1) in 1 report") != std::string::npos,
+      out);
+}
+
+BOOST_AUTO_TEST_CASE(report_merges_ids_across_files_and_counts_repeats) {
+  RunResult a = run({.argv = {victim("loop_victim"), "sleep-in-loop"}});
+  RunResult b = run({.argv = {victim("loop_victim"), "sleep-in-loop"}});
+  RunResult json =
+      run({.argv = {cli_path(), "report", "--format", "json", a.report_dir, b.report_dir},
+           .preload = false});
+  BOOST_TEST(json.exit_code == 0, json.describe());
+  std::istringstream lines(json.out);
+  std::string line;
+  int n = 0;
+  while (std::getline(lines, line)) {
+    auto f = nlohmann::json::parse(line);
+    BOOST_TEST(f["kind"] == "blocking-call");
+    BOOST_TEST(f["occurrences"] == 6);  // 3 per run, 2 runs
+    ++n;
+  }
+  BOOST_TEST(n == 1);
+}
+
+BOOST_AUTO_TEST_CASE(report_survives_malformed_input_with_one_message) {
+  std::string dir = make_temp_dir();
+  RunResult good = run({.argv = {victim("loop_victim"), "sleep-in-loop"}});
+  std::string path = dir + "/loopsan.mixed.1.jsonl";
+  {
+    std::ifstream in(good.reports.at(0).path);
+    std::ofstream out(path);
+    out << in.rdbuf();
+    out << "this is not json\n{\"type\":\"finding\",\"kind\":5,\"thread\":\"x\",\"stack\":[1,2]}\n"
+        << "{\"truncated\": \n";
+  }
+  RunResult r =
+      run({.argv = {cli_path(), "report", "--error-exitcode", "5", path}, .preload = false});
+  BOOST_TEST(r.exit_code == 5, r.describe());
+  BOOST_TEST(r.out.find("on_tick_sleeps") != std::string::npos, r.out);
+  BOOST_TEST(r.err.find("skipped 2 line(s)") != std::string::npos, r.err);
+  RunResult missing = run({.argv = {cli_path(), "report", dir + "/nope.jsonl"}, .preload = false});
+  BOOST_TEST(missing.exit_code == 2);
+  BOOST_TEST(missing.err.find("no such file") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(help_and_version) {
+  RunResult v = run({.argv = {cli_path(), "--version"}, .preload = false});
+  BOOST_TEST(v.exit_code == 0);
+  BOOST_TEST(v.out.rfind("loopsan ", 0) == 0u);
+  RunResult h = run({.argv = {cli_path(), "--help"}, .preload = false});
+  BOOST_TEST(h.exit_code == 0);
+  BOOST_TEST(h.out.find("loopsan run") != std::string::npos);
+  BOOST_TEST(h.out.find("loopsan report") != std::string::npos);
+  RunResult bad = run({.argv = {cli_path(), "frobnicate"}, .preload = false});
+  BOOST_TEST(bad.exit_code == 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,170 @@
+// The report file across the life of a process: fork, closed descriptors, crashes, exit
+// status, exec, bad options.
+#include <boost/test/unit_test.hpp>
+
+#include <signal.h>
+
+#include "tests/support/harness.h"
+
+using namespace loopsan::test;
+
+BOOST_AUTO_TEST_SUITE(lifecycle)
+
+BOOST_AUTO_TEST_CASE(forked_child_writes_its_own_report) {
+  RunResult r = run({.argv = {victim("loop_victim"), "fork"}});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_REQUIRE_MESSAGE(r.reports.size() == 2u, r.describe());
+  long child = std::stol(r.out.substr(r.out.find("child ") + 6));
+  const ReportFile* child_report = r.report_of(child);
+  BOOST_REQUIRE_MESSAGE(child_report != nullptr, r.describe());
+  BOOST_TEST(child_report->path.find("." + std::to_string(child) + ".jsonl") != std::string::npos);
+  BOOST_REQUIRE(child_report->findings.size() == 1u);
+  BOOST_TEST(stack_has_function(child_report->findings[0]["stack"], "child_tick_sleeps"));
+  BOOST_TEST(child_report->summary["exit"]["how"] == "exit");
+  BOOST_TEST(child_report->start["ppid"] != child_report->start["pid"]);
+  // The parent's report holds only the parent's finding.
+  for (const auto& rep : r.reports) {
+    if (&rep == child_report) continue;
+    BOOST_REQUIRE(rep.findings.size() == 1u);
+    BOOST_TEST(stack_has_function(rep.findings[0]["stack"], "on_tick_sleeps"));
+    BOOST_TEST(rep.summary["findings"] == 1);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(report_survives_a_host_that_closes_every_descriptor) {
+  RunResult r = run({.argv = {victim("loop_victim"), "close-all"}});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_REQUIRE_MESSAGE(r.reports.size() == 1u, r.describe());
+  const auto& rep = r.reports[0];
+  BOOST_REQUIRE_MESSAGE(rep.findings.size() == 2u, r.describe());
+  BOOST_TEST(stack_has_function(rep.findings[0]["stack"], "on_tick_sleeps"));
+  BOOST_TEST(stack_has_function(rep.findings[1]["stack"], "second_site_sleeps"));
+  BOOST_TEST(rep.summary["findings"] == 2);
+}
+
+BOOST_AUTO_TEST_CASE(python_closerange_between_findings) {
+  std::string script = python_victim("close_fds.py");
+  RunResult r = run({.argv = {python(), script}});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_REQUIRE_MESSAGE(r.reports.size() == 1u, r.describe());
+  const auto& rep = r.reports[0];
+  BOOST_REQUIRE_MESSAGE(rep.findings.size() == 2u, r.describe());
+  BOOST_TEST(rep.findings[0]["python_stack"][0]["line"] == line_of(script, "BEFORE-CLOSE"));
+  BOOST_TEST(rep.findings[1]["python_stack"][0]["line"] == line_of(script, "AFTER-CLOSE"));
+  BOOST_TEST(rep.summary["findings"] == 2);
+}
+
+BOOST_AUTO_TEST_CASE(crash_keeps_findings_dies_by_the_same_signal_and_says_so) {
+  RunResult r = run({.argv = {victim("loop_victim"), "crash"}});
+  BOOST_TEST(r.term_signal == SIGSEGV, r.describe());
+  BOOST_REQUIRE_MESSAGE(r.reports.size() == 1u, r.describe());
+  const auto& rep = r.reports[0];
+  BOOST_REQUIRE(rep.findings.size() == 1u);
+  BOOST_TEST(stack_has_function(rep.findings[0]["stack"], "on_tick_sleeps"));
+  BOOST_REQUIRE_MESSAGE(rep.summary.is_object(), r.describe());
+  BOOST_TEST(rep.summary["exit"]["how"] == "signal");
+  BOOST_TEST(rep.summary["exit"]["signal"] == "SIGSEGV");
+}
+
+BOOST_AUTO_TEST_CASE(abort_shows_in_the_summary) {
+  RunResult r = run({.argv = {victim("loop_victim"), "abort"}});
+  BOOST_TEST(r.term_signal == SIGABRT, r.describe());
+  BOOST_REQUIRE(r.reports.size() == 1u);
+  BOOST_TEST(r.reports[0].summary["exit"]["how"] == "abort");
+  BOOST_TEST(r.reports[0].summary["exit"]["signal"] == "SIGABRT");
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_from_outside_shows_in_the_summary) {
+  // A host with SIG_DFL for SIGTERM, killed by a harness: findings and a summary remain.
+  RunResult killed = run({.argv = {python(), "-c",
+                                   "import asyncio, os, signal, time\n"
+                                   "async def f():\n"
+                                   "    time.sleep(0.01)\n"
+                                   "asyncio.run(f())\n"
+                                   "os.kill(os.getpid(), signal.SIGTERM)\n"
+                                   "time.sleep(5)\n"}});
+  BOOST_TEST(killed.term_signal == SIGTERM, killed.describe());
+  BOOST_REQUIRE(killed.reports.size() == 1u);
+  BOOST_TEST(killed.reports[0].findings.size() == 1u);
+  BOOST_TEST(killed.reports[0].summary["exit"]["how"] == "signal");
+  BOOST_TEST(killed.reports[0].summary["exit"]["signal"] == "SIGTERM");
+}
+
+BOOST_AUTO_TEST_CASE(exit_status_is_unchanged_unless_exitcode_is_set) {
+  RunResult plain = run({.argv = {victim("loop_victim"), "exit", "7", "finding"}});
+  BOOST_TEST(plain.exit_code == 7, plain.describe());
+  BOOST_TEST(plain.findings().size() == 1u);
+  BOOST_TEST(plain.reports.at(0).summary["exit"]["status"] == 7);
+
+  RunResult changed =
+      run({.argv = {victim("loop_victim"), "exit", "7", "finding"}, .options = "exitcode=42"});
+  BOOST_TEST(changed.exit_code == 42, changed.describe());
+
+  RunResult clean =
+      run({.argv = {victim("loop_victim"), "exit", "7", "none"}, .options = "exitcode=42"});
+  BOOST_TEST(clean.exit_code == 7, clean.describe());
+  BOOST_TEST(clean.reports.empty());
+
+  RunResult underscore = run({.argv = {victim("loop_victim"), "_exit", "5"}});
+  BOOST_TEST(underscore.exit_code == 5, underscore.describe());
+  BOOST_TEST(underscore.reports.at(0).summary["exit"]["status"] == 5);
+  RunResult underscore_changed =
+      run({.argv = {victim("loop_victim"), "_exit", "5"}, .options = "exitcode=43"});
+  BOOST_TEST(underscore_changed.exit_code == 43, underscore_changed.describe());
+
+  RunResult py =
+      run({.argv = {python(), "-c", "import sys; sys.exit(9)"}, .options = "exitcode=42"});
+  BOOST_TEST(py.exit_code == 9, py.describe());
+}
+
+BOOST_AUTO_TEST_CASE(exec_writes_the_summary_of_the_image_it_replaces) {
+  RunResult r = run({.argv = {victim("loop_victim"), "exec"}});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_REQUIRE_MESSAGE(r.reports.size() == 1u, r.describe());
+  BOOST_TEST(r.reports[0].findings.size() == 1u);
+  BOOST_TEST(r.reports[0].summary["exit"]["how"] == "exec");
+}
+
+BOOST_AUTO_TEST_CASE(bad_options_warn_once_each_and_the_program_runs_normally) {
+  RunResult r = run({.argv = {victim("loop_victim"), "exit", "0", "finding"},
+                     .options = "stack_depth=lots:no_such_option=1:log_to_stderr=1"});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_TEST(r.findings().size() == 1u);  // defaults kept: the finding is still there
+  BOOST_TEST(r.reports.at(0).start["options"]["stack_depth"] == 64);
+  auto count = [&](const std::string& needle) {
+    size_t n = 0;
+    for (size_t p = r.err.find(needle); p != std::string::npos; p = r.err.find(needle, p + 1)) ++n;
+    return n;
+  };
+  BOOST_TEST(count("'stack_depth'") == 1u, r.err);
+  BOOST_TEST(count("unknown option 'no_such_option'") == 1u, r.err);
+  BOOST_TEST(count("warning") == 2u, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(help_lists_every_option_and_the_program_still_runs) {
+  RunResult r = run({.argv = {victim("loop_victim"), "exit", "3"}, .options = "help=1"});
+  BOOST_TEST(r.exit_code == 3);
+  for (const char* key :
+       {"report_dir", "log_to_stderr", "block_threshold_ms", "stall_threshold_ms",
+        "hang_threshold_ms", "loop_threads", "auto_loops", "suppressions", "stack_depth",
+        "python_stacks", "report_always", "exitcode", "verbosity"}) {
+    BOOST_TEST(r.err.find(std::string("  ") + key + "=") != std::string::npos, key);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(report_always_creates_the_file_without_findings) {
+  RunResult r = run({.argv = {victim("loop_victim"), "exit", "0"}, .options = "report_always=1"});
+  BOOST_REQUIRE_MESSAGE(r.reports.size() == 1u, r.describe());
+  BOOST_TEST(r.reports[0].findings.empty());
+  BOOST_TEST(r.reports[0].summary["findings"] == 0);
+}
+
+BOOST_AUTO_TEST_CASE(unwritable_report_dir_warns_once_and_findings_reach_stderr) {
+  RunResult r = run({.argv = {victim("loop_victim"), "sleep-in-loop"},
+                     .options = "report_dir=/nonexistent/loopsan:log_to_stderr=0"});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_TEST(r.err.find("cannot create report file") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("blocking-call: nanosleep") != std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

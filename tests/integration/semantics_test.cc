@@ -1,0 +1,77 @@
+// What the host sees must not change: return values, errno, thread semantics, exported
+// symbols, exceptions.
+#include <boost/test/unit_test.hpp>
+
+#include <fstream>
+#include <regex>
+#include <set>
+
+#include "tests/support/harness.h"
+
+using namespace loopsan::test;
+
+BOOST_AUTO_TEST_SUITE(semantics)
+
+BOOST_AUTO_TEST_CASE(errno_and_results_are_unchanged) {
+  RunResult with = run({.argv = {victim("errno_victim")}});
+  BOOST_TEST(with.exit_code == 0, with.describe());
+  BOOST_TEST(with.out.find("ALL PASS") != std::string::npos, with.out);
+  // The loop-thread sleeps were findings (loopsan did real work around each call).
+  BOOST_TEST(with.findings("blocking-call").size() >= 2u, with.describe());
+  RunResult without = run({.argv = {victim("errno_victim")}, .preload = false});
+  BOOST_TEST(without.exit_code == 0, without.describe());
+  BOOST_TEST(with.out == without.out);
+}
+
+BOOST_AUTO_TEST_CASE(thread_semantics_are_unchanged) {
+  RunResult with = run({.argv = {victim("threads_victim")}});
+  BOOST_TEST(with.exit_code == 0, with.describe());
+  BOOST_TEST(with.out.find("ALL PASS") != std::string::npos, with.out);
+  RunResult without = run({.argv = {victim("threads_victim")}, .preload = false});
+  BOOST_TEST(with.out == without.out, without.out);
+}
+
+BOOST_AUTO_TEST_CASE(python_host_exceptions_and_threads_work_under_the_shim) {
+  // A C host (python3) that loads C++ code: exceptions still use libgcc_s.
+  RunResult r = run({.argv = {python(), "-c",
+                              "import ctypes, threading\n"
+                              "lib = ctypes.CDLL(None)\n"
+                              "lib.dlsym.restype = ctypes.c_void_p\n"
+                              "addr = lib.dlsym(None, b'_Unwind_RaiseException')\n"
+                              "info = (ctypes.c_void_p * 4)()\n"
+                              "lib.dladdr(ctypes.c_void_p(addr), info)\n"
+                              "print(ctypes.cast(info[0], ctypes.c_char_p).value.decode())\n"
+                              "t = threading.Thread(target=print, args=('thread ok',))\n"
+                              "t.start(); t.join()\n"}});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_TEST(r.out.find("libgcc_s") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("thread ok") != std::string::npos, r.out);
+}
+
+BOOST_AUTO_TEST_CASE(shim_exports_only_wrappers_and_the_c_api) {
+  std::set<std::string> allowed;
+  std::ifstream hooks(LOOPSAN_TEST_HOOKS_DEF);
+  std::regex hook_line(R"(^LOOPSAN_HOOK\(([A-Za-z0-9_]+),)");
+  std::string line;
+  while (std::getline(hooks, line)) {
+    std::smatch m;
+    if (std::regex_search(line, m, hook_line)) allowed.insert(m[1]);
+  }
+  BOOST_REQUIRE(allowed.count("nanosleep") == 1u);
+  RunResult nm = run({.argv = {"nm", "-D", "--defined-only", shim_path()}, .preload = false});
+  BOOST_REQUIRE(nm.exit_code == 0);
+  std::istringstream in(nm.out);
+  int exported = 0;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string addr, type, name;
+    fields >> addr >> type >> name;
+    if (name.empty()) continue;
+    ++exported;
+    bool ok = allowed.count(name) == 1 || name.rfind("loopsan_", 0) == 0;
+    BOOST_TEST(ok, "unexpected export: " << line);
+  }
+  BOOST_TEST(exported >= static_cast<int>(allowed.size()));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,88 @@
+#include <boost/test/unit_test.hpp>
+
+#include <pthread.h>
+
+#include <atomic>
+#include <thread>
+
+#include "agent/thread_registry.h"
+
+namespace registry = loopsan::registry;
+
+BOOST_AUTO_TEST_SUITE(thread_registry)
+
+// The registry is process-wide; these tests look at differences only.
+
+BOOST_AUTO_TEST_CASE(started_thread_is_recorded_until_exited_and_joined) {
+  registry::register_main_thread();
+  size_t before = registry::live_records();
+  uint64_t created_before = registry::threads_created();
+  std::atomic<bool> started{false}, release{false};
+  pthread_t handle;
+  auto body = [](void* p) -> void* {
+    auto* flags = static_cast<std::pair<std::atomic<bool>*, std::atomic<bool>*>*>(p);
+    registry::thread_started(0, nullptr);
+    flags->first->store(true);
+    while (!flags->second->load()) std::this_thread::yield();
+    registry::thread_exiting();
+    return nullptr;
+  };
+  std::pair<std::atomic<bool>*, std::atomic<bool>*> flags{&started, &release};
+  pthread_create(&handle, nullptr, body, &flags);
+  while (!started) std::this_thread::yield();
+  BOOST_TEST(registry::live_records() == before + 1);
+  BOOST_TEST(registry::threads_created() == created_before + 1);
+  release = true;
+  pthread_join(handle, nullptr);
+  // Exited but not yet joined in the registry's eyes: still recorded (a leak candidate).
+  BOOST_TEST(registry::live_records() == before + 1);
+  registry::thread_joined(handle);
+  BOOST_TEST(registry::live_records() == before);
+}
+
+BOOST_AUTO_TEST_CASE(detached_thread_is_forgotten_when_it_exits) {
+  size_t before = registry::live_records();
+  std::atomic<bool> done{false};
+  std::thread t([&] {
+    registry::thread_started(0, nullptr);
+    registry::thread_detached(pthread_self());
+    BOOST_TEST(registry::live_records() == before + 1);
+    registry::thread_exiting();
+    done = true;
+  });
+  t.join();
+  BOOST_TEST(done.load());
+  BOOST_TEST(registry::live_records() == before);
+}
+
+BOOST_AUTO_TEST_CASE(join_of_a_reused_handle_does_not_touch_a_live_thread) {
+  // A join only applies to a record whose thread has exited: pthread_t values are reused.
+  size_t before = registry::live_records();
+  std::atomic<bool> started{false}, release{false};
+  std::thread t([&] {
+    registry::thread_started(0, nullptr);
+    started = true;
+    while (!release) std::this_thread::yield();
+    registry::thread_exiting();
+  });
+  while (!started) std::this_thread::yield();
+  registry::thread_joined(t.native_handle());  // stale join for the same handle value
+  BOOST_TEST(registry::live_records() == before + 1);
+  release = true;
+  t.join();
+  registry::thread_joined(t.native_handle());
+  BOOST_TEST(registry::live_records() == before);
+}
+
+BOOST_AUTO_TEST_CASE(current_thread_info_reads_the_kernel_name) {
+  std::string name;
+  std::thread t([&] {
+    pthread_setname_np(pthread_self(), "reg-test");
+    name = registry::current_thread_info().name;
+  });
+  t.join();
+  BOOST_TEST(name == "reg-test");
+  BOOST_TEST(std::string(loopsan::role_name(registry::current_thread_info().role)) == "main");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,165 @@
+// A small epoll event loop with known bugs, selected by argv[1]. Functions that block are
+// noinline and have distinct names: the tests look for them in the reported stacks.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Loop {
+  int epfd;
+  int efd;
+};
+
+Loop make_loop() {
+  Loop l;
+  l.epfd = epoll_create1(EPOLL_CLOEXEC);
+  l.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = l.efd;
+  epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.efd, &ev);
+  return l;
+}
+
+// Runs `ticks` iterations of the loop; each wakes up on the eventfd and calls `callback`.
+template <typename F>
+void run_loop(Loop& l, int ticks, F&& callback) {
+  for (int i = 0; i < ticks; ++i) {
+    uint64_t one = 1;
+    if (write(l.efd, &one, sizeof one) != sizeof one) exit(90);
+    epoll_event ev;
+    if (epoll_wait(l.epfd, &ev, 1, 5000) != 1) exit(91);
+    uint64_t value;
+    if (read(l.efd, &value, sizeof value) != sizeof value) exit(92);
+    callback();
+  }
+}
+
+void close_loop(Loop& l) {
+  close(l.efd);
+  close(l.epfd);
+}
+
+__attribute__((noinline)) void on_tick_sleeps() {
+  std::this_thread::sleep_for(20ms);
+}
+__attribute__((noinline)) void second_site_sleeps() {
+  usleep(20000);
+}
+__attribute__((noinline)) void child_tick_sleeps() {
+  std::this_thread::sleep_for(20ms);
+}
+__attribute__((noinline)) void after_loop_sleeps() {
+  std::this_thread::sleep_for(20ms);
+}
+__attribute__((noinline)) void worker_sleeps() {
+  std::this_thread::sleep_for(20ms);
+}
+
+int sleep_in_loop() {
+  Loop l = make_loop();
+  run_loop(l, 3, on_tick_sleeps);  // the same bug three times: one finding, two repeats
+  close_loop(l);
+  return 0;
+}
+
+// No finding: the sleeps happen after the loop is closed, or on another thread.
+int clean() {
+  Loop l = make_loop();
+  std::thread worker([] { worker_sleeps(); });
+  run_loop(l, 3, [] {});
+  worker.join();
+  close_loop(l);
+  after_loop_sleeps();
+  // A new loop on the same descriptor number that never blocks.
+  Loop again = make_loop();
+  run_loop(again, 2, [] {});
+  close_loop(again);
+  after_loop_sleeps();
+  return 0;
+}
+
+int crash() {
+  Loop l = make_loop();
+  run_loop(l, 1, on_tick_sleeps);
+  volatile int* null = nullptr;
+  *null = 1;  // SIGSEGV from a real fault
+  return 0;
+}
+
+int close_all() {
+  Loop l = make_loop();
+  run_loop(l, 1, on_tick_sleeps);
+  // Like a daemon: close every descriptor, then reopen low numbers for other files.
+  for (int fd = 3; fd < 4096; ++fd) close(fd);
+  int opened[8];
+  for (int& fd : opened) fd = open("/dev/null", O_RDONLY);
+  Loop again = make_loop();
+  run_loop(again, 1, second_site_sleeps);
+  for (int fd : opened) close(fd);
+  return 0;
+}
+
+int fork_child() {
+  Loop l = make_loop();
+  run_loop(l, 1, on_tick_sleeps);
+  pid_t pid = fork();
+  if (pid == 0) {
+    Loop child = make_loop();
+    run_loop(child, 1, child_tick_sleeps);
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  printf("child %d\n", pid);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
+int exit_with(int status, bool with_finding) {
+  Loop l = make_loop();
+  run_loop(
+      l, 1, with_finding ? on_tick_sleeps : [] {});
+  close_loop(l);
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string mode = argc > 1 ? argv[1] : "";
+  setvbuf(stdout, nullptr, _IONBF, 0);
+  if (mode == "sleep-in-loop") return sleep_in_loop();
+  if (mode == "clean") return clean();
+  if (mode == "crash") return crash();
+  if (mode == "close-all") return close_all();
+  if (mode == "fork") return fork_child();
+  if (mode == "exit") return exit_with(atoi(argv[2]), argc > 3 && strcmp(argv[3], "finding") == 0);
+  if (mode == "_exit") {
+    exit_with(0, true);
+    _exit(atoi(argv[2]));
+  }
+  if (mode == "abort") {
+    exit_with(0, true);
+    abort();
+  }
+  if (mode == "exec") {
+    exit_with(0, true);
+    execl("/bin/true", "true", static_cast<char*>(nullptr));
+    return 99;
+  }
+  fprintf(stderr, "unknown mode '%s'\n", mode.c_str());
+  return 2;
+}

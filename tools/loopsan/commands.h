@@ -1,0 +1,16 @@
+// The loopsan subcommands (DESIGN.md, "CLI").
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace loopsan::cli {
+
+int run_command(const std::vector<std::string>& args);
+int report_command(const std::vector<std::string>& args);
+
+// Where the shim is: next to this program's install (../lib/libloopsan.so), in the build
+// tree as in an install tree.
+std::string shim_path();
+
+}  // namespace loopsan::cli

@@ -1,0 +1,236 @@
+// `loopsan report [--format text|json] [--error-exitcode N] FILE_OR_DIR...`
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "tools/loopsan/addr2line.h"
+#include "tools/loopsan/commands.h"
+#include "tools/loopsan/report_reader.h"
+
+namespace loopsan::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string str(const json& j, const char* key, const std::string& fallback = "") {
+  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>()
+                                                                : fallback;
+}
+
+long num(const json& j, const char* key, long fallback = 0) {
+  return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].get<long>() : fallback;
+}
+
+unsigned long hex_field(const json& frame, const char* key) {
+  std::string text = str(frame, key);
+  return text.empty() ? 0 : strtoul(text.c_str(), nullptr, 16);
+}
+
+bool is_stack(const json& v) {
+  return v.is_array() && !v.empty() && v[0].is_object() && v[0].contains("ip");
+}
+bool is_python_stack(const json& v) {
+  return v.is_array() && !v.empty() && v[0].is_object() && v[0].contains("file") &&
+         !v[0].contains("ip");
+}
+
+// Headings for the stacks a finding may carry, in display order.
+const std::vector<std::pair<std::string, std::string>>& stack_titles() {
+  static const std::vector<std::pair<std::string, std::string>> titles = {
+      {"throw_python_stack", "Python stack where the exception was raised"},
+      {"throw_stack", "Native stack where the exception was thrown"},
+      {"python_stack", "Python stack"},
+      {"stack", "Native stack"},
+      {"sampled_stack", "Native stack (sampled)"},
+  };
+  return titles;
+}
+
+void print_native(std::ostream& out, const json& frames, const Addr2Line& lines) {
+  int i = 0;
+  for (const auto& f : frames) {
+    std::string function = str(f, "function", "??");
+    std::string module = str(f, "module", "??");
+    out << "    #" << i++ << " " << str(f, "ip") << " in " << function;
+    const SourceLocation* loc = lines.find(module, hex_field(f, "offset"));
+    if (f.contains("file") && f["file"].is_string()) {
+      out << " " << f["file"].get<std::string>() << ":" << num(f, "line");
+    } else if (loc != nullptr) {
+      out << " " << loc->file << ":" << loc->line;
+    }
+    out << " (" << module << "+" << str(f, "offset") << ")\n";
+  }
+}
+
+void print_python(std::ostream& out, const json& frames) {
+  int i = 0;
+  for (const auto& f : frames) {
+    out << "    #" << i++ << " " << str(f, "function", "??") << " at " << str(f, "file", "??");
+    if (num(f, "line", -1) >= 0) out << ":" << num(f, "line");
+    out << "\n";
+  }
+}
+
+std::string scalar_text(const json& v) {
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+void print_text(std::ostream& out, const std::vector<DistinctFinding>& findings,
+                const std::vector<Report>& reports, bool symbolize) {
+  Addr2Line lines;
+  if (symbolize) {
+    for (const auto& d : findings) {
+      for (const auto& [key, value] : d.finding.items()) {
+        if (!is_stack(value)) continue;
+        for (const auto& f : value) lines.add(str(f, "module"), hex_field(f, "offset"));
+      }
+    }
+    lines.resolve();
+  }
+  std::map<std::string, long> by_kind;
+  for (const auto& d : findings) {
+    const json& f = d.finding;
+    std::string kind = str(f, "kind", "unknown");
+    by_kind[kind] += 1;
+    out << "==================================================================\n";
+    out << "loopsan: " << kind << ": " << str(f, "message") << "\n";
+    const json thread = f.contains("thread") ? f["thread"] : json::object();
+    out << "  thread " << num(thread, "tid") << " \"" << str(thread, "name") << "\" ("
+        << str(thread, "role", "other") << ") in " << d.process;
+    if (f.contains("time_ms")) out << ", " << f["time_ms"].dump() << " ms after start";
+    out << "\n";
+    if (d.occurrences > 1 || d.reports > 1) {
+      out << "  seen " << d.occurrences << " time" << (d.occurrences == 1 ? "" : "s");
+      if (d.reports > 1) out << " in " << d.reports << " processes";
+      out << "\n";
+    }
+    if (f.contains("exception") && f["exception"].is_object()) {
+      out << "  exception: " << str(f["exception"], "type", "?");
+      std::string what = str(f["exception"], "what");
+      if (!what.empty()) out << ": " << what;
+      out << "\n";
+    }
+    // Other scalar fields (call, duration_ms, queue_ms, ...).
+    static const char* const kShown[] = {"type",    "kind",   "id",      "seq",
+                                         "time_ms", "thread", "message", "exception"};
+    for (const auto& [key, value] : f.items()) {
+      bool shown = false;
+      for (const char* k : kShown) shown |= key == k;
+      if (shown || value.is_array() || value.is_object()) continue;
+      out << "  " << key << ": " << scalar_text(value) << "\n";
+    }
+    for (const auto& [key, title] : stack_titles()) {
+      if (!f.contains(key)) continue;
+      const json& frames = f[key];
+      if (is_python_stack(frames)) {
+        out << "\n  " << title << " (most recent call first):\n";
+        print_python(out, frames);
+      } else if (is_stack(frames)) {
+        out << "\n  " << title << ":\n";
+        print_native(out, frames, lines);
+      }
+    }
+    out << "\n  report: " << d.report_path << " (id " << str(f, "id") << ")\n";
+  }
+  int crashed = 0;
+  for (const auto& r : reports) {
+    if (!r.summary.is_object()) continue;
+    std::string how = r.summary.contains("exit") ? str(r.summary["exit"], "how") : "";
+    if (how == "signal" || how == "abort") ++crashed;
+  }
+  long total = static_cast<long>(findings.size());
+  out << "SUMMARY: loopsan: " << total << (total == 1 ? " finding" : " findings");
+  if (total > 0) out << " (" << kinds_text(by_kind) << ")";
+  out << " in " << reports.size() << (reports.size() == 1 ? " report" : " reports");
+  if (crashed > 0) out << "; " << crashed << " process(es) ended by a signal";
+  out << "\n";
+}
+
+void print_json(std::ostream& out, const std::vector<DistinctFinding>& findings) {
+  for (const auto& d : findings) {
+    json f = d.finding;
+    f["occurrences"] = d.occurrences;
+    f["report"] = d.report_path;
+    out << f.dump() << "\n";
+  }
+}
+
+int usage(std::ostream& out, int status) {
+  out << "usage: loopsan report [--format text|json] [--no-symbolize] [--error-exitcode N] "
+         "FILE_OR_DIR...\n"
+         "  Reads loopsan report files (or the loopsan.*.jsonl files of directories), merges\n"
+         "  findings with the same id and prints them.\n"
+         "  --format text   sanitizer-style report for people (default)\n"
+         "  --format json   one JSON object per distinct finding, with \"occurrences\"\n"
+         "  --no-symbolize  do not look up file:line with addr2line\n"
+         "  --error-exitcode N  exit with N if there is at least one finding\n";
+  return status;
+}
+
+}  // namespace
+
+int report_command(const std::vector<std::string>& args) {
+  std::string format = "text";
+  bool symbolize = true;
+  int error_exitcode = 0;
+  std::vector<std::string> inputs;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") return usage(std::cout, 0);
+    if (a == "--format" && i + 1 < args.size()) {
+      format = args[++i];
+    } else if (a.rfind("--format=", 0) == 0) {
+      format = a.substr(9);
+    } else if (a == "--no-symbolize") {
+      symbolize = false;
+    } else if (a == "--error-exitcode" && i + 1 < args.size()) {
+      error_exitcode = atoi(args[++i].c_str());
+    } else if (!a.empty() && a[0] == '-' && a != "-") {
+      std::cerr << "loopsan report: unknown option " << a << "\n";
+      return usage(std::cerr, 2);
+    } else {
+      inputs.push_back(a);
+    }
+  }
+  if (format != "text" && format != "json") {
+    std::cerr << "loopsan report: unknown format '" << format << "' (text or json)\n";
+    return 2;
+  }
+  if (inputs.empty()) return usage(std::cerr, 2);
+
+  std::vector<std::string> errors;
+  std::vector<std::string> paths = expand_inputs(inputs, errors);
+  std::vector<Report> reports;
+  for (const std::string& p : paths) {
+    Report r;
+    std::string error;
+    if (!read_report(p, r, error)) {
+      errors.push_back(error);
+      continue;
+    }
+    if (r.malformed_lines > 0) {
+      std::cerr << "loopsan report: " << p << ": skipped " << r.malformed_lines
+                << " line(s) that are not loopsan records (first at line " << r.first_malformed_line
+                << ")\n";
+    }
+    reports.push_back(std::move(r));
+  }
+  for (const std::string& e : errors) std::cerr << "loopsan report: " << e << "\n";
+  if (reports.empty()) {
+    std::cerr << "loopsan report: no report to read\n";
+    return 2;
+  }
+  std::vector<DistinctFinding> findings = distinct_findings(reports);
+  if (format == "json") {
+    print_json(std::cout, findings);
+  } else {
+    print_text(std::cout, findings, reports, symbolize);
+  }
+  return (error_exitcode != 0 && !findings.empty()) ? error_exitcode : 0;
+}
+
+}  // namespace loopsan::cli
