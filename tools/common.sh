@@ -1,0 +1,35 @@
+# Shared by tools/demo, tools/test and tools/bench: install what the build needs (Debian,
+# as root), configure and build. Source it; do not run it.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${LOOPSAN_BUILD_DIR:-$ROOT/build}
+
+# Build and test dependencies, as Debian packages.
+PACKAGES=(
+  g++ make cmake pkg-config binutils
+  libunwind-dev libboost-test-dev nlohmann-json3-dev
+  python3
+)
+
+install_deps() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "loopsan: installing ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "loopsan: missing packages (${missing[*]}); run as root or install them with apt-get" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  # A fresh machine may have no package lists yet: update only when the install needs it.
+  apt-get install -y --no-install-recommends "${missing[@]}" ||
+    { apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"; }
+}
+
+build() {
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$BUILD" -j "$(nproc)"
+}
