@@ -6,12 +6,15 @@
 #include <cstdlib>
 
 #include "agent/text.h"
+#include "agent/cxx_exceptions.h"
 #include "agent/fatal_signals.h"
 #include "agent/finding_table.h"
+#include "agent/future_tracker.h"
 #include "agent/log.h"
 #include "agent/loop_tracker.h"
 #include "agent/options.h"
 #include "agent/process_info.h"
+#include "agent/python_hooks.h"
 #include "agent/report_file.h"
 #include "agent/reporter.h"
 #include "agent/stack.h"
@@ -19,6 +22,7 @@
 #include "agent/sys.h"
 #include "agent/thread_registry.h"
 #include "agent/thread_state.h"
+#include "agent/uncaught.h"
 
 namespace loopsan::agent {
 
@@ -60,6 +64,8 @@ void init(int argc, char** argv, const void* own_code, const RealFunctions& real
   report_file::init();
   registry::register_main_thread();
   fatal_signals::install(real.sigaction);
+  uncaught::install(real.set_terminate);
+  if (options().python_stacks) python_hooks::install_early();
   if (options().report_always) report_file::create_now();
   g_active = 1;
 }
@@ -77,7 +83,16 @@ void after_fork_child() {
   reporter::reset_after_fork();
   summary::reset_after_fork();
   registry::reset_after_fork();
+  cxx_exceptions::reset_after_fork();
+  future_tracker::reset_after_fork();
   if (options().report_always) report_file::create_now();
+}
+
+void thread_exiting() {
+  if (!active()) return;
+  ReentryGuard guard;
+  registry::thread_exiting();
+  cxx_exceptions::thread_exiting();
 }
 
 void before_exec() {
@@ -93,7 +108,8 @@ void exec_failed() {
 
 void run_exit_detectors() {
   if (!active() || !same_process()) return;
-  // Exit-time detectors (live futures, leaked threads) plug in here.
+  ReentryGuard guard;
+  future_tracker::check_at_exit();
 }
 
 void at_exit(int status) {

@@ -9,6 +9,8 @@ namespace loopsan::agent {
 struct RealFunctions {
   int (*sigaction)(int, const struct sigaction*, struct sigaction*) = nullptr;
   void (*underscore_exit)(int) = nullptr;
+  // libstdc++'s std::set_terminate.
+  void (*(*set_terminate)(void (*)()))() = nullptr;
 };
 
 // From the shim's constructor. `own_code` is any address inside the shim.
@@ -25,6 +27,8 @@ inline bool active() {
 bool same_process();
 
 void after_fork_child();
+// The calling thread ends (return, pthread_exit or cancellation).
+void thread_exiting();
 void before_exec();
 void exec_failed();
 

@@ -40,6 +40,18 @@ struct Finding {
   std::vector<std::pair<std::string, std::vector<python::PyFrame>>> python_stacks;
   // Extra text that distinguishes findings with the same stacks (e.g. the blocking call).
   std::string identity;
+  // The stacks (native or Python, by field name) that make up the finding's id; all of them
+  // when empty. A lost exception is identified by where it was thrown, not by where the
+  // garbage collector happened to drop it.
+  std::vector<std::string> identity_stacks;
+
+  bool in_identity(const std::string& stack_name) const {
+    if (identity_stacks.empty()) return true;
+    for (const auto& s : identity_stacks) {
+      if (s == stack_name) return true;
+    }
+    return false;
+  }
 
   void add_field(std::string key, std::string json_value) {
     fields.emplace_back(std::move(key), std::move(json_value));

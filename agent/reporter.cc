@@ -41,10 +41,13 @@ uint64_t raw_hash(const Finding& f) {
   uint64_t h = mix(0xcbf29ce484222325ull, static_cast<uint64_t>(f.kind));
   h = mix(h, f.identity);
   for (const auto& [name, stack] : f.stacks) {
+    if (!f.in_identity(name)) continue;
     h = mix(h, name);
     for (int i = 0; i < stack.size && i < kIdentityFrames; ++i) h = mix(h, stack.ips[i]);
   }
-  for (const auto& [name, frames] : f.python_stacks) h = python_hash(mix(h, name), frames);
+  for (const auto& [name, frames] : f.python_stacks) {
+    if (f.in_identity(name)) h = python_hash(mix(h, name), frames);
+  }
   return h;
 }
 
@@ -54,13 +57,16 @@ uint64_t stable_id(const Finding& f, const Symbolized& stacks) {
   uint64_t h = mix(0x6c6f6f7073616e31ull, std::string(kind_name(f.kind)));
   h = mix(h, f.identity);
   for (const auto& [name, frames] : stacks) {
+    if (!f.in_identity(name)) continue;
     h = mix(h, name);
     for (size_t i = 0; i < frames.size() && i < kIdentityFrames; ++i) {
       h = mix(h, module_basename(frames[i].module));
       h = mix(h, static_cast<uint64_t>(frames[i].offset));
     }
   }
-  for (const auto& [name, frames] : f.python_stacks) h = python_hash(mix(h, name), frames);
+  for (const auto& [name, frames] : f.python_stacks) {
+    if (f.in_identity(name)) h = python_hash(mix(h, name), frames);
+  }
   return h;
 }
 

@@ -4,7 +4,10 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+
 #include "agent/agent.h"
+#include "agent/future_tracker.h"
 #include "agent/loop_tracker.h"
 #include "agent/report_file.h"
 #include "agent/reporter.h"
@@ -31,6 +34,38 @@ void loopsan_allow_blocking_begin(const char*) {
 void loopsan_allow_blocking_end(void) {
   if (loopsan::tls_state.allow_blocking_depth > 0) --loopsan::tls_state.allow_blocking_depth;
 }
+
+// Custom futures: the agent's work must not run inside the agent itself.
+#define LOOPSAN_CAPI_GUARD                                                \
+  if (!loopsan::agent::active() || loopsan::tls_state.guard != 0) return; \
+  int saved_errno_ = errno;                                               \
+  loopsan::ReentryGuard guard_;
+
+void loopsan_future_created(const void* future) {
+  LOOPSAN_CAPI_GUARD
+  loopsan::future_tracker::custom_created(future);
+  errno = saved_errno_;
+}
+
+void loopsan_future_failed(const void* future, const char* type, const char* what) {
+  LOOPSAN_CAPI_GUARD
+  loopsan::future_tracker::custom_failed(future, type, what);
+  errno = saved_errno_;
+}
+
+void loopsan_future_retrieved(const void* future) {
+  LOOPSAN_CAPI_GUARD
+  loopsan::future_tracker::custom_retrieved(future);
+  errno = saved_errno_;
+}
+
+void loopsan_future_destroyed(const void* future) {
+  LOOPSAN_CAPI_GUARD
+  loopsan::future_tracker::custom_destroyed(future);
+  errno = saved_errno_;
+}
+
+#undef LOOPSAN_CAPI_GUARD
 
 unsigned long long loopsan_findings_count(void) {
   return loopsan::reporter::findings_count();

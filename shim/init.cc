@@ -7,6 +7,9 @@
 #include "agent/agent.h"
 #include "shim/interceptor.h"
 
+// Declared for REAL(); defined in cxx.cc.
+extern "C" void (*_ZSt13set_terminatePFvvE(void (*)()))();
+
 namespace {
 
 void on_exit_handler(int status, void*) {
@@ -19,6 +22,7 @@ __attribute__((constructor)) void loopsan_start(int argc, char** argv, char**) {
   loopsan::agent::RealFunctions real;
   real.sigaction = REAL(sigaction);
   real.underscore_exit = REAL(_exit);
+  real.set_terminate = REAL(_ZSt13set_terminatePFvvE);
   loopsan::agent::init(argc, argv, reinterpret_cast<const void*>(&loopsan_start), real);
   // Registered before __libc_start_main registers the loader's fini, so it runs after every
   // other exit handler and destructor: the summary sees the final state and the exit status.

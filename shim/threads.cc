@@ -31,8 +31,7 @@ struct StartArgs {
 struct ExitRecorder {
   ~ExitRecorder() {
     int saved_errno = errno;
-    ReentryGuard guard;
-    registry::thread_exiting();
+    loopsan::agent::thread_exiting();
     errno = saved_errno;
   }
 };
@@ -107,12 +106,9 @@ LOOPSAN_EXPORT void pthread_exit(void* retval) {
   auto real = REAL(pthread_exit);
   // The main thread is not started by our trampoline: record its end here. For other threads
   // the trampoline's recorder runs again during the unwind and finds nothing left to do.
-  if (loopsan::agent::active()) {
-    int saved_errno = errno;
-    ReentryGuard guard;
-    registry::thread_exiting();
-    errno = saved_errno;
-  }
+  int saved_errno = errno;
+  loopsan::agent::thread_exiting();
+  errno = saved_errno;
   if (real == nullptr) syscall(SYS_exit, 0);
   real(retval);
   __builtin_unreachable();

@@ -1,0 +1,214 @@
+# loopsan's Python-level hooks, run inside the host interpreter by agent/python_hooks.cc just
+# before the program's own code starts (the "cpython.run_*" audit events). `_loopsan_report`
+# is a builtin function provided by the shim.
+#
+# It must not change what the program does or prints: it only wraps methods, keeps no
+# reference to futures or exceptions, and swallows its own errors.
+#
+# - concurrent.futures.Future: a future that got an exception through set_exception() and was
+#   collected (or was still alive at exit) without result()/exception() having handed that
+#   exception to anyone -> unretrieved-exception.
+# - asyncio: the loop's "Task/Future exception was never retrieved" -> unretrieved-exception.
+
+
+def _loopsan_install(report):
+    import sys
+
+    FIELD, RECORD = "\x1f", "\x1e"
+
+    def clean(text):
+        # The shim takes C strings: no NUL, and no separators inside a field.
+        return text.replace("\0", "\\0").replace(FIELD, " ").replace(RECORD, " ")
+
+    def frames_text(frames):
+        # (function, file, line) innermost first, in the shape the shim parses.
+        return RECORD.join(FIELD.join((clean(f), clean(p), str(n))) for f, p, n in frames)
+
+    def caller_frames(depth):
+        # The Python stack above the caller of the caller, innermost first.
+        frames = []
+        try:
+            frame = sys._getframe(depth)
+        except ValueError:
+            return frames
+        while frame is not None and len(frames) < 64:
+            frames.append((frame.f_code.co_name, frame.f_code.co_filename, frame.f_lineno))
+            frame = frame.f_back
+        return frames
+
+    def raise_frames(exc):
+        frames = []
+        tb = getattr(exc, "__traceback__", None)
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            frames.append((code.co_name, code.co_filename, tb.tb_lineno))
+            tb = tb.tb_next
+        frames.reverse()  # innermost (the raise) first
+        if not frames:
+            # ProcessPoolExecutor: the traceback comes back as text in __cause__.
+            text = str(getattr(exc, "__cause__", "") or "")
+            for line in text.splitlines():
+                line = line.strip()
+                if line.startswith('File "') and '", line ' in line:
+                    path, rest = line[6:].split('", line ', 1)
+                    number, _, name = rest.partition(", in ")
+                    if number.isdigit():
+                        frames.append((name.strip(), path, int(number)))
+            frames.reverse()
+        return frames
+
+    def message_of(exc):
+        try:
+            return clean(str(exc)[:1000])
+        except BaseException:
+            return "<str() failed>"
+
+    def type_of(exc):
+        t = type(exc)
+        name = t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+        return clean(name)
+
+    def patch_concurrent_futures(base):
+        # Future keeps its exception in self._exception: set by set_exception(), read by
+        # result() (through __get_result) and exception(). A data descriptor of that name sees
+        # both without wrapping any method, so no loopsan frame ever shows up in a traceback;
+        # the value still lives in the instance's __dict__ under the same name.
+        Future = base.Future
+        if "_exception" in Future.__dict__:
+            return
+        import weakref
+
+        FINISHED = base.FINISHED
+        readers = {Future.result.__code__, Future.exception.__code__}
+        get_result = getattr(Future, "_Future__get_result", None)
+        if get_result is not None:
+            readers.add(get_result.__code__)
+        states = weakref.WeakKeyDictionary()
+        getframe = sys._getframe
+        exiting = []  # non-empty once the interpreter runs its exit handlers
+        exiting_registered = []
+
+        class _State:
+            __slots__ = ("retrieved",)
+
+        def unretrieved(state, exc_type, what, throw):
+            # The future was collected, or the process is exiting (finalize's atexit pass).
+            if not state.retrieved:
+                report("concurrent.futures", exc_type, what, throw,
+                       "exit" if exiting else "collected")
+
+        def get_exception(self):
+            exc = self.__dict__.get("_exception")
+            if exc is not None and getframe(1).f_code in readers and self._state == FINISHED:
+                state = states.get(self)
+                if state is not None:
+                    state.retrieved = True
+            return exc
+
+        def set_exception(self, exc):
+            self.__dict__["_exception"] = exc
+            if exc is None:
+                return
+            try:
+                state = _State()
+                state.retrieved = False
+                states[self] = state
+                # Never raised (Future().set_exception(E())): where it was set instead.
+                # Frames: this setter, Future.set_exception, its caller.
+                thrown = raise_frames(exc) or caller_frames(2)
+                weakref.finalize(self, unretrieved, state, type_of(exc), message_of(exc),
+                                 frames_text(thrown))
+                if not exiting_registered:
+                    # atexit runs handlers last-in first-out: registered after finalize's own
+                    # handler, this one runs just before it and marks the exit pass.
+                    import atexit
+
+                    atexit.register(exiting.append, True)
+                    exiting_registered.append(True)
+            except BaseException:
+                pass
+
+        Future._exception = property(get_exception, set_exception)
+
+    def patch_asyncio(base_events):
+        Loop = base_events.BaseEventLoop
+        if getattr(Loop, "_loopsan_patched", False):
+            return
+        call_exception_handler = Loop.call_exception_handler
+        lost = ("Task exception was never retrieved", "Future exception was never retrieved")
+
+        def loopsan_call_exception_handler(self, context):
+            try:
+                exc = context.get("exception")
+                if context.get("message") in lost and exc is not None:
+                    report("asyncio", type_of(exc), message_of(exc),
+                           frames_text(raise_frames(exc)), "collected")
+            except BaseException:
+                pass
+            return call_exception_handler(self, context)
+
+        fn = loopsan_call_exception_handler
+        fn.__name__ = call_exception_handler.__name__
+        fn.__qualname__ = call_exception_handler.__qualname__
+        fn.__doc__ = call_exception_handler.__doc__
+        fn.__wrapped__ = call_exception_handler
+        Loop.call_exception_handler = fn
+        Loop._loopsan_patched = True
+
+    patches = {
+        "concurrent.futures._base": patch_concurrent_futures,
+        "asyncio.base_events": patch_asyncio,
+    }
+
+    def apply(name, module):
+        try:
+            patches[name](module)
+        except BaseException:
+            pass
+
+    class _PatchingLoader:
+        """Runs the real loader, then patches the module it produced."""
+
+        def __init__(self, loader, name):
+            self._loader = loader
+            self._name = name
+
+        def create_module(self, spec):
+            return self._loader.create_module(spec)
+
+        def exec_module(self, module):
+            self._loader.exec_module(module)
+            apply(self._name, module)
+
+        def __getattr__(self, attr):
+            return getattr(self._loader, attr)
+
+    class _LoopsanFinder:
+        """Finds nothing itself: wraps the loader of the modules loopsan patches."""
+
+        @classmethod
+        def find_spec(cls, name, path=None, target=None):
+            if name not in patches:
+                return None
+            for finder in sys.meta_path:
+                if finder is cls:
+                    continue
+                find = getattr(finder, "find_spec", None)
+                if find is None:
+                    continue
+                spec = find(name, path, target)
+                if spec is not None:
+                    if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                        spec.loader = _PatchingLoader(spec.loader, name)
+                    return spec
+            return None
+
+    for name in patches:
+        module = sys.modules.get(name)
+        if module is not None:
+            apply(name, module)
+    sys.meta_path.insert(0, _LoopsanFinder)
+
+
+_loopsan_install(_loopsan_report)
+del _loopsan_install, _loopsan_report

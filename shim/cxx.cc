@@ -1,0 +1,143 @@
+// C++ exceptions and futures, interposed in libstdc++.so: throws (where), captures into
+// exception_ptr, rethrows (retrieval), frees (forget), future results (created/destroyed),
+// and the terminate handler.
+//
+// The symbols are the mangled names of libstdc++'s out-of-line functions, defined here as
+// extern "C" functions with the same ABI. This file must not include <exception>, <future> or
+// <cxxabi.h>, which declare the same symbols with C++ types.
+#include <dlfcn.h>
+
+#include "agent/agent.h"
+#include "agent/cxx_exceptions.h"
+#include "agent/future_tracker.h"
+#include "agent/thread_state.h"
+#include "agent/uncaught.h"
+#include "shim/interceptor.h"
+
+namespace cxx = loopsan::cxx_exceptions;
+namespace futures = loopsan::future_tracker;
+
+namespace {
+
+// Agent work on behalf of a hook: skipped while the agent itself runs.
+inline bool tracking() {
+  return loopsan::agent::active() && loopsan::tls_state.guard == 0;
+}
+
+// libstdc++'s __cxa_throw initializes the exception through __cxa_init_primary_exception:
+// that call is part of a throw already recorded, not a std::make_exception_ptr.
+__thread void* throwing __attribute__((tls_model("initial-exec")));
+
+}  // namespace
+
+extern "C" {
+
+__attribute__((visibility("default"), noreturn)) void __cxa_throw(void* obj, void* type_info,
+                                                                  void (*destroy)(void*)) {
+  auto real = REAL(__cxa_throw);
+  if (tracking()) {
+    loopsan::ReentryGuard guard;
+    cxx::on_throw(obj, type_info);
+    throwing = obj;
+  }
+  real(obj, type_info, destroy);
+  __builtin_unreachable();
+}
+
+// std::make_exception_ptr builds the exception in place: where it is made is where it was
+// "thrown".
+__attribute__((visibility("default"))) void* __cxa_init_primary_exception(void* obj,
+                                                                          void* type_info,
+                                                                          void (*destroy)(void*)) {
+  auto real = REAL(__cxa_init_primary_exception);
+  if (throwing == obj) {
+    throwing = nullptr;
+  } else if (tracking()) {
+    loopsan::ReentryGuard guard;
+    cxx::on_make(obj, type_info);
+  }
+  return real(obj, type_info, destroy);
+}
+
+__attribute__((visibility("default"))) void __cxa_free_exception(void* obj) {
+  auto real = REAL(__cxa_free_exception);
+  if (throwing == obj) throwing = nullptr;
+  if (tracking()) {
+    loopsan::ReentryGuard guard;
+    cxx::on_free(obj);
+  }
+  real(obj);
+}
+
+// std::exception_ptr std::current_exception(): the result comes back through a hidden
+// pointer (exception_ptr is not trivially copyable); its first word is the exception object.
+__attribute__((visibility("default"))) void* _ZSt17current_exceptionv(void* result) {
+  auto real = REAL(_ZSt17current_exceptionv);
+  void* r = real(result);
+  void* obj = *static_cast<void**>(result);
+  if (obj != nullptr && tracking()) {
+    loopsan::ReentryGuard guard;
+    cxx::on_capture(obj);
+  }
+  return r;
+}
+
+// [[noreturn]] void std::rethrow_exception(std::exception_ptr): the argument is passed by
+// invisible reference. This is how future::get() and shared_future::get() hand a stored
+// exception to their caller.
+__attribute__((visibility("default"), noreturn)) void
+_ZSt17rethrow_exceptionNSt15__exception_ptr13exception_ptrE(void* ptr) {
+  auto real = REAL(_ZSt17rethrow_exceptionNSt15__exception_ptr13exception_ptrE);
+  void* obj = *static_cast<void**>(ptr);
+  if (obj != nullptr && tracking()) {
+    loopsan::ReentryGuard guard;
+    cxx::on_rethrow(obj);
+  }
+  real(ptr);
+  __builtin_unreachable();
+}
+
+__attribute__((visibility("default"))) void _ZNSt13__future_base12_Result_baseC1Ev(void* self) {
+  REAL(_ZNSt13__future_base12_Result_baseC1Ev)(self);
+  if (loopsan::agent::active()) futures::result_created(self);
+}
+
+__attribute__((visibility("default"))) void _ZNSt13__future_base12_Result_baseC2Ev(void* self) {
+  REAL(_ZNSt13__future_base12_Result_baseC2Ev)(self);
+  if (loopsan::agent::active()) futures::result_created(self);
+}
+
+__attribute__((visibility("default"))) void _ZNSt13__future_base12_Result_baseD1Ev(void* self) {
+  if (loopsan::agent::active()) futures::result_destroying(self);
+  REAL(_ZNSt13__future_base12_Result_baseD1Ev)(self);
+}
+
+__attribute__((visibility("default"))) void _ZNSt13__future_base12_Result_baseD2Ev(void* self) {
+  if (loopsan::agent::active()) futures::result_destroying(self);
+  REAL(_ZNSt13__future_base12_Result_baseD2Ev)(self);
+}
+
+using TerminateHandler = void (*)();
+
+// The host installs its terminate handler: it runs after loopsan's, which stays in place.
+__attribute__((visibility("default"))) TerminateHandler _ZSt13set_terminatePFvvE(
+    TerminateHandler handler) {
+  if (!loopsan::agent::active()) return REAL(_ZSt13set_terminatePFvvE)(handler);
+  return loopsan::uncaught::host_set(handler);
+}
+
+// std::terminate() inside libstdc++ also asks get_terminate() which handler to run: it must
+// get loopsan's. Everyone else sees the handler the host installed.
+__attribute__((visibility("default"))) TerminateHandler _ZSt13get_terminatev() {
+  auto real = REAL(_ZSt13get_terminatev);
+  if (!loopsan::agent::active()) return real();
+  Dl_info caller{}, runtime{};
+  if (dladdr(__builtin_return_address(0), &caller) != 0 &&
+      dladdr(reinterpret_cast<void*>(real), &runtime) != 0 &&
+      caller.dli_fbase == runtime.dli_fbase) {
+    return real();
+  }
+  return loopsan::uncaught::host_get();
+}
+
+}  // extern "C"
