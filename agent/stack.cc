@@ -32,7 +32,7 @@ struct RangeQuery {
   uintptr_t end;
 };
 
-int find_own_range(dl_phdr_info* info, size_t, void* data) {
+int find_object_range(dl_phdr_info* info, size_t, void* data) {
   auto* q = static_cast<RangeQuery*>(data);
   for (int i = 0; i < info->dlpi_phnum; ++i) {
     const ElfW(Phdr)& ph = info->dlpi_phdr[i];
@@ -134,13 +134,18 @@ std::string function_name(const Frame& f, const Dl_info& info, bool have_info) {
 
 }  // namespace
 
+CodeRange code_range_of(const void* address) {
+  RangeQuery q{reinterpret_cast<uintptr_t>(address), 0, 0};
+  dl_iterate_phdr(find_object_range, &q);
+  return CodeRange{q.begin, q.end};
+}
+
 void stack_init(const void* own_code) {
   unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
   if (own_code != nullptr) {
-    RangeQuery q{reinterpret_cast<uintptr_t>(own_code), 0, 0};
-    dl_iterate_phdr(find_own_range, &q);
-    own_begin = q.begin;
-    own_end = q.end;
+    CodeRange own = code_range_of(own_code);
+    own_begin = own.begin;
+    own_end = own.end;
   }
 }
 

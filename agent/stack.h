@@ -35,6 +35,17 @@ void capture_stack(NativeStack& out, int max = kMaxStackDepth);
 // lock and read ELF files: call it with no agent lock held.
 std::vector<Frame> symbolize(const NativeStack& stack);
 
+// The address range of the loaded object (all its segments) that contains `address`.
+struct CodeRange {
+  uintptr_t begin = 0;
+  uintptr_t end = 0;
+  bool contains(const void* p) const {
+    auto a = reinterpret_cast<uintptr_t>(p);
+    return a >= begin && a < end;
+  }
+};
+CodeRange code_range_of(const void* address);
+
 // The module basename + offset signature of a frame, for stable finding ids.
 std::string module_basename(const std::string& path);
 
