@@ -127,9 +127,14 @@ BOOST_AUTO_TEST_CASE(loop_threads_option_marks_threads_by_name) {
   RunResult named =
       run({.argv = {victim("capi_victim"), "named-loop"}, .options = "loop_threads=net-*|io-*"});
   auto findings = named.findings("blocking-call");
-  BOOST_REQUIRE_MESSAGE(findings.size() == 1u, named.describe());
+  // Two threads, named through pthread_setname_np and through prctl(PR_SET_NAME).
+  BOOST_REQUIRE_MESSAGE(findings.size() == 2u, named.describe());
   BOOST_TEST(findings[0]["thread"]["name"] == "net-io");
-  BOOST_TEST(findings[0]["thread"]["role"] == "loop");
+  BOOST_TEST(findings[1]["thread"]["name"] == "io-poller");
+  for (const auto& f : findings) {
+    BOOST_TEST(f["thread"]["role"] == "loop");
+    BOOST_TEST(stack_has_function(f["stack"], "marked_loop_sleeps"));
+  }
 
   RunResult unnamed = run({.argv = {victim("capi_victim"), "named-loop"}});
   BOOST_TEST(unnamed.findings().empty(), unnamed.describe());

@@ -48,6 +48,17 @@ BOOST_AUTO_TEST_CASE(python_host_exceptions_and_threads_work_under_the_shim) {
   BOOST_TEST(r.out.find("thread ok") != std::string::npos, r.out);
 }
 
+BOOST_AUTO_TEST_CASE(wrappers_work_before_the_library_constructor) {
+  // early_lib's constructor runs before loopsan's: threads, sleeps, close and exceptions
+  // go through wrappers whose real functions are resolved on first use.
+  RunResult r = run({.argv = {victim("early_victim")}});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_TEST(r.out ==
+                 "early: active=0 thread=42 close_errno=EBADF sleep=0 caught=1\n"
+                 "main: active=1\n",
+             r.describe());
+}
+
 BOOST_AUTO_TEST_CASE(shim_exports_only_wrappers_and_the_c_api) {
   std::set<std::string> allowed;
   std::ifstream hooks(LOOPSAN_TEST_HOOKS_DEF);

@@ -1,6 +1,7 @@
 // The C API from a program built only with include/loopsan/loopsan.h (no link dependency).
 #include "loopsan/loopsan.hpp"
 
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -37,12 +38,17 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (mode == "named-loop") {
-    // loop_threads=net-* makes this thread a loop by its name.
+    // loop_threads=net-* makes this thread a loop by its name, set either way.
     std::thread t([] {
       pthread_setname_np(pthread_self(), "net-io");
       marked_loop_sleeps();
     });
     t.join();
+    std::thread u([] {
+      prctl(PR_SET_NAME, "io-poller", 0, 0, 0);
+      marked_loop_sleeps();
+    });
+    u.join();
     return 0;
   }
   return 2;
