@@ -85,6 +85,7 @@ void after_fork_child() {
   registry::reset_after_fork();
   cxx_exceptions::reset_after_fork();
   future_tracker::reset_after_fork();
+  stack_reset_after_fork();
   if (options().report_always) report_file::create_now();
 }
 

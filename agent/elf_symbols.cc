@@ -167,4 +167,8 @@ std::string function_at(const std::string& path, const std::string& build_id, ui
   return sym != nullptr ? demangle(sym->name) : std::string();
 }
 
+void reset_after_fork() {
+  lock.reset_after_fork();
+}
+
 }  // namespace loopsan::elf_symbols

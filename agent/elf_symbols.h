@@ -18,4 +18,7 @@ namespace loopsan::elf_symbols {
 // object's load bias) in the object file at `path`; empty if unknown.
 std::string function_at(const std::string& path, const std::string& build_id, uintptr_t vaddr);
 
+// In a forked child: the lock may have been held by a thread that does not exist there.
+void reset_after_fork();
+
 }  // namespace loopsan::elf_symbols

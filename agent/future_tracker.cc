@@ -1,6 +1,7 @@
 #include "agent/future_tracker.h"
 
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <future>
 #include <string>
@@ -163,8 +164,13 @@ void result_created(void* self) {
 void result_destroying(void* self) {
   if (!erase(reinterpret_cast<uintptr_t>(self))) return;
   if (stored_exception(self) == nullptr) return;  // a value (or nothing): the common case
-  ReentryGuard guard;
-  check_result(self, /*at_exit=*/false);
+  if (tls_state.guard != 0) return;
+  int saved_errno = errno;
+  {
+    ReentryGuard guard;
+    check_result(self, /*at_exit=*/false);
+  }
+  errno = saved_errno;
 }
 
 void custom_created(const void* id) {

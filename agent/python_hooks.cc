@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -128,6 +129,7 @@ PyObject* report(PyObject*, PyObject* args) {
   if (!api.arg_parse_tuple(args, "sssss", &origin, &type, &what, &throw_text, &when)) {
     return nullptr;
   }
+  int saved_errno = errno;
   {
     ReentryGuard guard;
     bool at_exit = strcmp(when, "exit") == 0;
@@ -175,6 +177,7 @@ PyObject* report(PyObject*, PyObject* args) {
     if (have_throw) f.identity_stacks = {"throw_python_stack"};
     reporter::submit(f);
   }
+  errno = saved_errno;
   api.inc_ref(api.none);
   return api.none;
 }

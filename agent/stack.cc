@@ -191,6 +191,11 @@ std::vector<Frame> symbolize(const NativeStack& stack) {
   return frames;
 }
 
+void stack_reset_after_fork() {
+  build_id_lock.reset_after_fork();
+  elf_symbols::reset_after_fork();
+}
+
 std::string module_basename(const std::string& path) {
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);

@@ -35,6 +35,9 @@ void capture_stack(NativeStack& out, int max = kMaxStackDepth);
 // lock and read ELF files: call it with no agent lock held.
 std::vector<Frame> symbolize(const NativeStack& stack);
 
+// In a forked child: reset the symbolizer's locks.
+void stack_reset_after_fork();
+
 // The address range of the loaded object (all its segments) that contains `address`.
 struct CodeRange {
   uintptr_t begin = 0;

@@ -5,6 +5,8 @@
 // The symbols are the mangled names of libstdc++'s out-of-line functions, defined here as
 // extern "C" functions with the same ABI. This file must not include <exception>, <future> or
 // <cxxabi.h>, which declare the same symbols with C++ types.
+#include <cerrno>
+
 #include "agent/agent.h"
 #include "agent/cxx_exceptions.h"
 #include "agent/future_tracker.h"
@@ -23,6 +25,18 @@ inline bool tracking() {
   return loopsan::agent::active() && loopsan::tls_state.guard == 0;
 }
 
+// The agent's work around a hook: re-entrancy guard, and errno as the host left it (stack
+// capture may make system calls).
+class AgentScope {
+ public:
+  AgentScope() : saved_errno_(errno) {}
+  ~AgentScope() { errno = saved_errno_; }
+
+ private:
+  int saved_errno_;
+  loopsan::ReentryGuard guard_;
+};
+
 // libstdc++'s __cxa_throw initializes the exception through __cxa_init_primary_exception:
 // that call is part of a throw already recorded, not a std::make_exception_ptr.
 __thread void* throwing __attribute__((tls_model("initial-exec")));
@@ -39,7 +53,7 @@ __attribute__((visibility("default"))) void __cxa_throw(void* obj, void* type_in
                                                         void (*destroy)(void*)) {
   auto real = REAL(__cxa_throw);
   if (tracking()) {
-    loopsan::ReentryGuard guard;
+    AgentScope scope;
     cxx::on_throw(obj, type_info);
     throwing = obj;
   }
@@ -55,7 +69,7 @@ __attribute__((visibility("default"))) void* __cxa_init_primary_exception(void* 
   if (throwing == obj) {
     throwing = nullptr;
   } else if (tracking()) {
-    loopsan::ReentryGuard guard;
+    AgentScope scope;
     cxx::on_make(obj, type_info);
   }
   return real(obj, type_info, destroy);
@@ -65,7 +79,7 @@ __attribute__((visibility("default"))) void __cxa_free_exception(void* obj) {
   auto real = REAL(__cxa_free_exception);
   if (throwing == obj) throwing = nullptr;
   if (tracking()) {
-    loopsan::ReentryGuard guard;
+    AgentScope scope;
     cxx::on_free(obj);
   }
   real(obj);
@@ -78,7 +92,7 @@ __attribute__((visibility("default"))) void* _ZSt17current_exceptionv(void* resu
   void* r = real(result);
   void* obj = *static_cast<void**>(result);
   if (obj != nullptr && tracking()) {
-    loopsan::ReentryGuard guard;
+    AgentScope scope;
     cxx::on_capture(obj);
   }
   return r;
@@ -92,7 +106,7 @@ _ZSt17rethrow_exceptionNSt15__exception_ptr13exception_ptrE(void* ptr) {
   auto real = REAL(_ZSt17rethrow_exceptionNSt15__exception_ptr13exception_ptrE);
   void* obj = *static_cast<void**>(ptr);
   if (obj != nullptr && tracking()) {
-    loopsan::ReentryGuard guard;
+    AgentScope scope;
     cxx::on_rethrow(obj);
   }
   return real(ptr);  // a jump, like __cxa_throw above

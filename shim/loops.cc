@@ -14,6 +14,13 @@ inline void note_loop_wait(int epfd) {
   if (loopsan::agent::active()) loop_tracker::loop_wait(epfd);
 }
 
+// A vfork() child (subprocess, posix_spawn) closes descriptors in our own address space
+// before it execs: those closes must not end the parent's loops. Checked only when a loop
+// descriptor is involved, so an ordinary close() costs one load.
+inline bool closes_our_loops() {
+  return loopsan::agent::active() && loopsan::agent::same_process();
+}
+
 }  // namespace
 
 LOOPSAN_EXPORT int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout) {
@@ -42,20 +49,23 @@ LOOPSAN_EXPORT int epoll_pwait2(int epfd, epoll_event* events, int maxevents,
 LOOPSAN_EXPORT int close(int fd) {
   auto real = REAL(close);
   if (real == nullptr) return loopsan::shim::missing_errno_result();
-  // One load for every close(); only a loop's epoll descriptor goes further.
-  if (loop_tracker::is_loop_fd(fd)) loop_tracker::loop_fd_closed(fd);
+  if (loop_tracker::is_loop_fd(fd) && closes_our_loops()) loop_tracker::loop_fd_closed(fd);
   return real(fd);
 }
 
 LOOPSAN_EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
   auto real = REAL(close_range);
   if (real == nullptr) return loopsan::shim::missing_errno_result();
-  if ((flags & CLOSE_RANGE_CLOEXEC) == 0) loop_tracker::loop_fds_closed(first, last);
+  if ((flags & CLOSE_RANGE_CLOEXEC) == 0 && closes_our_loops()) {
+    loop_tracker::loop_fds_closed(first, last);
+  }
   return real(first, last, flags);
 }
 
 LOOPSAN_EXPORT void closefrom(int lowfd) {
   auto real = REAL(closefrom);
-  if (lowfd >= 0) loop_tracker::loop_fds_closed(static_cast<unsigned>(lowfd), ~0u);
+  if (lowfd >= 0 && closes_our_loops()) {
+    loop_tracker::loop_fds_closed(static_cast<unsigned>(lowfd), ~0u);
+  }
   if (real != nullptr) real(lowfd);
 }

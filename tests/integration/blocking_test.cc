@@ -71,6 +71,15 @@ BOOST_AUTO_TEST_CASE(each_asyncio_run_in_a_worker_thread_is_its_own_loop) {
   BOOST_TEST(findings[0]["thread"]["tid"] != r.reports[0].start["pid"]);
 }
 
+BOOST_AUTO_TEST_CASE(a_vforked_child_closing_descriptors_does_not_end_the_loop) {
+  std::string script = python_victim("subprocess_then_block.py");
+  RunResult r = run({.argv = {python(), script}});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  auto findings = r.findings("blocking-call");
+  BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
+  BOOST_TEST(findings[0]["python_stack"][0]["line"] == line_of(script, "BLOCK-AFTER-SPAWN"));
+}
+
 BOOST_AUTO_TEST_CASE(cpp_epoll_loop_sleep_names_the_calling_function) {
   RunResult r = run({.argv = {victim("loop_victim"), "sleep-in-loop"}});
   BOOST_TEST(r.exit_code == 0, r.describe());

@@ -1,0 +1,17 @@
+"""An asyncio program starts a subprocess (CPython uses vfork: the child closes every
+descriptor, the loop's epoll set included, in the parent's address space before it execs),
+then blocks its loop. The child's closes must not end the parent's loop."""
+import asyncio
+import subprocess
+import time
+
+
+async def main():
+    proc = await asyncio.create_subprocess_exec("true")
+    await proc.wait()
+    subprocess.run(["true"], close_fds=True, check=True)
+    time.sleep(0.02)  # BLOCK-AFTER-SPAWN
+
+
+asyncio.run(main())
+print("done")
