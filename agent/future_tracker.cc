@@ -47,14 +47,12 @@ std::atomic<uintptr_t> slots[kSlots];
 Lock overflow_lock;
 std::unordered_set<uintptr_t>* overflow = nullptr;
 std::atomic<long> overflow_size{0};
-std::atomic<long> live{0};
 
 size_t slot_of(uintptr_t key) {
   return ((key >> 4) * 0x9E3779B97F4A7C15ull) >> 48;
 }
 
 void insert(uintptr_t key) {
-  live.fetch_add(1, std::memory_order_relaxed);
   size_t h = slot_of(key);
   for (int i = 0; i < kMaxProbe; ++i) {
     auto& slot = slots[(h + static_cast<size_t>(i)) & (kSlots - 1)];
@@ -78,7 +76,6 @@ bool erase(uintptr_t key) {
     uintptr_t cur = slot.load(std::memory_order_relaxed);
     if (cur == key) {
       slot.store(kTombstone, std::memory_order_release);
-      live.fetch_sub(1, std::memory_order_relaxed);
       return true;
     }
     if (cur == 0) break;
@@ -87,7 +84,6 @@ bool erase(uintptr_t key) {
   LockGuard g(overflow_lock);
   if (overflow->erase(key) == 0) return false;
   overflow_size.fetch_sub(1, std::memory_order_relaxed);
-  live.fetch_sub(1, std::memory_order_relaxed);
   return true;
 }
 
@@ -240,10 +236,6 @@ void check_at_exit() {
     }
   }
   for (const Custom& c : pending) report_custom(c, /*at_exit=*/true);
-}
-
-long live_results() {
-  return live.load(std::memory_order_relaxed);
 }
 
 void reset_after_fork() {

@@ -27,9 +27,6 @@ void custom_destroyed(const void* id);
 // At exit: report failed results and custom futures that are still alive.
 void check_at_exit();
 
-// Live libstdc++ results being tracked (for tests and diagnostics).
-long live_results();
-
 void reset_after_fork();
 
 }  // namespace loopsan::future_tracker
