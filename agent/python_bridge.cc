@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "agent/options.h"
+#include "agent/process_info.h"
 #include "agent/sys.h"
 
 namespace loopsan::python {
@@ -48,6 +49,7 @@ const Api* api() {
     delete fresh;
     return expected;
   }
+  process_info::set_hook("cpython.stacks", true);
   return fresh;
 }
 

@@ -261,6 +261,8 @@ int audit_hook(const char* event, PyObject* args, void*) {
 
 void install_early() {
   if (!resolve_api()) return;  // not CPython (or one without the API we need)
+  // A CPython whose stack dump we cannot use still gets the hooks; the start line says which.
+  if (!python::present()) process_info::set_hook("cpython.stacks", false);
   process_info::set_hook("cpython.futures", false);
   process_info::set_hook("cpython.asyncio", false);
   // Before Py_Initialize there is no thread state and no error to clear if this fails: the

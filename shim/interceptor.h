@@ -30,8 +30,8 @@ struct Hook {
 extern Hook g_hooks[kHookCount];
 
 // Resolves one hook with dlsym(RTLD_NEXT) / dlvsym. Returns null if the symbol is missing, or
-// if this thread is already inside dlsym (dlsym may call functions we intercept; the wrapper
-// then falls back, see REAL_OR).
+// if this thread is already inside dlsym (dlsym may call functions we intercept): every
+// wrapper checks for null and falls back to missing_errno_result() or a raw system call.
 void* resolve_hook(HookId id);
 // From the constructor: resolves every hook and records in the start line which are present.
 void resolve_all_hooks();
