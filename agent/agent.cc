@@ -19,6 +19,7 @@
 #include "agent/reporter.h"
 #include "agent/stack.h"
 #include "agent/summary.h"
+#include "agent/suppressions.h"
 #include "agent/sys.h"
 #include "agent/thread_registry.h"
 #include "agent/thread_state.h"
@@ -61,6 +62,7 @@ void init(int argc, char** argv, const void* own_code, const RealFunctions& real
   process_info::init(argc, argv);
   stack_init(own_code);
   loop_tracker::init();
+  suppressions::init();
   report_file::init();
   registry::register_main_thread();
   fatal_signals::install(real.sigaction);

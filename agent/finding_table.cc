@@ -38,8 +38,13 @@ Claim claim(uint64_t raw, Kind kind, int* slot) {
   return Claim::kFull;
 }
 
-bool publish(int slot, uint64_t id) {
+bool publish(int slot, uint64_t id, bool suppressed) {
   if (id == 0) id = 1;
+  if (suppressed) {
+    entries[slot].suppressed.store(true, std::memory_order_relaxed);
+    entries[slot].id.store(id, std::memory_order_release);
+    return false;
+  }
   for (int i = 0; i < kCapacity; ++i) {
     if (i == slot) continue;
     if (entries[i].id.load(std::memory_order_acquire) == id &&
@@ -59,6 +64,16 @@ bool publish(int slot, uint64_t id) {
 void count_unslotted(Kind kind) {
   unique_total.fetch_add(1, std::memory_order_relaxed);
   unique_kind[static_cast<int>(kind)].fetch_add(1, std::memory_order_relaxed);
+}
+
+uint64_t suppressed_occurrences() {
+  uint64_t total = 0;
+  for (const Entry& e : entries) {
+    if (e.suppressed.load(std::memory_order_relaxed)) {
+      total += e.count.load(std::memory_order_relaxed);
+    }
+  }
+  return total;
 }
 
 int slots_used() {
@@ -81,6 +96,7 @@ void reset_after_fork() {
     e.count.store(0, std::memory_order_relaxed);
     e.kind.store(0, std::memory_order_relaxed);
     e.alias_of.store(-1, std::memory_order_relaxed);
+    e.suppressed.store(false, std::memory_order_relaxed);
   }
   used.store(0, std::memory_order_relaxed);
   unique_total.store(0, std::memory_order_relaxed);

@@ -21,7 +21,8 @@ struct Entry {
   std::atomic<uint64_t> id{0};     // 0 = id not published yet
   std::atomic<uint32_t> count{0};  // occurrences of this raw stack
   std::atomic<int> kind{0};
-  std::atomic<int> alias_of{-1};  // slot whose id this raw stack repeats, -1 if none
+  std::atomic<int> alias_of{-1};        // slot whose id this raw stack repeats, -1 if none
+  std::atomic<bool> suppressed{false};  // matched a suppression: counted apart
 };
 
 enum class Claim { kRepeat, kNew, kFull };
@@ -32,7 +33,8 @@ Claim claim(uint64_t raw, Kind kind, int* slot);
 
 // Publishes the stable id of a freshly claimed slot. Returns true if that id is new (the
 // caller reports the finding), false if it repeats an earlier slot's id (counted there).
-bool publish(int slot, uint64_t id);
+// A suppressed finding is kept (its repeats stay cheap) but counts only as suppressed.
+bool publish(int slot, uint64_t id, bool suppressed = false);
 
 // A new finding reported while the table was full: counted, never deduplicated.
 void count_unslotted(Kind kind);
@@ -42,6 +44,8 @@ int slots_used();
 const Entry& entry(int slot);
 uint64_t unique_findings();
 uint64_t unique_by_kind(Kind kind);
+// Occurrences of suppressed findings, repeats included.
+uint64_t suppressed_occurrences();
 
 void reset_after_fork();
 

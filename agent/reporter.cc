@@ -11,6 +11,7 @@
 #include "agent/options.h"
 #include "agent/process_info.h"
 #include "agent/report_file.h"
+#include "agent/suppressions.h"
 
 namespace loopsan::reporter {
 namespace {
@@ -51,7 +52,7 @@ uint64_t raw_hash(const Finding& f) {
   return h;
 }
 
-using Symbolized = std::vector<std::pair<std::string, std::vector<Frame>>>;
+using Symbolized = suppressions::NativeStacks;
 
 uint64_t stable_id(const Finding& f, const Symbolized& stacks) {
   uint64_t h = mix(0x6c6f6f7073616e31ull, std::string(kind_name(f.kind)));
@@ -135,8 +136,11 @@ bool submit(Finding& f) {
   Symbolized stacks;
   for (const auto& [name, stack] : f.stacks) stacks.emplace_back(name, symbolize(stack));
   uint64_t id = stable_id(f, stacks);
+  bool suppressed = suppressions::suppressed(f, stacks);
   if (claim == finding_table::Claim::kNew) {
-    if (!finding_table::publish(slot, id)) return false;
+    if (!finding_table::publish(slot, id, suppressed)) return false;
+  } else if (suppressed) {
+    return false;
   } else {
     finding_table::count_unslotted(f.kind);
   }

@@ -144,6 +144,7 @@ void write(How how, int status) {
     if (e.raw.load(std::memory_order_acquire) == 0) continue;
     ++seen;
     if (e.alias_of.load(std::memory_order_relaxed) >= 0) continue;
+    if (e.suppressed.load(std::memory_order_relaxed)) continue;
     uint64_t id = e.id.load(std::memory_order_acquire);
     if (id == 0) continue;
     // Occurrences after the first, including those seen at other addresses (aliases).
@@ -162,7 +163,12 @@ void write(How how, int status) {
     b.str("\":");
     b.num(total - 1);
   }
-  b.str("},\"threads_created\":");
+  b.str("}");
+  if (uint64_t suppressed = finding_table::suppressed_occurrences()) {
+    b.str(",\"suppressed\":");
+    b.num(suppressed);
+  }
+  b.str(",\"threads_created\":");
   b.num(registry::threads_created());
   b.str(",\"exit\":{\"how\":\"");
   b.str(how_name(how));

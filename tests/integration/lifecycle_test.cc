@@ -4,6 +4,8 @@
 
 #include <signal.h>
 
+#include <fstream>
+
 #include "tests/support/harness.h"
 
 using namespace loopsan::test;
@@ -165,6 +167,47 @@ BOOST_AUTO_TEST_CASE(unwritable_report_dir_warns_once_and_findings_reach_stderr)
   BOOST_TEST(r.exit_code == 0, r.describe());
   BOOST_TEST(r.err.find("cannot create report file") != std::string::npos, r.err);
   BOOST_TEST(r.err.find("blocking-call: nanosleep") != std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(suppressions_silence_matching_findings_only) {
+  std::string dir = make_temp_dir();
+  std::string file = dir + "/loopsan.supp";
+  std::ofstream(file) << "# the tick handler is known to block\n"
+                      << "blocking-call:*on_tick_sleeps*\n"
+                      << "unretrieved-exception:*/futures_lost.py\n";
+  RunResult r =
+      run({.argv = {victim("loop_victim"), "close-all"}, .options = "suppressions=" + file});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  auto findings = r.findings("blocking-call");
+  BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
+  BOOST_TEST(stack_has_function(findings[0]["stack"], "second_site_sleeps"));
+  BOOST_TEST(r.reports.at(0).summary["findings"] == 1);
+  BOOST_TEST(r.reports.at(0).summary["suppressed"] == 1);
+
+  RunResult py = run({.argv = {python(), python_victim("futures_lost.py"), "submit"},
+                      .options = "suppressions=" + file});
+  BOOST_TEST(py.exit_code == 0, py.describe());
+  BOOST_TEST(py.findings().empty(), py.describe());
+}
+
+BOOST_AUTO_TEST_CASE(malformed_or_missing_suppressions_warn_once_and_the_program_runs) {
+  std::string dir = make_temp_dir();
+  std::string file = dir + "/bad.supp";
+  std::ofstream(file) << "garbage line\nblocking-call:*second_site*\nnot-a-kind:x\n";
+  RunResult r =
+      run({.argv = {victim("loop_victim"), "close-all"}, .options = "suppressions=" + file});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_TEST(r.err.find("2 bad line(s) skipped (line 1:") != std::string::npos, r.err);
+  // The good rule still applies.
+  auto findings = r.findings("blocking-call");
+  BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
+  BOOST_TEST(stack_has_function(findings[0]["stack"], "on_tick_sleeps"));
+
+  RunResult missing = run({.argv = {victim("loop_victim"), "sleep-in-loop"},
+                           .options = "suppressions=" + dir + "/nope.supp"});
+  BOOST_TEST(missing.exit_code == 0, missing.describe());
+  BOOST_TEST(missing.err.find("cannot read suppressions file") != std::string::npos);
+  BOOST_TEST(missing.findings().size() == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
