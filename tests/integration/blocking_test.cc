@@ -80,6 +80,26 @@ BOOST_AUTO_TEST_CASE(a_vforked_child_closing_descriptors_does_not_end_the_loop) 
   BOOST_TEST(findings[0]["python_stack"][0]["line"] == line_of(script, "BLOCK-AFTER-SPAWN"));
 }
 
+BOOST_AUTO_TEST_CASE(python_stacks_during_interpreter_shutdown_are_safe) {
+  // A daemon loop thread blocks thousands of times a second while the main thread exits:
+  // stacks taken on it around finalization must not crash or hang the process.
+  std::string script = python_victim("daemon_loop_at_exit.py");
+  for (const std::string& py : pythons()) {
+    for (int i = 0; i < 5; ++i) {
+      BOOST_TEST_CONTEXT(py << " run " << i) {
+        RunResult r = run({.argv = {py, script}, .options = "log_to_stderr=0", .timeout_s = 60});
+        BOOST_TEST(r.exit_code == 0, r.describe());
+        BOOST_TEST(r.out == "main exits\n");
+        BOOST_REQUIRE(r.reports.size() == 1u);
+        BOOST_TEST(r.reports[0].summary["exit"]["how"] == "exit");
+        auto findings = r.findings("blocking-call");
+        BOOST_REQUIRE(!findings.empty());
+        BOOST_TEST(findings[0]["python_stack"][0]["line"] == line_of(script, "DAEMON-BLOCK"));
+      }
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(cpp_epoll_loop_sleep_names_the_calling_function) {
   RunResult r = run({.argv = {victim("loop_victim"), "sleep-in-loop"}});
   BOOST_TEST(r.exit_code == 0, r.describe());
