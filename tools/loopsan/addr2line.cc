@@ -47,11 +47,30 @@ void Addr2Line::add(const std::string& module, unsigned long offset) {
   pending_[module].push_back(offset);
 }
 
+namespace {
+
+bool is_address_line(const std::string& line) {
+  if (line.size() < 3 || line.compare(0, 2, "0x") != 0) return false;
+  return line.find_first_not_of("0123456789abcdef", 2) == std::string::npos;
+}
+
+// "file:line" or "file:line (discriminator N)"; false for "??:0" and "??:?".
+bool parse_location(const std::string& text, SourceLocation& out) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || text.compare(0, 2, "??") == 0) return false;
+  out.file = text.substr(0, colon);
+  out.line = atoi(text.c_str() + colon + 1);
+  return out.line > 0;
+}
+
+}  // namespace
+
 void Addr2Line::resolve() {
   for (auto& [module, offsets] : pending_) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(module, ec)) continue;
-    std::vector<std::string> argv = {"addr2line", "-a", "-e", module};
+    // -a: each address first, then -f -i: function and location of every inlined level.
+    std::vector<std::string> argv = {"addr2line", "-a", "-f", "-i", "-C", "-e", module};
     for (unsigned long off : offsets) {
       // Offsets are return addresses: the call is the instruction before.
       char text[32];
@@ -60,26 +79,35 @@ void Addr2Line::resolve() {
     }
     std::string out;
     if (!run_and_capture(argv, out)) continue;
-    // Output: for each address, "0x..." then "file:line" (addr2line without -f).
     std::istringstream lines(out);
-    std::string addr_line, loc_line;
-    size_t i = 0;
-    while (i < offsets.size() && std::getline(lines, addr_line) && std::getline(lines, loc_line)) {
-      size_t colon = loc_line.rfind(':');
-      if (colon != std::string::npos && loc_line.compare(0, 2, "??") != 0) {
-        std::string line_text = loc_line.substr(colon + 1);
-        size_t space = line_text.find(' ');  // "12 (discriminator 3)"
-        int line = atoi(line_text.substr(0, space).c_str());
-        if (line > 0)
-          found_[{module, offsets[i]}] = SourceLocation{loc_line.substr(0, colon), line};
+    std::string line;
+    long index = -1;
+    std::vector<SourceLocation> current;
+    auto flush = [&] {
+      if (index >= 0 && index < static_cast<long>(offsets.size()) && !current.empty()) {
+        found_[{module, offsets[static_cast<size_t>(index)]}] = current;
       }
-      ++i;
+      current.clear();
+    };
+    while (std::getline(lines, line)) {
+      if (is_address_line(line)) {
+        flush();
+        ++index;
+        continue;
+      }
+      std::string location;
+      if (!std::getline(lines, location)) break;
+      SourceLocation loc;
+      loc.function = line == "??" ? "" : line;
+      if (parse_location(location, loc)) current.push_back(std::move(loc));
     }
+    flush();
   }
   pending_.clear();
 }
 
-const SourceLocation* Addr2Line::find(const std::string& module, unsigned long offset) const {
+const std::vector<SourceLocation>* Addr2Line::find(const std::string& module,
+                                                   unsigned long offset) const {
   auto it = found_.find({module, offset});
   return it == found_.end() ? nullptr : &it->second;
 }

@@ -11,6 +11,7 @@
 namespace loopsan::cli {
 
 struct SourceLocation {
+  std::string function;  // may be empty
   std::string file;
   int line = 0;
 };
@@ -20,12 +21,13 @@ class Addr2Line {
   // Queues one frame; resolve() then looks every queued frame up, one process per module.
   void add(const std::string& module, unsigned long offset);
   void resolve();
-  // Null when unknown.
-  const SourceLocation* find(const std::string& module, unsigned long offset) const;
+  // The source locations at that address, innermost inlined function first and the function
+  // that really contains the address last; null when unknown.
+  const std::vector<SourceLocation>* find(const std::string& module, unsigned long offset) const;
 
  private:
   std::map<std::string, std::vector<unsigned long>> pending_;
-  std::map<std::pair<std::string, unsigned long>, SourceLocation> found_;
+  std::map<std::pair<std::string, unsigned long>, std::vector<SourceLocation>> found_;
 };
 
 // Runs argv[0] (looked up in PATH) and returns its standard output; false if it could not run.

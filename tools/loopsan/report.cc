@@ -55,14 +55,24 @@ void print_native(std::ostream& out, const json& frames, const Addr2Line& lines)
   for (const auto& f : frames) {
     std::string function = str(f, "function", "??");
     std::string module = str(f, "module", "??");
+    std::string where = " (" + module + "+" + str(f, "offset") + ")";
+    const std::vector<SourceLocation>* locs = lines.find(module, hex_field(f, "offset"));
+    // Functions inlined at this address come first, as sanitizers print them.
+    if (locs != nullptr) {
+      for (size_t k = 0; k + 1 < locs->size(); ++k) {
+        const SourceLocation& in = (*locs)[k];
+        out << "    #" << i << " " << str(f, "ip") << " in "
+            << (in.function.empty() ? "??" : in.function) << " " << in.file << ":" << in.line
+            << " (inlined)\n";
+      }
+    }
     out << "    #" << i++ << " " << str(f, "ip") << " in " << function;
-    const SourceLocation* loc = lines.find(module, hex_field(f, "offset"));
     if (f.contains("file") && f["file"].is_string()) {
       out << " " << f["file"].get<std::string>() << ":" << num(f, "line");
-    } else if (loc != nullptr) {
-      out << " " << loc->file << ":" << loc->line;
+    } else if (locs != nullptr) {
+      out << " " << locs->back().file << ":" << locs->back().line;
     }
-    out << " (" << module << "+" << str(f, "offset") << ")\n";
+    out << where << "\n";
   }
 }
 
