@@ -69,7 +69,7 @@ void BlockingScope::end() {
       f.message = cat(what, " blocked the event loop of thread ", f.thread.tid, " (", f.thread.name,
                       ") for ", format_ms(waited));
       f.add_field("call", json_quote(spec_->call));
-      f.add_field("duration_ms", cat(waited / 1000000));
+      f.add_field("duration_ms", cat((waited + 500000) / 1000000));
       f.stacks.emplace_back("stack", captured_->stack);
       f.python_stacks.emplace_back("python_stack", std::move(captured_->python_stack));
       reporter::submit(f);

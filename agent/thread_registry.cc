@@ -123,7 +123,9 @@ void thread_joined(pthread_t handle) {
   LockGuard g(lock);
   auto& t = table();
   auto it = t.find(handle);
-  if (it == t.end()) return;
+  // A successful join means that thread has exited. A live record under the same handle is
+  // a newer thread that reused the value: the join was not about it.
+  if (it == t.end() || !it->second->exited) return;
   it->second->joined = true;
   remove_if_done(t, it);
 }
