@@ -1,6 +1,8 @@
 // Blocking calls on event-loop threads: Python asyncio and a C++ epoll loop.
 #include <boost/test/unit_test.hpp>
 
+#include <sys/stat.h>
+
 #include "tests/support/harness.h"
 
 using namespace loopsan::test;
@@ -36,6 +38,9 @@ BOOST_AUTO_TEST_CASE(coroutine_time_sleep_names_the_coroutine_and_line) {
       BOOST_TEST(rep.path.find("." + rep.start["pid"].dump() + ".jsonl") != std::string::npos);
       BOOST_TEST(rep.summary["findings"] == 1);
       BOOST_TEST(rep.summary["exit"]["how"] == "exit");
+      struct stat st {};
+      BOOST_REQUIRE(stat(rep.path.c_str(), &st) == 0);
+      BOOST_TEST((st.st_mode & 0777) == 0600u, "the report is private to its owner");
       BOOST_TEST(rep.summary["exit"]["status"] == 0);
       // One stderr line per finding and a summary line.
       BOOST_TEST(r.err.find("blocking-call: clock_nanosleep") != std::string::npos, r.err);
