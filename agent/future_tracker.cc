@@ -67,8 +67,7 @@ void insert(uintptr_t key) {
   overflow_size.fetch_add(1, std::memory_order_relaxed);
 }
 
-// Returns false if `key` was not tracked (created before loopsan, or by another copy of
-// libstdc++).
+// Returns false if `key` was not tracked (created before loopsan started).
 bool erase(uintptr_t key) {
   size_t h = slot_of(key);
   for (int i = 0; i < kMaxProbe; ++i) {
@@ -158,7 +157,8 @@ void result_created(void* self) {
 }
 
 void result_destroying(void* self) {
-  if (!erase(reinterpret_cast<uintptr_t>(self))) return;
+  // Checked whether or not it was tracked: a result made before loopsan started counts too.
+  erase(reinterpret_cast<uintptr_t>(self));
   if (stored_exception(self) == nullptr) return;  // a value (or nothing): the common case
   if (tls_state.guard != 0) return;
   int saved_errno = errno;
