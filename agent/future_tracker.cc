@@ -67,23 +67,21 @@ void insert(uintptr_t key) {
   overflow_size.fetch_add(1, std::memory_order_relaxed);
 }
 
-// Returns false if `key` was not tracked (created before loopsan started).
-bool erase(uintptr_t key) {
+// Nothing to do if `key` was not tracked (created before loopsan started).
+void erase(uintptr_t key) {
   size_t h = slot_of(key);
   for (int i = 0; i < kMaxProbe; ++i) {
     auto& slot = slots[(h + static_cast<size_t>(i)) & (kSlots - 1)];
     uintptr_t cur = slot.load(std::memory_order_relaxed);
     if (cur == key) {
       slot.store(kTombstone, std::memory_order_release);
-      return true;
+      return;
     }
     if (cur == 0) break;
   }
-  if (overflow_size.load(std::memory_order_relaxed) == 0) return false;
+  if (overflow_size.load(std::memory_order_relaxed) == 0) return;
   LockGuard g(overflow_lock);
-  if (overflow->erase(key) == 0) return false;
-  overflow_size.fetch_sub(1, std::memory_order_relaxed);
-  return true;
+  if (overflow->erase(key) != 0) overflow_size.fetch_sub(1, std::memory_order_relaxed);
 }
 
 // --- Reporting ----------------------------------------------------------------------------
