@@ -4,8 +4,8 @@
 //
 // The symbols are the mangled names of libstdc++'s out-of-line functions, defined here as
 // extern "C" functions with the same ABI. libstdc++ is the shim's own dependency and has had
-// all of them since GCC 7, so REAL() is never null here. This file must not include <exception>, <future> or
-// <cxxabi.h>, which declare the same symbols with C++ types.
+// all of them since GCC 7, so REAL() is never null here. This file must not include <exception>,
+// <future> or <cxxabi.h>, which declare the same symbols with C++ types.
 #include <cerrno>
 
 #include "agent/agent.h"

@@ -25,17 +25,17 @@ extern "C" {
 #endif
 
 /* The shim's function `name`, or NULL without loopsan. Cached per call site. */
-#define LOOPSAN__RESOLVE(cache, name)                                                    \
-  (__atomic_load_n(&(cache), __ATOMIC_ACQUIRE) != 0                                      \
-       ? (cache)                                                                         \
+#define LOOPSAN__RESOLVE(cache, name)                                                        \
+  (__atomic_load_n(&(cache), __ATOMIC_ACQUIRE) != 0                                          \
+       ? (cache)                                                                             \
        : (__atomic_store_n(&(cache), dlsym(((void*)0) /* RTLD_DEFAULT */, name) ?: (void*)1, \
-                           __ATOMIC_RELEASE),                                            \
+                           __ATOMIC_RELEASE),                                                \
           (cache)))
-#define LOOPSAN__CALL(ret, params, name)                            \
-  typedef ret(*loopsan__fn_t) params;                               \
-  static void* loopsan__fn_cache = 0;                               \
-  void* loopsan__fn = LOOPSAN__RESOLVE(loopsan__fn_cache, name);    \
-  loopsan__fn_t loopsan__typed =                                    \
+#define LOOPSAN__CALL(ret, params, name)                         \
+  typedef ret(*loopsan__fn_t) params;                            \
+  static void* loopsan__fn_cache = 0;                            \
+  void* loopsan__fn = LOOPSAN__RESOLVE(loopsan__fn_cache, name); \
+  loopsan__fn_t loopsan__typed =                                 \
       loopsan__fn == (void*)1 ? (loopsan__fn_t)0 : (loopsan__fn_t)loopsan__fn;
 
 #if defined(LOOPSAN_SHIM_BUILD)
