@@ -37,7 +37,7 @@ void init() {
 
 bool is_loop_thread() {
   ThreadState& t = tls_state;
-  if (t.explicit_loop_depth > 0 || t.named_loop) return true;
+  if (t.explicit_loop_depth > 0 || t.named_loop || t.python_loop) return true;
   if (!t.in_loop) return false;
   if (generation_of(t.loop_fd) == t.loop_generation) return true;
   end_own_loop();  // another thread closed our loop's descriptor
@@ -87,6 +87,13 @@ void enter() {
 
 void exit() {
   if (tls_state.explicit_loop_depth > 0) --tls_state.explicit_loop_depth;
+}
+
+void python_loop_running(bool running) {
+  tls_state.python_loop = running ? 1 : 0;
+  // Its epoll set stays open until the loop is closed: the next run starts the loop again at
+  // its first wait.
+  if (!running) end_own_loop();
 }
 
 void thread_named(ThreadState& state, const char* name) {

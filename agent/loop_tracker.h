@@ -26,7 +26,7 @@ inline uint32_t generation_of(int fd) {
 // Fast filter for blocking wrappers: false means "certainly not a loop thread".
 inline bool maybe_loop_thread() {
   const ThreadState& t = tls_state;
-  return (t.in_loop | t.explicit_loop_depth | t.named_loop) != 0;
+  return (t.in_loop | t.explicit_loop_depth | t.named_loop | t.python_loop) != 0;
 }
 
 // The precise answer (also ends a loop whose descriptor another thread closed).
@@ -52,6 +52,10 @@ void loop_fds_closed(unsigned first, unsigned last);
 // Explicit marking through the C API.
 void enter();
 void exit();
+
+// asyncio tells when its loop starts and stops running on this thread. A stopped loop whose
+// epoll set is still open (loop.run_until_complete() without loop.close()) is no loop.
+void python_loop_running(bool running);
 
 // The thread owning `state` is now called `name`: apply loop_threads globs.
 void thread_named(ThreadState& state, const char* name);

@@ -11,6 +11,7 @@
 
 #include "agent/json.h"
 #include "agent/log.h"
+#include "agent/loop_tracker.h"
 #include "agent/options.h"
 #include "agent/process_info.h"
 #include "agent/python_bridge.h"
@@ -185,6 +186,18 @@ PyObject* report(PyObject*, PyObject* args) {
 MethodDef report_def = {"_loopsan_report", report, kMethVarargs,
                         "loopsan: report a lost exception (internal)"};
 
+// _loopsan_loop_running(flag) -- asyncio started (1) or stopped (0) its loop on this thread.
+PyObject* loop_running(PyObject*, PyObject* args) {
+  int running = 0;
+  if (!api.arg_parse_tuple(args, "p", &running)) return nullptr;
+  loop_tracker::python_loop_running(running != 0);
+  api.inc_ref(api.none);
+  return api.none;
+}
+
+MethodDef loop_running_def = {"_loopsan_loop_running", loop_running, kMethVarargs,
+                              "loopsan: an asyncio loop starts or stops (internal)"};
+
 void install_now() {
   if (done.exchange(1) != 0) return;
   ReentryGuard guard;
@@ -199,11 +212,13 @@ void install_now() {
   api.err_fetch(&type, &value, &tb);
   bool ok = false;
   PyObject* fn = api.cfunction_new(&report_def, nullptr, nullptr);
+  PyObject* loop_fn = api.cfunction_new(&loop_running_def, nullptr, nullptr);
   PyObject* globals = api.dict_new();
-  if (fn != nullptr && globals != nullptr &&
+  if (fn != nullptr && loop_fn != nullptr && globals != nullptr &&
       api.dict_set_item_string(globals, "__builtins__", api.eval_get_builtins()) == 0 &&
       api.dict_set_item_string(globals, "__name__", api.none) == 0 &&
-      api.dict_set_item_string(globals, "_loopsan_report", fn) == 0) {
+      api.dict_set_item_string(globals, "_loopsan_report", fn) == 0 &&
+      api.dict_set_item_string(globals, "_loopsan_loop_running", loop_fn) == 0) {
     PyObject* code = api.compile_string(kPythonHooksSource, "<loopsan>", kPyFileInput);
     if (code != nullptr) {
       PyObject* result = api.eval_code(code, globals, globals);
@@ -226,6 +241,7 @@ void install_now() {
   }
   if (globals != nullptr) api.dec_ref(globals);
   if (fn != nullptr) api.dec_ref(fn);
+  if (loop_fn != nullptr) api.dec_ref(loop_fn);
   api.err_restore(type, value, tb);
   process_info::set_hook("cpython.futures", ok);
   process_info::set_hook("cpython.asyncio", ok);

@@ -9,9 +9,10 @@
 #   collected (or was still alive at exit) without result()/exception() having handed that
 #   exception to anyone -> unretrieved-exception.
 # - asyncio: the loop's "Task/Future exception was never retrieved" -> unretrieved-exception.
+# - asyncio: when a loop starts and stops running on a thread (for blocking-call).
 
 
-def _loopsan_install(report):
+def _loopsan_install(report, loop_running):
     import sys
 
     FIELD, RECORD = "\x1f", "\x1e"
@@ -155,9 +156,27 @@ def _loopsan_install(report):
         Loop.call_exception_handler = fn
         Loop._loopsan_patched = True
 
+    def patch_asyncio_events(events):
+        # run_forever() calls events._set_running_loop(self) as it starts and (None) as it
+        # stops: the exact extent of a running loop, which its epoll set outlives when a
+        # program runs a loop without closing it. Called around the original, never in a
+        # traceback.
+        set_running_loop = events._set_running_loop
+        if getattr(set_running_loop, "_loopsan", False):
+            return
+
+        def _set_running_loop(loop):
+            set_running_loop(loop)
+            loop_running(loop is not None)
+
+        _set_running_loop.__doc__ = set_running_loop.__doc__
+        _set_running_loop._loopsan = True
+        events._set_running_loop = _set_running_loop
+
     patches = {
         "concurrent.futures._base": patch_concurrent_futures,
         "asyncio.base_events": patch_asyncio,
+        "asyncio.events": patch_asyncio_events,
     }
 
     def apply(name, module):
@@ -210,5 +229,5 @@ def _loopsan_install(report):
     sys.meta_path.insert(0, _LoopsanFinder)
 
 
-_loopsan_install(_loopsan_report)
-del _loopsan_install, _loopsan_report
+_loopsan_install(_loopsan_report, _loopsan_loop_running)
+del _loopsan_install, _loopsan_report, _loopsan_loop_running

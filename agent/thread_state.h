@@ -26,6 +26,8 @@ struct ThreadState {
   int allow_blocking_depth;
   // The thread's name matched a loop_threads glob.
   int named_loop;
+  // An asyncio loop is running on this thread (asyncio.events._set_running_loop).
+  int python_loop;
   // Cached kernel thread id (0 = not read yet); reset in a forked child.
   pid_t tid;
   ThreadRecord* record;

@@ -76,6 +76,19 @@ BOOST_AUTO_TEST_CASE(each_asyncio_run_in_a_worker_thread_is_its_own_loop) {
   BOOST_TEST(findings[0]["thread"]["tid"] != r.reports[0].start["pid"]);
 }
 
+BOOST_AUTO_TEST_CASE(an_asyncio_loop_that_is_not_running_is_no_loop) {
+  std::string script = python_victim("loop_not_closed.py");
+  for (const std::string& py : pythons()) {
+    BOOST_TEST_CONTEXT(py) {
+      RunResult r = run({.argv = {py, script}});
+      BOOST_TEST(r.exit_code == 0, r.describe());
+      auto findings = r.findings("blocking-call");
+      BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
+      BOOST_TEST(findings[0]["python_stack"][0]["line"] == line_of(script, "BLOCK-IN-RUN"));
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_vforked_child_closing_descriptors_does_not_end_the_loop) {
   std::string script = python_victim("subprocess_then_block.py");
   RunResult r = run({.argv = {python(), script}});
