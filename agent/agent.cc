@@ -67,7 +67,7 @@ void init(int argc, char** argv, const void* own_code, const RealFunctions& real
   registry::register_main_thread();
   fatal_signals::install(real.sigaction);
   uncaught::install(real.set_terminate);
-  if (options().python_stacks) python_hooks::install_early();
+  if (options().python_stacks) python_hooks::init();
   if (options().report_always) report_file::create_now();
   g_active = 1;
 }

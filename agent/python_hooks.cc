@@ -23,6 +23,9 @@
 #include "python_hooks_source.h"  // kPythonHooksSource, generated from python_hooks.py
 
 namespace loopsan::python_hooks {
+
+std::atomic<int> g_waiting{0};
+
 namespace {
 
 using PyObject = void;
@@ -30,6 +33,9 @@ using PyObject = void;
 // The slice of the C API used here (all in the stable ABI), resolved with dlsym.
 struct Api {
   int (*add_audit_hook)(int (*)(const char*, PyObject*, void*), void*);
+  int (*is_initialized)();
+  int (*gil_check)();
+  void* (*this_thread_state)();
   const char* (*get_version)();
   PyObject* (*cfunction_new)(void* def, PyObject* self, PyObject* module);
   PyObject* (*dict_new)();
@@ -69,6 +75,9 @@ bool resolve(T& fn, const char* name) {
 
 bool resolve_api() {
   bool ok = resolve(api.add_audit_hook, "PySys_AddAuditHook");
+  ok &= resolve(api.is_initialized, "Py_IsInitialized");
+  ok &= resolve(api.gil_check, "PyGILState_Check");
+  ok &= resolve(api.this_thread_state, "PyGILState_GetThisThreadState");
   ok &= resolve(api.get_version, "Py_GetVersion");
   ok &= resolve(api.cfunction_new, "PyCFunction_NewEx");
   ok &= resolve(api.dict_new, "PyDict_New");
@@ -275,15 +284,31 @@ int audit_hook(const char* event, PyObject* args, void*) {
 
 }  // namespace
 
-void install_early() {
+void init() {
   if (!resolve_api()) return;  // not CPython (or one without the API we need)
   // A CPython whose stack dump we cannot use still gets the hooks; the start line says which.
   if (!python::present()) process_info::set_hook("cpython.stacks", false);
   process_info::set_hook("cpython.futures", false);
   process_info::set_hook("cpython.asyncio", false);
-  // Before Py_Initialize there is no thread state and no error to clear if this fails: the
-  // hooks then simply never install and the start line says so.
-  api.add_audit_hook(audit_hook, nullptr);
+  g_waiting.store(1, std::memory_order_release);
+}
+
+void register_now() {
+  if (tls_state.guard != 0) return;
+  int saved_errno = errno;
+  // The interpreter has its final allocators once this thread has a thread state, and this
+  // thread may call into it while it holds the GIL.
+  if (api.this_thread_state() != nullptr && api.gil_check() && g_waiting.exchange(0) != 0) {
+    if (api.is_initialized()) {
+      install_now();  // an interpreter already running: no run event is coming
+    } else {
+      // Before the end of initialization there is no thread state to report a refusal to:
+      // if this fails the hooks never install and the start line says so.
+      ReentryGuard guard;
+      api.add_audit_hook(audit_hook, nullptr);
+    }
+  }
+  errno = saved_errno;
 }
 
 }  // namespace loopsan::python_hooks

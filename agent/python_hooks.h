@@ -1,18 +1,38 @@
 // Python-level detection inside CPython (unretrieved exceptions of concurrent.futures and
 // asyncio futures), installed without touching the program, its files or its environment.
 //
-// From the library constructor, before the interpreter starts, loopsan registers a C audit
-// hook (PySys_AddAuditHook, documented as callable before Py_Initialize). At the first
-// "cpython.run_*" event (the interpreter is ready, the program's code is about to run), or
-// at the first import of concurrent.futures/asyncio in an embedded interpreter, the hook runs
-// python_hooks.py once, with the GIL held, in the main thread. The audit hook then does nothing
-// but return. This replaces the Py_AddPendingCall route: a pending call runs at an arbitrary
-// bytecode boundary, possibly in the middle of an import, and needs a thread to schedule it.
+// loopsan registers a C audit hook (PySys_AddAuditHook). At the first "cpython.run_*" event
+// (the interpreter is ready, the program's code is about to run), or at the first import of
+// concurrent.futures/asyncio in an embedded interpreter, the hook runs python_hooks.py once,
+// with the GIL held, in the main thread; from then on it only returns. This replaces the
+// Py_AddPendingCall route: a pending call runs at an arbitrary bytecode boundary, possibly in
+// the middle of an import, and needs a thread to schedule it.
+//
+// When to register: not from the library constructor, although the documentation allows it.
+// CPython allocates the hook's entry with PyMem_RawMalloc and frees it at finalization; with
+// -X dev or PYTHONMALLOC=debug the allocator changes in between, and the free crashes the
+// process at exit (found with test_asyncio under loopsan: "Debug memory block ... API '!'").
+// Registration waits for a call the shim sees on a thread that holds the GIL after the
+// interpreter set up its allocators: CPython installs its signal handlers during
+// initialization (sigaction), and an embedded interpreter that installs none starts threads
+// or signal handlers before it needs futures. If the interpreter is already running by then,
+// python_hooks.py is installed at once.
 #pragma once
+
+#include <atomic>
 
 namespace loopsan::python_hooks {
 
-// From the agent's start-up. Does nothing outside CPython or with python_stacks=0.
-void install_early();
+// From the agent's start-up: finds CPython. Does nothing outside CPython or with
+// python_stacks=0.
+void init();
+
+extern std::atomic<int> g_waiting;
+void register_now();
+// From the shim's sigaction/signal/pthread_create wrappers: one load unless CPython is
+// waiting for its hooks.
+inline void on_host_call() {
+  if (g_waiting.load(std::memory_order_relaxed) != 0) register_now();
+}
 
 }  // namespace loopsan::python_hooks

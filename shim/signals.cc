@@ -1,9 +1,12 @@
 // sigaction()/signal() for the signals whose default action ends the process: the host keeps
 // its view, loopsan keeps its summary handler in the kernel while that view is SIG_DFL.
+// CPython installs its signal handlers during initialization: the moment to register the
+// Python hooks (python_hooks.h).
 #include <signal.h>
 
 #include "agent/agent.h"
 #include "agent/fatal_signals.h"
+#include "agent/python_hooks.h"
 #include "shim/interceptor.h"
 
 namespace fatal_signals = loopsan::fatal_signals;
@@ -19,6 +22,7 @@ bool routed(int sig) {
 LOOPSAN_EXPORT int sigaction(int sig, const struct sigaction* act, struct sigaction* oldact) {
   auto real = REAL(sigaction);
   if (real == nullptr) return loopsan::shim::missing_errno_result();
+  loopsan::python_hooks::on_host_call();
   if (!routed(sig)) return real(sig, act, oldact);
   return fatal_signals::host_sigaction(sig, act, oldact);
 }
@@ -26,6 +30,7 @@ LOOPSAN_EXPORT int sigaction(int sig, const struct sigaction* act, struct sigact
 LOOPSAN_EXPORT sighandler_t signal(int sig, sighandler_t handler) {
   auto real = REAL(signal);
   if (real == nullptr) return SIG_ERR;
+  loopsan::python_hooks::on_host_call();
   if (!routed(sig)) return real(sig, handler);
   // glibc's signal() has BSD semantics: the signal is blocked in its handler, and
   // interrupted system calls restart.

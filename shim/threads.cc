@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "agent/agent.h"
+#include "agent/python_hooks.h"
 #include "agent/stack.h"
 #include "agent/thread_registry.h"
 #include "agent/thread_state.h"
@@ -57,6 +58,7 @@ LOOPSAN_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr,
     return real(thread, attr, start, arg);
   }
   int saved_errno = errno;
+  loopsan::python_hooks::on_host_call();  // an embedded interpreter that set no signal handler
   StartArgs* args;
   {
     ReentryGuard guard;

@@ -175,6 +175,22 @@ BOOST_AUTO_TEST_CASE(python_dropped_future_names_the_raising_function) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(python_debug_allocators_and_dev_mode) {
+  // -X dev and PYTHONMALLOC=debug change CPython's allocators during start-up: nothing
+  // loopsan hands CPython may be allocated before that (the process crashed at exit).
+  std::string script = python_victim("futures_lost.py");
+  for (const std::string& py : pythons()) {
+    BOOST_TEST_CONTEXT(py) {
+      RunResult dev = run({.argv = {py, "-X", "dev", script, "submit"}});
+      BOOST_TEST(dev.exit_code == 0, dev.describe());
+      BOOST_TEST(dev.findings("unretrieved-exception").size() == 1u, dev.describe());
+      RunResult debug = run({.argv = {py, script, "submit"}, .env = {{"PYTHONMALLOC", "debug"}}});
+      BOOST_TEST(debug.exit_code == 0, debug.describe());
+      BOOST_TEST(debug.findings("unretrieved-exception").size() == 1u, debug.describe());
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(python_map_never_iterated_and_wait_never_read) {
   std::string script = python_victim("futures_lost.py");
   RunResult map = run({.argv = {python(), script, "map"}});
