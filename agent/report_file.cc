@@ -37,21 +37,6 @@ bool raw_fstat(int f, struct stat* st) {
   return syscall(SYS_fstat, f, st) == 0;
 }
 
-// Keeps our descriptor out of the low numbers a host expects to get from open() (a daemon
-// that closed 0-2 and reopens /dev/null must still get 0).
-int move_high(int f) {
-  rlimit lim{};
-  long floor = 512;
-  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY &&
-      static_cast<long>(lim.rlim_cur) <= floor) {
-    floor = static_cast<long>(lim.rlim_cur) / 2;
-  }
-  int high = static_cast<int>(syscall(SYS_fcntl, f, F_DUPFD_CLOEXEC, floor));
-  if (high < 0) return f;
-  sys::close(f);
-  return high;
-}
-
 // Our descriptor still refers to our file (the host did not close or replace it).
 bool fd_is_ours(int f) {
   struct stat st;
@@ -80,7 +65,7 @@ bool create_locked() {
                    "; findings are only printed on stderr"));
       return false;
     }
-    f = move_high(f);
+    f = sys::move_to_high_fd(f);
     struct stat st;
     raw_fstat(f, &st);
     file_dev = st.st_dev;
@@ -104,7 +89,7 @@ bool ensure_open_locked() {
   // Closed (or replaced) behind our back. Never close `f`: that number may now be the host's.
   int reopened = raw_open(path_buf, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0);
   if (reopened >= 0) {
-    reopened = move_high(reopened);
+    reopened = sys::move_to_high_fd(reopened);
     if (fd_is_ours(reopened)) {
       fd.store(reopened, std::memory_order_release);
       return true;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -25,6 +26,7 @@ namespace {
 // into a program (unit tests) and nothing should be skipped.
 uintptr_t own_begin = 0;
 uintptr_t own_end = 0;
+CodeRange unwinder;  // libunwind's code
 
 struct RangeQuery {
   uintptr_t address;
@@ -141,7 +143,8 @@ CodeRange code_range_of(const void* address) {
 }
 
 void stack_init(const void* own_code) {
-  unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+  // Known before libunwind initializes: that already opens its pipe (agent/unwinder_pipe.h).
+  unwinder = code_range_of(reinterpret_cast<const void*>(&unw_backtrace));
   if (own_code != nullptr) {
     CodeRange own = code_range_of(own_code);
     own_begin = own.begin;
@@ -149,7 +152,17 @@ void stack_init(const void* own_code) {
   }
 }
 
+// libunwind initializes at the first capture, not at start-up: a process that never needs a
+// stack never gets its validation pipe (agent/unwinder_pipe.h).
+static void ensure_unwinder() {
+  static std::atomic<bool> ready{false};
+  if (ready.load(std::memory_order_acquire)) return;
+  unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);  // idempotent
+  ready.store(true, std::memory_order_release);
+}
+
 void capture_stack(NativeStack& out, int max) {
+  ensure_unwinder();
   int limit = std::min<int>({max, kMaxStackDepth, static_cast<int>(options().stack_depth)});
   // Room for our own frames, which are dropped below.
   constexpr int kOwnFramesSlack = 16;
@@ -189,6 +202,10 @@ std::vector<Frame> symbolize(const NativeStack& stack) {
     frames.push_back(std::move(f));
   }
   return frames;
+}
+
+bool is_unwinder_code(const void* address) {
+  return unwinder.contains(address);
 }
 
 void stack_reset_after_fork() {

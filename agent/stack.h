@@ -35,6 +35,9 @@ void capture_stack(NativeStack& out, int max = kMaxStackDepth);
 // lock and read ELF files: call it with no agent lock held.
 std::vector<Frame> symbolize(const NativeStack& stack);
 
+// True for an address inside libunwind (see agent/unwinder_pipe.h).
+bool is_unwinder_code(const void* address);
+
 // In a forked child: reset the symbolizer's locks.
 void stack_reset_after_fork();
 

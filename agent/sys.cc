@@ -1,9 +1,28 @@
 #include "agent/sys.h"
 
+#include <fcntl.h>
+#include <sys/resource.h>
+
 #include <cerrno>
 #include <ctime>
 
 namespace loopsan::sys {
+
+int move_to_high_fd(int fd) {
+  // Just under the soft limit (capped: the kernel sizes the descriptor table to the highest
+  // number in use), where a host only gets to when it is about to run out.
+  rlimit lim{};
+  long top = 1024;
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY &&
+      static_cast<long>(lim.rlim_cur) < top) {
+    top = static_cast<long>(lim.rlim_cur);
+  }
+  long floor = top > 64 ? top - 32 : top / 2;
+  int high = static_cast<int>(::syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, floor));
+  if (high < 0) return fd;
+  close(fd);
+  return high;
+}
 
 bool write_all(int fd, const void* data, size_t len) {
   const char* p = static_cast<const char*>(data);

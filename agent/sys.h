@@ -22,6 +22,12 @@ inline int close(int fd) {
   return static_cast<int>(::syscall(SYS_close, fd));
 }
 
+// Moves `fd` to a high descriptor number (close-on-exec), closing the original, and returns
+// the new number (or `fd` itself if that is not possible). loopsan's own descriptors stay
+// out of the low numbers a host expects open() to return (a daemon that closed 0-2 and
+// reopens /dev/null must still get 0), and out of the way of hosts that use many.
+int move_to_high_fd(int fd);
+
 // Writes all of `len` bytes, retrying on EINTR and short writes. Returns false on error.
 bool write_all(int fd, const void* data, size_t len);
 

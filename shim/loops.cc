@@ -4,6 +4,8 @@
 
 #include "agent/agent.h"
 #include "agent/loop_tracker.h"
+#include "agent/stack.h"
+#include "agent/unwinder_pipe.h"
 #include "shim/interceptor.h"
 
 namespace loop_tracker = loopsan::loop_tracker;
@@ -19,6 +21,18 @@ inline void note_loop_wait(int epfd) {
 // descriptor is involved, so an ordinary close() costs one load.
 inline bool closes_our_loops() {
   return loopsan::agent::active() && loopsan::agent::same_process();
+}
+
+// The host closes descriptors in [first, last]: if that includes libunwind's pipe, libunwind
+// forgets it first (agent/unwinder_pipe.h). Not libunwind's own closes, nor a vfork child's
+// (its descriptor table is its own, its memory is ours).
+inline void before_host_closes(unsigned first, unsigned last, void* caller) {
+  namespace pipe = loopsan::unwinder_pipe;
+  if (pipe::in_range(first, last) && !loopsan::is_unwinder_code(caller) &&
+      loopsan::agent::same_process()) {
+    pipe::host_closing(static_cast<int>(first),
+                       static_cast<int>(last > 0x7fffffff ? 0x7fffffff : last), REAL(close));
+  }
 }
 
 }  // namespace
@@ -49,6 +63,10 @@ LOOPSAN_EXPORT int epoll_pwait2(int epfd, epoll_event* events, int maxevents,
 LOOPSAN_EXPORT int close(int fd) {
   auto real = REAL(close);
   if (real == nullptr) return loopsan::shim::missing_errno_result();
+  if (loopsan::unwinder_pipe::involves(fd)) {
+    before_host_closes(static_cast<unsigned>(fd), static_cast<unsigned>(fd),
+                       __builtin_return_address(0));
+  }
   if (loop_tracker::is_loop_fd(fd) && closes_our_loops()) loop_tracker::loop_fd_closed(fd);
   return real(fd);
 }
@@ -56,16 +74,18 @@ LOOPSAN_EXPORT int close(int fd) {
 LOOPSAN_EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
   auto real = REAL(close_range);
   if (real == nullptr) return loopsan::shim::missing_errno_result();
-  if ((flags & CLOSE_RANGE_CLOEXEC) == 0 && closes_our_loops()) {
-    loop_tracker::loop_fds_closed(first, last);
+  if ((flags & CLOSE_RANGE_CLOEXEC) == 0) {
+    if (closes_our_loops()) loop_tracker::loop_fds_closed(first, last);
+    before_host_closes(first, last, __builtin_return_address(0));
   }
   return real(first, last, flags);
 }
 
 LOOPSAN_EXPORT void closefrom(int lowfd) {
   auto real = REAL(closefrom);
-  if (lowfd >= 0 && closes_our_loops()) {
-    loop_tracker::loop_fds_closed(static_cast<unsigned>(lowfd), ~0u);
+  if (lowfd >= 0) {
+    if (closes_our_loops()) loop_tracker::loop_fds_closed(static_cast<unsigned>(lowfd), ~0u);
+    before_host_closes(static_cast<unsigned>(lowfd), ~0u, __builtin_return_address(0));
   }
   if (real != nullptr) real(lowfd);
 }

@@ -44,6 +44,18 @@ BOOST_AUTO_TEST_CASE(report_survives_a_host_that_closes_every_descriptor) {
   BOOST_TEST(rep.summary["findings"] == 2);
 }
 
+BOOST_AUTO_TEST_CASE(descriptors_the_host_reuses_are_never_touched) {
+  // The host closes everything, then takes the numbers of libunwind's validation pipe for its
+  // own files; a stack captured on a new thread must not read, write or close them (libunwind
+  // 1.6 would close one when its read fails).
+  RunResult r = run({.argv = {victim("loop_victim"), "close-all-reuse"}});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_TEST(r.out.find("size 0 closed 0") != std::string::npos, r.out);
+  auto findings = r.findings("blocking-call");
+  BOOST_REQUIRE_MESSAGE(findings.size() == 2u, r.describe());
+  BOOST_TEST(stack_has_function(findings[1]["stack"], "second_site_sleeps"));
+}
+
 BOOST_AUTO_TEST_CASE(python_closerange_between_findings) {
   std::string script = python_victim("close_fds.py");
   RunResult r = run({.argv = {python(), script}});

@@ -1,6 +1,7 @@
 // A small epoll event loop with known bugs, selected by argv[1]. Functions that block are
 // noinline and have distinct names: the tests look for them in the reported stacks.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -13,6 +14,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <vector>
 
 using namespace std::chrono_literals;
 
@@ -113,6 +115,36 @@ int close_all() {
   return 0;
 }
 
+// Like close_all, but the host then opens files until it has the numbers loopsan's helpers
+// used (libunwind's validation pipe sits at the top of the range): the next stack capture
+// must not read, write or close any of them.
+int close_all_reuse() {
+  Loop l = make_loop();
+  run_loop(l, 1, on_tick_sleeps);
+  for (int fd = 3; fd < 4096; ++fd) close(fd);
+  char path[] = "/tmp/loopsan-reuse-XXXXXX";
+  int first = mkstemp(path);
+  unlink(path);
+  std::vector<int> files{first};
+  while (files.back() < 1010) {
+    int fd = dup(first);
+    if (fd < 0) break;
+    files.push_back(fd);
+  }
+  // On a new thread: its stack pages are new to libunwind, which validates them.
+  std::thread([] {
+    Loop again = make_loop();
+    run_loop(again, 1, second_site_sleeps);
+  }).join();
+  struct stat st {};
+  fstat(first, &st);
+  int closed = 0;
+  for (int fd : files) closed += fcntl(fd, F_GETFD) < 0 ? 1 : 0;
+  printf("highest %d size %lld closed %d\n", files.back(), static_cast<long long>(st.st_size),
+         closed);
+  return st.st_size == 0 && closed == 0 ? 0 : 1;
+}
+
 int fork_child() {
   Loop l = make_loop();
   run_loop(l, 1, on_tick_sleeps);
@@ -145,6 +177,7 @@ int main(int argc, char** argv) {
   if (mode == "clean") return clean();
   if (mode == "crash") return crash();
   if (mode == "close-all") return close_all();
+  if (mode == "close-all-reuse") return close_all_reuse();
   if (mode == "fork") return fork_child();
   if (mode == "exit") return exit_with(atoi(argv[2]), argc > 3 && strcmp(argv[3], "finding") == 0);
   if (mode == "_exit") {
