@@ -158,11 +158,6 @@ ThreadInfo current_thread_info() {
     info.role = ThreadRole::kLoop;
   } else if (info.tid == sys::getpid()) {
     info.role = ThreadRole::kMain;
-  } else {
-    LockGuard g(lock);
-    auto& t = table();
-    auto it = t.find(pthread_self());
-    if (it != t.end() && it->second->is_pool) info.role = ThreadRole::kPool;
   }
   return info;
 }

@@ -14,6 +14,7 @@
 
 namespace loopsan {
 
+// kPool is part of the report schema; no detector assigns it yet.
 enum class ThreadRole { kMain, kLoop, kPool, kOther };
 const char* role_name(ThreadRole role);
 
@@ -22,7 +23,6 @@ struct ThreadRecord {
   pid_t tid = 0;
   std::string name;
   bool is_main = false;
-  bool is_pool = false;
   int64_t start_ms = 0;
   int64_t exit_ms = -1;
   bool exited = false;
