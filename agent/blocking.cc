@@ -30,6 +30,13 @@ std::string format_ms(int64_t ns) {
 
 }  // namespace
 
+BlockingScope::Captured* BlockingScope::capture() {
+  auto* c = new Captured();
+  capture_stack(c->stack);
+  c->python_stack = python::capture_stack();
+  return c;
+}
+
 void BlockingScope::begin(const CallSpec& spec) {
   int saved_errno = errno;
   ReentryGuard guard;
@@ -39,11 +46,7 @@ void BlockingScope::begin(const CallSpec& spec) {
     active_ = true;
     // Reported whatever happens: take the stacks now, while the frames are certainly alive
     // (a Python daemon thread's state may be gone once a sleep ends at interpreter exit).
-    if (spec.rule == Rule::kAlways) {
-      captured_ = new Captured();
-      capture_stack(captured_->stack);
-      captured_->python_stack = python::capture_stack();
-    }
+    if (spec.rule == Rule::kAlways) captured_ = capture();
     start_ns_ = sys::monotonic_ns();
   }
   errno = saved_errno;
@@ -55,11 +58,7 @@ void BlockingScope::end() {
     ReentryGuard guard;
     int64_t waited = sys::monotonic_ns() - start_ns_;
     if (spec_->rule == Rule::kAlways || waited >= options().block_threshold_ms * 1000000) {
-      if (captured_ == nullptr) {
-        captured_ = new Captured();
-        capture_stack(captured_->stack);
-        captured_->python_stack = python::capture_stack();
-      }
+      if (captured_ == nullptr) captured_ = capture();
       Finding f;
       f.kind = Kind::kBlockingCall;
       f.thread = registry::current_thread_info();

@@ -37,6 +37,7 @@ class BlockingScope {
 
  private:
   struct Captured;
+  static Captured* capture();
   void begin(const CallSpec& spec);
   void end();
   // Threshold calls on a loop thread only cost a clock read until they turn out to be slow.
