@@ -17,13 +17,6 @@ extern "C" {
 
 #define LOOPSAN_API_VERSION 1
 
-#if defined(LOOPSAN_SHIM_BUILD)
-/* Inside the shim: the real definitions. */
-#define LOOPSAN_DECL(ret, name, params) __attribute__((visibility("default"))) ret name params;
-#else
-#define LOOPSAN_DECL(ret, name, params)
-#endif
-
 /* The shim's function `name`, or NULL without loopsan. Cached per call site. */
 #define LOOPSAN__RESOLVE(cache, name)                                                        \
   (__atomic_load_n(&(cache), __ATOMIC_ACQUIRE) != 0                                          \
@@ -39,6 +32,8 @@ extern "C" {
       loopsan__fn == (void*)1 ? (loopsan__fn_t)0 : (loopsan__fn_t)loopsan__fn;
 
 #if defined(LOOPSAN_SHIM_BUILD)
+/* Inside the shim: the declarations of the exported definitions. */
+#define LOOPSAN_DECL(ret, name, params) __attribute__((visibility("default"))) ret name params;
 LOOPSAN_DECL(int, loopsan_active, (void))
 LOOPSAN_DECL(void, loopsan_loop_enter, (const char* name))
 LOOPSAN_DECL(void, loopsan_loop_exit, (void))
@@ -50,6 +45,7 @@ LOOPSAN_DECL(void, loopsan_future_retrieved, (const void* future))
 LOOPSAN_DECL(void, loopsan_future_destroyed, (const void* future))
 LOOPSAN_DECL(unsigned long long, loopsan_findings_count, (void))
 LOOPSAN_DECL(void, loopsan_flush, (void))
+#undef LOOPSAN_DECL
 #else
 
 /* 1 when the program runs under loopsan (and loopsan is not inert), else 0. */
