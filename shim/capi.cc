@@ -6,12 +6,12 @@
 
 #include <cerrno>
 
-#include "agent/agent.h"
-#include "agent/future_tracker.h"
-#include "agent/loop_tracker.h"
-#include "agent/report_file.h"
-#include "agent/reporter.h"
-#include "agent/thread_state.h"
+#include "agent/core/agent.h"
+#include "agent/detectors/future_tracker.h"
+#include "agent/core/loop_tracker.h"
+#include "agent/report/report_file.h"
+#include "agent/report/reporter.h"
+#include "agent/base/thread_state.h"
 
 extern "C" {
 

@@ -8,12 +8,12 @@
 // <future> or <cxxabi.h>, which declare the same symbols with C++ types.
 #include <cerrno>
 
-#include "agent/agent.h"
-#include "agent/cxx_exceptions.h"
-#include "agent/future_tracker.h"
-#include "agent/stack.h"
-#include "agent/thread_state.h"
-#include "agent/uncaught.h"
+#include "agent/core/agent.h"
+#include "agent/runtimes/cxx_exceptions.h"
+#include "agent/detectors/future_tracker.h"
+#include "agent/stacks/stack.h"
+#include "agent/base/thread_state.h"
+#include "agent/detectors/uncaught.h"
 #include "shim/interceptor.h"
 
 namespace cxx = loopsan::cxx_exceptions;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "agent/agent.h"
+#include "agent/core/agent.h"
 #include "shim/interceptor.h"
 
 // Declared for REAL(); defined in cxx.cc.

@@ -2,7 +2,7 @@
 
 #include <dlfcn.h>
 
-#include "agent/process_info.h"
+#include "agent/core/process_info.h"
 
 namespace loopsan::shim {
 

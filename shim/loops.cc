@@ -2,10 +2,10 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "agent/agent.h"
-#include "agent/loop_tracker.h"
-#include "agent/stack.h"
-#include "agent/unwinder_pipe.h"
+#include "agent/core/agent.h"
+#include "agent/core/loop_tracker.h"
+#include "agent/stacks/stack.h"
+#include "agent/stacks/unwinder_pipe.h"
 #include "shim/interceptor.h"
 
 namespace loop_tracker = loopsan::loop_tracker;
@@ -24,7 +24,7 @@ inline bool closes_our_loops() {
 }
 
 // The host closes descriptors in [first, last]: if that includes libunwind's pipe, libunwind
-// forgets it first (agent/unwinder_pipe.h). Not libunwind's own closes, nor a vfork child's
+// forgets it first (agent/stacks/unwinder_pipe.h). Not libunwind's own closes, nor a vfork child's
 // (its descriptor table is its own, its memory is ours).
 inline void before_host_closes(unsigned first, unsigned last, void* caller) {
   namespace pipe = loopsan::unwinder_pipe;

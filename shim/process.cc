@@ -7,7 +7,7 @@
 
 #include <cerrno>
 
-#include "agent/agent.h"
+#include "agent/core/agent.h"
 #include "shim/interceptor.h"
 
 namespace agent = loopsan::agent;

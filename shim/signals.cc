@@ -4,9 +4,9 @@
 // Python hooks (python_hooks.h).
 #include <signal.h>
 
-#include "agent/agent.h"
-#include "agent/fatal_signals.h"
-#include "agent/python_hooks.h"
+#include "agent/core/agent.h"
+#include "agent/report/fatal_signals.h"
+#include "agent/runtimes/python_hooks.h"
 #include "shim/interceptor.h"
 
 namespace fatal_signals = loopsan::fatal_signals;

@@ -2,7 +2,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/blocking.h"
+#include "agent/detectors/blocking.h"
 #include "shim/interceptor.h"
 
 using loopsan::blocking::BlockingScope;

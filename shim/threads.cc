@@ -8,11 +8,11 @@
 #include <cerrno>
 #include <cstring>
 
-#include "agent/agent.h"
-#include "agent/python_hooks.h"
-#include "agent/stack.h"
-#include "agent/thread_registry.h"
-#include "agent/thread_state.h"
+#include "agent/core/agent.h"
+#include "agent/runtimes/python_hooks.h"
+#include "agent/stacks/stack.h"
+#include "agent/core/thread_registry.h"
+#include "agent/base/thread_state.h"
 #include "shim/interceptor.h"
 
 namespace registry = loopsan::registry;

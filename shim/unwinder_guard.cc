@@ -1,13 +1,13 @@
-// pipe2() and the close() family around libunwind's validation pipe (agent/unwinder_pipe.h):
+// pipe2() and the close() family around libunwind's validation pipe (agent/stacks/unwinder_pipe.h):
 // its pipe goes to high descriptor numbers, and a host that closes it makes libunwind forget
 // it first.
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "agent/agent.h"
-#include "agent/stack.h"
-#include "agent/sys.h"
-#include "agent/unwinder_pipe.h"
+#include "agent/core/agent.h"
+#include "agent/stacks/stack.h"
+#include "agent/base/sys.h"
+#include "agent/stacks/unwinder_pipe.h"
 #include "shim/interceptor.h"
 
 LOOPSAN_EXPORT int pipe2(int fds[2], int flags) {

@@ -3,7 +3,7 @@
 #include <thread>
 #include <vector>
 
-#include "agent/finding_table.h"
+#include "agent/report/finding_table.h"
 
 namespace table = loopsan::finding_table;
 using loopsan::Kind;

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "agent/json.h"
+#include "agent/base/json.h"
 
 using loopsan::json_quote;
 using loopsan::JsonWriter;

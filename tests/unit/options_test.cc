@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "agent/options.h"
+#include "agent/base/options.h"
 
 using loopsan::Options;
 using loopsan::parse_options;

@@ -1,6 +1,6 @@
 #include <boost/test/unit_test.hpp>
 
-#include "agent/python_bridge.h"
+#include "agent/runtimes/python_bridge.h"
 
 BOOST_AUTO_TEST_SUITE(python_bridge)
 

@@ -5,7 +5,7 @@
 #include <atomic>
 #include <thread>
 
-#include "agent/thread_registry.h"
+#include "agent/core/thread_registry.h"
 
 namespace registry = loopsan::registry;
 

@@ -1,6 +1,6 @@
 #include <boost/test/unit_test.hpp>
 
-#include "agent/suppressions.h"
+#include "agent/report/suppressions.h"
 
 using loopsan::suppressions::parse;
 

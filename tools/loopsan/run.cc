@@ -13,7 +13,7 @@
 #include <map>
 #include <random>
 
-#include "agent/options.h"
+#include "agent/base/options.h"
 #include "tools/loopsan/commands.h"
 #include "tools/loopsan/report_reader.h"
 

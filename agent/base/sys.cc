@@ -1,0 +1,64 @@
+#include "agent/base/sys.h"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+
+#include <cerrno>
+#include <ctime>
+
+namespace loopsan::sys {
+
+int move_to_high_fd(int fd) {
+  // Just under the soft limit (capped: the kernel sizes the descriptor table to the highest
+  // number in use), where a host only gets to when it is about to run out.
+  rlimit lim{};
+  long top = 1024;
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY &&
+      static_cast<long>(lim.rlim_cur) < top) {
+    top = static_cast<long>(lim.rlim_cur);
+  }
+  long floor = top > 64 ? top - 32 : top / 2;
+  int high = static_cast<int>(::syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, floor));
+  if (high < 0) return fd;
+  close(fd);
+  return high;
+}
+
+bool write_all(int fd, const void* data, size_t len) {
+  const char* p = static_cast<const char*>(data);
+  while (len > 0) {
+    long n = ::syscall(SYS_write, fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+int64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+int64_t wall_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
+}
+
+size_t format_u64(char* buf, uint64_t value) {
+  char tmp[20];
+  size_t n = 0;
+  do {
+    tmp[n++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  for (size_t i = 0; i < n; ++i) buf[i] = tmp[n - 1 - i];
+  return n;
+}
+
+}  // namespace loopsan::sys

@@ -1,0 +1,185 @@
+#include "agent/core/thread_registry.h"
+
+#include <sys/prctl.h>
+
+#include <atomic>
+
+#include <unordered_map>
+#include "agent/base/lock.h"
+#include "agent/core/loop_tracker.h"
+#include "agent/base/sys.h"
+#include "agent/base/thread_state.h"
+
+namespace loopsan {
+
+const char* role_name(ThreadRole role) {
+  switch (role) {
+    case ThreadRole::kMain:
+      return "main";
+    case ThreadRole::kLoop:
+      return "loop";
+    case ThreadRole::kPool:
+      return "pool";
+    case ThreadRole::kOther:
+      return "other";
+  }
+  return "other";
+}
+
+namespace registry {
+namespace {
+
+int64_t now_ms() {
+  return sys::monotonic_ns() / 1000000;
+}
+
+Lock lock;
+// Keyed by pthread_t: that is what join/detach/setname hand us. Records are removed once the
+// thread has exited and been joined or detached; what stays is what a leak report needs.
+std::unordered_map<pthread_t, ThreadRecord*>* records = nullptr;
+std::atomic<uint64_t> created{0};
+
+std::unordered_map<pthread_t, ThreadRecord*>& table() {
+  if (records == nullptr) records = new std::unordered_map<pthread_t, ThreadRecord*>();
+  return *records;
+}
+
+void destroy(ThreadRecord* r) {
+  delete r->creator_stack;
+  delete r;
+}
+
+void insert(ThreadRecord* r) {
+  LockGuard g(lock);
+  auto& t = table();
+  auto [it, inserted] = t.try_emplace(r->handle, r);
+  if (!inserted) {
+    // pthread_t values are reused once a thread is gone; the old record is stale.
+    destroy(it->second);
+    it->second = r;
+  }
+}
+
+void remove_if_done(std::unordered_map<pthread_t, ThreadRecord*>& t,
+                    std::unordered_map<pthread_t, ThreadRecord*>::iterator it) {
+  ThreadRecord* r = it->second;
+  if (r->exited && (r->joined || r->detached)) {
+    if (tls_state.record == r) tls_state.record = nullptr;
+    destroy(r);
+    t.erase(it);
+  }
+}
+
+std::string kernel_thread_name() {
+  char name[17] = {};
+  // Raw syscall: the shim intercepts prctl().
+  syscall(SYS_prctl, PR_GET_NAME, name, 0, 0, 0);
+  return name;
+}
+
+}  // namespace
+
+void register_main_thread() {
+  auto* r = new ThreadRecord();
+  r->handle = pthread_self();
+  r->tid = current_tid();
+  r->is_main = true;
+  r->start_ms = now_ms();
+  r->name = kernel_thread_name();
+  r->state = &tls_state;
+  tls_state.record = r;
+  insert(r);
+  loop_tracker::thread_named(tls_state, r->name.c_str());
+}
+
+void thread_started(pid_t creator_tid, NativeStack* creator_stack) {
+  auto* r = new ThreadRecord();
+  r->handle = pthread_self();
+  r->tid = current_tid();
+  r->start_ms = now_ms();
+  r->creator_tid = creator_tid;
+  r->creator_stack = creator_stack;
+  r->name = kernel_thread_name();
+  r->state = &tls_state;
+  tls_state.record = r;
+  created.fetch_add(1, std::memory_order_relaxed);
+  insert(r);
+  loop_tracker::thread_named(tls_state, r->name.c_str());
+}
+
+void thread_exiting() {
+  LockGuard g(lock);
+  auto& t = table();
+  auto it = t.find(pthread_self());
+  if (it == t.end()) return;
+  it->second->exited = true;
+  it->second->state = nullptr;
+  it->second->exit_ms = now_ms();
+  remove_if_done(t, it);
+  tls_state.record = nullptr;
+}
+
+void thread_joined(pthread_t handle) {
+  LockGuard g(lock);
+  auto& t = table();
+  auto it = t.find(handle);
+  // A successful join means that thread has exited. A live record under the same handle is
+  // a newer thread that reused the value: the join was not about it.
+  if (it == t.end() || !it->second->exited) return;
+  it->second->joined = true;
+  remove_if_done(t, it);
+}
+
+void thread_detached(pthread_t handle) {
+  LockGuard g(lock);
+  auto& t = table();
+  auto it = t.find(handle);
+  if (it == t.end()) return;
+  it->second->detached = true;
+  remove_if_done(t, it);
+}
+
+void thread_named(pthread_t handle, const char* name) {
+  LockGuard g(lock);
+  auto& t = table();
+  auto it = t.find(handle);
+  if (it == t.end()) return;
+  it->second->name = name;
+  // The thread may be another one: its TLS block stays valid until it exits, which takes
+  // this same lock.
+  if (it->second->state != nullptr) loop_tracker::thread_named(*it->second->state, name);
+}
+
+ThreadInfo current_thread_info() {
+  ThreadInfo info;
+  info.tid = current_tid();
+  info.name = kernel_thread_name();
+  if (loop_tracker::is_loop_thread()) {
+    info.role = ThreadRole::kLoop;
+  } else if (info.tid == sys::getpid()) {
+    info.role = ThreadRole::kMain;
+  }
+  return info;
+}
+
+uint64_t threads_created() {
+  return created.load(std::memory_order_relaxed);
+}
+
+size_t live_records() {
+  LockGuard g(lock);
+  return table().size();
+}
+
+void reset_after_fork() {
+  lock.reset_after_fork();
+  // The old table may be mid-update by a thread that no longer exists: leak it, start afresh.
+  records = nullptr;
+  created.store(0, std::memory_order_relaxed);
+  tls_state.tid = 0;
+  tls_state.record = nullptr;
+  register_main_thread();
+}
+
+}  // namespace registry
+}  // namespace loopsan

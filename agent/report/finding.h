@@ -1,0 +1,61 @@
+// What a detector hands to the reporter: one finding, before deduplication and formatting.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "agent/runtimes/python_bridge.h"
+#include "agent/stacks/stack.h"
+#include "agent/core/thread_registry.h"
+
+namespace loopsan {
+
+// The kinds of DESIGN.md's schema 1. The order is the index used by the lock-free counters.
+enum class Kind : int {
+  kBlockingCall,
+  kLoopStall,
+  kUnretrievedException,
+  kUncaughtException,
+  kHungWait,
+  kDeadlock,
+  kThreadLeak,
+  kLoopOnPoolThread,
+  kPoolStarvation,
+  kCount
+};
+const char* kind_name(Kind kind);
+
+struct Finding {
+  Kind kind = Kind::kBlockingCall;
+  std::string message;
+  ThreadInfo thread;
+  // Kind-specific fields, already serialized as JSON values, in output order.
+  std::vector<std::pair<std::string, std::string>> fields;
+  // Native stacks by field name ("stack", "throw_stack", ...): symbolized only when the finding
+  // turns out to be new.
+  std::vector<std::pair<std::string, NativeStack>> stacks;
+  // Python stacks by field name ("python_stack", ...).
+  std::vector<std::pair<std::string, std::vector<python::PyFrame>>> python_stacks;
+  // Extra text that distinguishes findings with the same stacks (e.g. the blocking call).
+  std::string identity;
+  // The stacks (native or Python, by field name) that make up the finding's id; all of them
+  // when empty. A lost exception is identified by where it was thrown, not by where the
+  // garbage collector happened to drop it.
+  std::vector<std::string> identity_stacks;
+
+  bool in_identity(const std::string& stack_name) const {
+    if (identity_stacks.empty()) return true;
+    for (const auto& s : identity_stacks) {
+      if (s == stack_name) return true;
+    }
+    return false;
+  }
+
+  void add_field(std::string key, std::string json_value) {
+    fields.emplace_back(std::move(key), std::move(json_value));
+  }
+};
+
+}  // namespace loopsan

@@ -1,0 +1,191 @@
+#include "agent/report/reporter.h"
+
+#include <atomic>
+#include <cinttypes>
+#include <cstdio>
+
+#include "agent/base/text.h"
+#include "agent/report/finding_table.h"
+#include "agent/base/json.h"
+#include "agent/base/log.h"
+#include "agent/base/options.h"
+#include "agent/core/process_info.h"
+#include "agent/report/report_file.h"
+#include "agent/report/suppressions.h"
+
+namespace loopsan::reporter {
+namespace {
+
+// Frames that take part in a finding's identity: enough to tell call sites apart, few enough
+// that a different depth of unrelated callers does not split one bug into many.
+constexpr int kIdentityFrames = 16;
+
+std::atomic<uint64_t> sequence{0};
+
+uint64_t mix(uint64_t h, const std::string& s) {
+  return fnv1a(s.data(), s.size() + 1, h);
+}
+uint64_t mix(uint64_t h, uint64_t v) {
+  return fnv1a(&v, sizeof v, h);
+}
+
+uint64_t python_hash(uint64_t h, const std::vector<python::PyFrame>& frames) {
+  for (size_t i = 0; i < frames.size() && i < kIdentityFrames; ++i) {
+    h = mix(h, frames[i].file);
+    h = mix(h, frames[i].function);
+    h = mix(h, static_cast<uint64_t>(frames[i].line));
+  }
+  return h;
+}
+
+uint64_t raw_hash(const Finding& f) {
+  uint64_t h = mix(0xcbf29ce484222325ull, static_cast<uint64_t>(f.kind));
+  h = mix(h, f.identity);
+  for (const auto& [name, stack] : f.stacks) {
+    if (!f.in_identity(name)) continue;
+    h = mix(h, name);
+    for (int i = 0; i < stack.size && i < kIdentityFrames; ++i) h = mix(h, stack.ips[i]);
+  }
+  for (const auto& [name, frames] : f.python_stacks) {
+    if (f.in_identity(name)) h = python_hash(mix(h, name), frames);
+  }
+  return h;
+}
+
+using Symbolized = suppressions::NativeStacks;
+
+uint64_t stable_id(const Finding& f, const Symbolized& stacks) {
+  uint64_t h = mix(0x6c6f6f7073616e31ull, std::string(kind_name(f.kind)));
+  h = mix(h, f.identity);
+  for (const auto& [name, frames] : stacks) {
+    if (!f.in_identity(name)) continue;
+    h = mix(h, name);
+    for (size_t i = 0; i < frames.size() && i < kIdentityFrames; ++i) {
+      h = mix(h, module_basename(frames[i].module));
+      h = mix(h, static_cast<uint64_t>(frames[i].offset));
+    }
+  }
+  for (const auto& [name, frames] : f.python_stacks) {
+    if (f.in_identity(name)) h = python_hash(mix(h, name), frames);
+  }
+  return h;
+}
+
+void write_frames(JsonWriter& w, const std::vector<Frame>& frames) {
+  w.begin_array();
+  for (const Frame& fr : frames) {
+    w.begin_object();
+    w.key("ip").hex(fr.ip);
+    w.field("module", fr.module);
+    w.key("offset").hex(fr.offset);
+    if (!fr.build_id.empty()) w.field("build_id", fr.build_id);
+    w.key("function");
+    if (fr.function.empty()) {
+      w.null();
+    } else {
+      w.value(fr.function);
+    }
+    w.end_object();
+  }
+  w.end_array();
+}
+
+void write_python_frames(JsonWriter& w, const std::vector<python::PyFrame>& frames) {
+  w.begin_array();
+  for (const auto& fr : frames) {
+    w.begin_object().field("function", fr.function).field("file", fr.file);
+    if (fr.line >= 0) w.field("line", static_cast<int64_t>(fr.line));
+    w.end_object();
+  }
+  w.end_array();
+}
+
+std::string where(const Finding& f, const Symbolized& stacks) {
+  for (const auto& [name, frames] : f.python_stacks) {
+    if (!frames.empty()) {
+      return cat(frames[0].function, " (", frames[0].file, ":", frames[0].line, ")");
+    }
+  }
+  for (const auto& [name, frames] : stacks) {
+    for (const Frame& fr : frames) {
+      if (!fr.function.empty()) {
+        return cat(fr.function, " (", module_basename(fr.module), ")");
+      }
+    }
+  }
+  return "unknown location";
+}
+
+}  // namespace
+
+uint64_t fnv1a(const void* data, size_t len, uint64_t seed) {
+  uint64_t h = seed;
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < len; ++i) {
+    h ^= p[i];
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+bool submit(Finding& f) {
+  int slot = -1;
+  finding_table::Claim claim = finding_table::claim(raw_hash(f), f.kind, &slot);
+  if (claim == finding_table::Claim::kRepeat) return false;
+
+  Symbolized stacks;
+  for (const auto& [name, stack] : f.stacks) stacks.emplace_back(name, symbolize(stack));
+  uint64_t id = stable_id(f, stacks);
+  bool suppressed = suppressions::suppressed(f, stacks);
+  if (claim == finding_table::Claim::kNew) {
+    if (!finding_table::publish(slot, id, suppressed)) return false;
+  } else if (suppressed) {
+    return false;
+  } else {
+    finding_table::count_unslotted(f.kind);
+  }
+
+  char id_text[17];
+  snprintf(id_text, sizeof id_text, "%016" PRIx64, id);
+  JsonWriter w;
+  w.begin_object()
+      .field("type", "finding")
+      .field("kind", kind_name(f.kind))
+      .field("id", id_text)
+      .field("seq", sequence.fetch_add(1) + 1)
+      .field("time_ms", process_info::elapsed_ms());
+  w.key("thread").begin_object();
+  w.field("tid", static_cast<int64_t>(f.thread.tid));
+  w.field("name", f.thread.name);
+  w.field("role", role_name(f.thread.role));
+  w.end_object();
+  w.field("message", f.message);
+  for (const auto& [key, value] : f.fields) w.key(key).raw(value);
+  for (const auto& [name, frames] : stacks) {
+    w.key(name);
+    write_frames(w, frames);
+  }
+  for (const auto& [name, frames] : f.python_stacks) {
+    w.key(name);
+    write_python_frames(w, frames);
+  }
+  w.end_object();
+  bool written = report_file::append(w.str());
+
+  if (options().log_to_stderr || !written) {
+    std::string file = report_file::path();
+    log_line(cat(kind_name(f.kind), ": ", f.message, " at ", where(f, stacks),
+                 file.empty() ? "" : cat(" [", file, "]")));
+  }
+  return true;
+}
+
+uint64_t findings_count() {
+  return finding_table::unique_findings();
+}
+
+void reset_after_fork() {
+  sequence.store(0);
+}
+
+}  // namespace loopsan::reporter

@@ -1,0 +1,23 @@
+// Turns a detector's Finding into a report line: deduplicates it, symbolizes its stacks,
+// writes it to the report file and, with log_to_stderr=1, prints one line on stderr.
+#pragma once
+
+#include <cstdint>
+
+#include "agent/report/finding.h"
+
+namespace loopsan::reporter {
+
+// Call with no agent lock held (symbolization takes the loader's lock) and with the
+// re-entrancy guard set. Returns true if the finding was new (written), false for a repeat.
+bool submit(Finding& finding);
+
+// Unique findings so far in this process (loopsan_findings_count()).
+uint64_t findings_count();
+
+void reset_after_fork();
+
+// Stable 64-bit FNV-1a, for finding ids.
+uint64_t fnv1a(const void* data, size_t len, uint64_t seed = 0xcbf29ce484222325ull);
+
+}  // namespace loopsan::reporter

@@ -1,0 +1,116 @@
+#include "agent/report/suppressions.h"
+
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "agent/base/log.h"
+#include "agent/base/options.h"
+#include "agent/base/sys.h"
+#include "agent/base/text.h"
+
+namespace loopsan::suppressions {
+namespace {
+
+std::vector<Rule>* rules = nullptr;  // set once at start-up, read-only afterwards
+
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return {};
+  size_t e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+bool known_kind(const std::string& kind) {
+  if (kind == "*") return true;
+  for (int k = 0; k < static_cast<int>(Kind::kCount); ++k) {
+    if (kind == kind_name(static_cast<Kind>(k))) return true;
+  }
+  return false;
+}
+
+bool read_file(const std::string& path, std::string& out) {
+  int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd < 0) return false;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  sys::close(fd);
+  return n == 0;
+}
+
+bool glob(const std::string& pattern, const std::string& text) {
+  return !text.empty() && fnmatch(pattern.c_str(), text.c_str(), 0) == 0;
+}
+
+}  // namespace
+
+std::vector<Rule> parse(const std::string& text, std::vector<std::string>& problems) {
+  std::vector<Rule> out;
+  size_t start = 0;
+  for (int number = 1; start <= text.size(); ++number) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    start = end + 1;
+    size_t hash = line.find('#');
+    if (hash != std::string::npos) line.resize(hash);
+    line = trim(line);
+    if (line.empty()) continue;
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) {
+      problems.push_back(cat("line ", number, ": '", line, "' is not kind:pattern"));
+      continue;
+    }
+    Rule r{trim(line.substr(0, colon)), trim(line.substr(colon + 1)), number};
+    if (!known_kind(r.kind)) {
+      problems.push_back(cat("line ", number, ": unknown finding kind '", r.kind, "'"));
+      continue;
+    }
+    if (r.pattern.empty()) {
+      problems.push_back(cat("line ", number, ": empty pattern"));
+      continue;
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+void init() {
+  const std::string& path = options().suppressions;
+  if (path.empty()) return;
+  std::string text;
+  if (!read_file(path, text)) {
+    log_line(cat("warning: cannot read suppressions file '", path, "'; no finding is suppressed"));
+    return;
+  }
+  std::vector<std::string> problems;
+  auto* parsed = new std::vector<Rule>(parse(text, problems));
+  if (!problems.empty()) {
+    log_line(cat("warning: suppressions file '", path, "': ", problems.size(),
+                 " bad line(s) skipped (", problems[0], ")"));
+  }
+  rules = parsed;
+}
+
+bool suppressed(const Finding& finding, const NativeStacks& native) {
+  if (rules == nullptr || rules->empty()) return false;
+  const std::string kind = kind_name(finding.kind);
+  for (const Rule& r : *rules) {
+    if (r.kind != "*" && r.kind != kind) continue;
+    for (const auto& [name, frames] : native) {
+      for (const Frame& f : frames) {
+        if (glob(r.pattern, f.function) || glob(r.pattern, module_basename(f.module))) return true;
+      }
+    }
+    for (const auto& [name, frames] : finding.python_stacks) {
+      for (const auto& f : frames) {
+        if (glob(r.pattern, f.function) || glob(r.pattern, f.file)) return true;
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace loopsan::suppressions

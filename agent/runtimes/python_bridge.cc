@@ -1,0 +1,110 @@
+#include "agent/runtimes/python_bridge.h"
+
+#include <dlfcn.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+
+#include "agent/base/options.h"
+#include "agent/core/process_info.h"
+#include "agent/base/sys.h"
+
+namespace loopsan::python {
+namespace {
+
+struct Api {
+  int (*is_initialized)() = nullptr;
+  int (*is_finalizing)() = nullptr;
+  void* (*this_thread_state)() = nullptr;
+  void (*dump_traceback)(int fd, void* tstate) = nullptr;
+};
+
+template <typename T>
+void resolve(T& fn, const char* name) {
+  fn = reinterpret_cast<T>(dlsym(RTLD_DEFAULT, name));
+}
+
+// Resolved on first use: libpython may be linked (found at once) or, when the interpreter is
+// embedded, dlopen'ed later; a miss is retried until the program has a Python.
+const Api* api() {
+  static std::atomic<const Api*> cached{nullptr};
+  const Api* a = cached.load(std::memory_order_acquire);
+  if (a != nullptr) return a;
+  Api probe;
+  resolve(probe.is_initialized, "Py_IsInitialized");
+  resolve(probe.is_finalizing, "Py_IsFinalizing");  // 3.13+
+  if (probe.is_finalizing == nullptr) resolve(probe.is_finalizing, "_Py_IsFinalizing");
+  resolve(probe.this_thread_state, "PyGILState_GetThisThreadState");
+  resolve(probe.dump_traceback, "_Py_DumpTraceback");
+  if (probe.is_initialized == nullptr || probe.is_finalizing == nullptr ||
+      probe.this_thread_state == nullptr || probe.dump_traceback == nullptr) {
+    return nullptr;
+  }
+  const Api* fresh = new Api(probe);
+  const Api* expected = nullptr;
+  if (!cached.compare_exchange_strong(expected, fresh)) {
+    delete fresh;
+    return expected;
+  }
+  process_info::set_hook("cpython.stacks", true);
+  return fresh;
+}
+
+}  // namespace
+
+bool present() {
+  return api() != nullptr;
+}
+
+std::vector<PyFrame> parse_dump(const std::string& text) {
+  // Lines look like:   File "/path/app.py", line 12 in handler
+  // (CPython writes "???" for an unknown line and escapes non-ASCII as \xNN.)
+  std::vector<PyFrame> frames;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string::npos) eol = text.size();
+    std::string line = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    static constexpr char kPrefix[] = "  File \"";
+    if (line.rfind(kPrefix, 0) != 0) continue;
+    size_t file_end = line.rfind("\", line ");
+    if (file_end == std::string::npos || file_end < sizeof kPrefix - 1) continue;
+    PyFrame f;
+    f.file = line.substr(sizeof kPrefix - 1, file_end - (sizeof kPrefix - 1));
+    size_t num = file_end + 8;
+    size_t in = line.find(" in ", num);
+    if (in == std::string::npos) continue;
+    std::string number = line.substr(num, in - num);
+    f.line = (!number.empty() && number != "???") ? atoi(number.c_str()) : -1;
+    f.function = line.substr(in + 4);
+    frames.push_back(std::move(f));
+  }
+  return frames;
+}
+
+std::vector<PyFrame> capture_stack() {
+  if (!options().python_stacks) return {};
+  const Api* a = api();
+  if (a == nullptr || !a->is_initialized() || a->is_finalizing()) return {};
+  void* tstate = a->this_thread_state();
+  if (tstate == nullptr) return {};
+  // An anonymous in-memory file: unlike a pipe it never fills up and blocks the writer.
+  int fd = static_cast<int>(syscall(SYS_memfd_create, "loopsan-pystack", MFD_CLOEXEC));
+  if (fd < 0) return {};
+  a->dump_traceback(fd, tstate);
+  std::string text;
+  off_t size = lseek(fd, 0, SEEK_CUR);
+  if (size > 0) {
+    text.resize(static_cast<size_t>(size));
+    ssize_t n = pread(fd, text.data(), text.size(), 0);
+    text.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  }
+  sys::close(fd);
+  return parse_dump(text);
+}
+
+}  // namespace loopsan::python

@@ -1,0 +1,314 @@
+#include "agent/runtimes/python_hooks.h"
+
+#include <dlfcn.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "agent/base/json.h"
+#include "agent/base/log.h"
+#include "agent/core/loop_tracker.h"
+#include "agent/base/options.h"
+#include "agent/core/process_info.h"
+#include "agent/runtimes/python_bridge.h"
+#include "agent/report/reporter.h"
+#include "agent/stacks/stack.h"
+#include "agent/base/text.h"
+#include "agent/core/thread_registry.h"
+#include "agent/base/thread_state.h"
+#include "python_hooks_source.h"  // kPythonHooksSource, generated from python_hooks.py
+
+namespace loopsan::python_hooks {
+
+std::atomic<int> g_waiting{0};
+
+namespace {
+
+using PyObject = void;
+
+// The slice of the C API used here (all in the stable ABI), resolved with dlsym.
+struct Api {
+  int (*add_audit_hook)(int (*)(const char*, PyObject*, void*), void*);
+  int (*is_initialized)();
+  int (*gil_check)();
+  void* (*this_thread_state)();
+  const char* (*get_version)();
+  PyObject* (*cfunction_new)(void* def, PyObject* self, PyObject* module);
+  PyObject* (*dict_new)();
+  int (*dict_set_item_string)(PyObject*, const char*, PyObject*);
+  PyObject* (*eval_get_builtins)();
+  PyObject* (*compile_string)(const char*, const char*, int);
+  PyObject* (*eval_code)(PyObject*, PyObject*, PyObject*);
+  void (*err_fetch)(PyObject**, PyObject**, PyObject**);
+  void (*err_restore)(PyObject*, PyObject*, PyObject*);
+  void (*err_print)();
+  int (*arg_parse_tuple)(PyObject*, const char*, ...);
+  PyObject* (*tuple_get_item)(PyObject*, long);
+  const char* (*unicode_as_utf8)(PyObject*);
+  void (*inc_ref)(PyObject*);
+  void (*dec_ref)(PyObject*);
+  PyObject* none;
+};
+
+// The layout of PyMethodDef (stable ABI).
+struct MethodDef {
+  const char* name;
+  PyObject* (*meth)(PyObject*, PyObject*);
+  int flags;
+  const char* doc;
+};
+constexpr int kMethVarargs = 0x0001;
+constexpr int kPyFileInput = 257;
+
+Api api;
+std::atomic<int> done{0};  // 0: waiting for the moment, 1: installed (or gave up)
+
+template <typename T>
+bool resolve(T& fn, const char* name) {
+  fn = reinterpret_cast<T>(dlsym(RTLD_DEFAULT, name));
+  return fn != nullptr;
+}
+
+bool resolve_api() {
+  bool ok = resolve(api.add_audit_hook, "PySys_AddAuditHook");
+  ok &= resolve(api.is_initialized, "Py_IsInitialized");
+  ok &= resolve(api.gil_check, "PyGILState_Check");
+  ok &= resolve(api.this_thread_state, "PyGILState_GetThisThreadState");
+  ok &= resolve(api.get_version, "Py_GetVersion");
+  ok &= resolve(api.cfunction_new, "PyCFunction_NewEx");
+  ok &= resolve(api.dict_new, "PyDict_New");
+  ok &= resolve(api.dict_set_item_string, "PyDict_SetItemString");
+  ok &= resolve(api.eval_get_builtins, "PyEval_GetBuiltins");
+  ok &= resolve(api.compile_string, "Py_CompileString");
+  ok &= resolve(api.eval_code, "PyEval_EvalCode");
+  ok &= resolve(api.err_fetch, "PyErr_Fetch");
+  ok &= resolve(api.err_restore, "PyErr_Restore");
+  ok &= resolve(api.err_print, "PyErr_Print");
+  ok &= resolve(api.arg_parse_tuple, "PyArg_ParseTuple");
+  ok &= resolve(api.tuple_get_item, "PyTuple_GetItem");
+  ok &= resolve(api.unicode_as_utf8, "PyUnicode_AsUTF8");
+  ok &= resolve(api.inc_ref, "Py_IncRef");
+  ok &= resolve(api.dec_ref, "Py_DecRef");
+  ok &= resolve(api.none, "_Py_NoneStruct");
+  return ok;
+}
+
+// "3.11.7 (main, ...)" -> 311
+int version_number() {
+  const char* v = api.get_version();
+  int major = atoi(v);
+  const char* dot = strchr(v, '.');
+  int minor = dot != nullptr ? atoi(dot + 1) : 0;
+  return major * 100 + minor;
+}
+
+std::vector<python::PyFrame> parse_frames(const char* text) {
+  std::vector<python::PyFrame> frames;
+  std::string all = text;
+  size_t start = 0;
+  while (start < all.size()) {
+    size_t end = all.find('\x1e', start);
+    if (end == std::string::npos) end = all.size();
+    std::string record = all.substr(start, end - start);
+    size_t a = record.find('\x1f');
+    size_t b = a == std::string::npos ? a : record.find('\x1f', a + 1);
+    if (b != std::string::npos) {
+      python::PyFrame f;
+      f.function = record.substr(0, a);
+      f.file = record.substr(a + 1, b - a - 1);
+      f.line = atoi(record.c_str() + b + 1);
+      frames.push_back(std::move(f));
+    }
+    start = end + 1;
+  }
+  return frames;
+}
+
+// _loopsan_report(origin, type, what, throw_frames, when) -- called by python_hooks.py with
+// the GIL held.
+PyObject* report(PyObject*, PyObject* args) {
+  const char* origin = nullptr;
+  const char* type = nullptr;
+  const char* what = nullptr;
+  const char* throw_text = nullptr;
+  const char* when = nullptr;
+  if (!api.arg_parse_tuple(args, "sssss", &origin, &type, &what, &throw_text, &when)) {
+    return nullptr;
+  }
+  int saved_errno = errno;
+  {
+    ReentryGuard guard;
+    bool at_exit = strcmp(when, "exit") == 0;
+    bool is_asyncio = strcmp(origin, "asyncio") == 0;
+    Finding f;
+    f.kind = Kind::kUnretrievedException;
+    f.thread = registry::current_thread_info();
+    f.identity = type;
+    std::string message = *what != '\0' ? cat(type, " (\"", what, "\")") : std::string(type);
+    if (is_asyncio) {
+      f.message = cat(message, " ended an asyncio task or future that was never awaited or ",
+                      "asked for its exception: the exception was lost");
+    } else {
+      f.message =
+          cat(message, " stored in a concurrent.futures Future was never retrieved: ",
+              at_exit ? "the Future was still alive at exit" : "the Future was garbage-collected",
+              " and neither result() nor exception() ever returned it");
+    }
+    JsonWriter ex;
+    ex.begin_object().field("type", type).field("what", what).end_object();
+    f.add_field("exception", ex.take());
+    f.add_field("origin", json_quote(origin));
+    f.add_field("at_exit", at_exit ? "true" : "false");
+    NativeStack here;
+    capture_stack(here);
+    f.stacks.emplace_back("throw_stack", NativeStack{});
+    f.stacks.emplace_back("stack", here);
+    std::vector<python::PyFrame> dropped = python::capture_stack();
+    // Leave out the machinery that called us: python_hooks.py's own frames and the
+    // weakref.finalize call that runs them.
+    std::vector<python::PyFrame> visible;
+    bool leading = true;
+    for (auto& fr : dropped) {
+      bool machinery =
+          fr.file == "<loopsan>" ||
+          (fr.file.size() >= 11 && fr.file.compare(fr.file.size() - 11, 11, "/weakref.py") == 0);
+      if (leading && machinery) continue;
+      leading = false;
+      visible.push_back(std::move(fr));
+    }
+    std::vector<python::PyFrame> thrown = parse_frames(throw_text);
+    bool have_throw = !thrown.empty();
+    f.python_stacks.emplace_back("throw_python_stack", std::move(thrown));
+    f.python_stacks.emplace_back("python_stack", std::move(visible));
+    if (have_throw) f.identity_stacks = {"throw_python_stack"};
+    reporter::submit(f);
+  }
+  errno = saved_errno;
+  api.inc_ref(api.none);
+  return api.none;
+}
+
+MethodDef report_def = {"_loopsan_report", report, kMethVarargs,
+                        "loopsan: report a lost exception (internal)"};
+
+// _loopsan_loop_running(flag) -- asyncio started (1) or stopped (0) its loop on this thread.
+PyObject* loop_running(PyObject*, PyObject* args) {
+  int running = 0;
+  if (!api.arg_parse_tuple(args, "p", &running)) return nullptr;
+  loop_tracker::python_loop_running(running != 0);
+  api.inc_ref(api.none);
+  return api.none;
+}
+
+MethodDef loop_running_def = {"_loopsan_loop_running", loop_running, kMethVarargs,
+                              "loopsan: an asyncio loop starts or stops (internal)"};
+
+void install_now() {
+  if (done.exchange(1) != 0) return;
+  ReentryGuard guard;
+  int version = version_number();
+  if (version < 308) {
+    process_info::set_hook("cpython.futures", false);
+    log_debug(1, cat("CPython ", api.get_version(), " is too old for loopsan's Python hooks"));
+    return;
+  }
+  // The program may be between operations with an exception pending: keep it aside.
+  PyObject *type = nullptr, *value = nullptr, *tb = nullptr;
+  api.err_fetch(&type, &value, &tb);
+  bool ok = false;
+  PyObject* fn = api.cfunction_new(&report_def, nullptr, nullptr);
+  PyObject* loop_fn = api.cfunction_new(&loop_running_def, nullptr, nullptr);
+  PyObject* globals = api.dict_new();
+  if (fn != nullptr && loop_fn != nullptr && globals != nullptr &&
+      api.dict_set_item_string(globals, "__builtins__", api.eval_get_builtins()) == 0 &&
+      api.dict_set_item_string(globals, "__name__", api.none) == 0 &&
+      api.dict_set_item_string(globals, "_loopsan_report", fn) == 0 &&
+      api.dict_set_item_string(globals, "_loopsan_loop_running", loop_fn) == 0) {
+    PyObject* code = api.compile_string(kPythonHooksSource, "<loopsan>", kPyFileInput);
+    if (code != nullptr) {
+      PyObject* result = api.eval_code(code, globals, globals);
+      ok = result != nullptr;
+      if (result != nullptr) api.dec_ref(result);
+      api.dec_ref(code);
+    }
+  }
+  if (!ok) {
+    if (options().verbosity >= 1) {
+      log_line("installing the Python hooks failed:");
+      api.err_print();
+    }
+    // Clear our own error (err_print cleared it at verbosity >= 1).
+    PyObject *t2 = nullptr, *v2 = nullptr, *tb2 = nullptr;
+    api.err_fetch(&t2, &v2, &tb2);
+    if (t2 != nullptr) api.dec_ref(t2);
+    if (v2 != nullptr) api.dec_ref(v2);
+    if (tb2 != nullptr) api.dec_ref(tb2);
+  }
+  if (globals != nullptr) api.dec_ref(globals);
+  if (fn != nullptr) api.dec_ref(fn);
+  if (loop_fn != nullptr) api.dec_ref(loop_fn);
+  api.err_restore(type, value, tb);
+  process_info::set_hook("cpython.futures", ok);
+  process_info::set_hook("cpython.asyncio", ok);
+}
+
+bool starts_with(const char* s, const char* prefix) {
+  return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int audit_hook(const char* event, PyObject* args, void*) {
+  if (done.load(std::memory_order_relaxed) != 0 || tls_state.guard != 0) return 0;
+  if (starts_with(event, "cpython.run_")) {
+    install_now();
+  } else if (strcmp(event, "import") == 0) {
+    // An embedded interpreter never runs "cpython.run_*": install before the first import
+    // of a module we patch (the import machinery asks our finder right after this event).
+    PyObject* name = api.tuple_get_item(args, 0);
+    const char* text = name != nullptr ? api.unicode_as_utf8(name) : nullptr;
+    if (text == nullptr) {
+      PyObject *t = nullptr, *v = nullptr, *tb = nullptr;
+      api.err_fetch(&t, &v, &tb);  // not a str: nothing to learn, leave no error behind
+      if (t != nullptr) api.dec_ref(t);
+      if (v != nullptr) api.dec_ref(v);
+      if (tb != nullptr) api.dec_ref(tb);
+    } else if (starts_with(text, "concurrent") || starts_with(text, "asyncio")) {
+      install_now();
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+void init() {
+  if (!resolve_api()) return;  // not CPython (or one without the API we need)
+  // A CPython whose stack dump we cannot use still gets the hooks; the start line says which.
+  if (!python::present()) process_info::set_hook("cpython.stacks", false);
+  process_info::set_hook("cpython.futures", false);
+  process_info::set_hook("cpython.asyncio", false);
+  g_waiting.store(1, std::memory_order_release);
+}
+
+void register_now() {
+  if (tls_state.guard != 0) return;
+  int saved_errno = errno;
+  // The interpreter has its final allocators once this thread has a thread state, and this
+  // thread may call into it while it holds the GIL.
+  if (api.this_thread_state() != nullptr && api.gil_check() && g_waiting.exchange(0) != 0) {
+    if (api.is_initialized()) {
+      install_now();  // an interpreter already running: no run event is coming
+    } else {
+      // Before the end of initialization there is no thread state to report a refusal to:
+      // if this fails the hooks never install and the start line says so.
+      ReentryGuard guard;
+      api.add_audit_hook(audit_hook, nullptr);
+    }
+  }
+  errno = saved_errno;
+}
+
+}  // namespace loopsan::python_hooks
