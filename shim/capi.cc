@@ -1,78 +1,53 @@
-// The exported C API (include/loopsan/loopsan.h), a thin layer over the agent.
+// The exported C API (include/loopsan/loopsan.h): each function is an event or a question.
 #define LOOPSAN_SHIM_BUILD 1
 #include "loopsan/loopsan.h"
 
-#include <unistd.h>
-
-#include <cerrno>
-
-#include "agent/core/agent.h"
-#include "agent/detectors/future_tracker.h"
-#include "agent/core/loop_tracker.h"
-#include "agent/report/report_file.h"
-#include "agent/report/reporter.h"
-#include "agent/base/thread_state.h"
+#include "shim/shim.h"
 
 extern "C" {
 
 int loopsan_active(void) {
-  return loopsan::agent::active() ? 1 : 0;
+  return events::active() ? 1 : 0;
 }
 
-void loopsan_loop_enter(const char*) {
-  if (loopsan::agent::active()) loopsan::loop_tracker::enter();
+void loopsan_loop_enter(const char* name) {
+  events::loop_enter(name);
 }
 
 void loopsan_loop_exit(void) {
-  if (loopsan::agent::active()) loopsan::loop_tracker::exit();
+  events::loop_exit();
 }
 
-void loopsan_allow_blocking_begin(const char*) {
-  ++loopsan::tls_state.allow_blocking_depth;
+void loopsan_allow_blocking_begin(const char* reason) {
+  events::allow_blocking_begin(reason);
 }
 
 void loopsan_allow_blocking_end(void) {
-  if (loopsan::tls_state.allow_blocking_depth > 0) --loopsan::tls_state.allow_blocking_depth;
+  events::allow_blocking_end();
 }
 
-// Custom futures: the agent's work must not run inside the agent itself.
-#define LOOPSAN_CAPI_GUARD                                                \
-  if (!loopsan::agent::active() || loopsan::tls_state.guard != 0) return; \
-  int saved_errno_ = errno;                                               \
-  loopsan::ReentryGuard guard_;
-
 void loopsan_future_created(const void* future) {
-  LOOPSAN_CAPI_GUARD
-  loopsan::future_tracker::custom_created(future);
-  errno = saved_errno_;
+  events::custom_future_created(future);
 }
 
 void loopsan_future_failed(const void* future, const char* type, const char* what) {
-  LOOPSAN_CAPI_GUARD
-  loopsan::future_tracker::custom_failed(future, type, what);
-  errno = saved_errno_;
+  events::custom_future_failed(future, type, what);
 }
 
 void loopsan_future_retrieved(const void* future) {
-  LOOPSAN_CAPI_GUARD
-  loopsan::future_tracker::custom_retrieved(future);
-  errno = saved_errno_;
+  events::custom_future_retrieved(future);
 }
 
 void loopsan_future_destroyed(const void* future) {
-  LOOPSAN_CAPI_GUARD
-  loopsan::future_tracker::custom_destroyed(future);
-  errno = saved_errno_;
+  events::custom_future_destroyed(future);
 }
 
-#undef LOOPSAN_CAPI_GUARD
-
 unsigned long long loopsan_findings_count(void) {
-  return loopsan::reporter::findings_count();
+  return events::findings_count();
 }
 
 void loopsan_flush(void) {
-  if (loopsan::agent::active()) loopsan::report_file::sync();
+  events::flush_report();
 }
 
 }  // extern "C"

@@ -6,37 +6,9 @@
 // extern "C" functions with the same ABI. libstdc++ is the shim's own dependency and has had
 // all of them since GCC 7, so REAL() is never null here. This file must not include <exception>,
 // <future> or <cxxabi.h>, which declare the same symbols with C++ types.
-#include <cerrno>
-
-#include "agent/core/agent.h"
-#include "agent/runtimes/cxx_exceptions.h"
-#include "agent/detectors/future_tracker.h"
-#include "agent/stacks/stack.h"
-#include "agent/base/thread_state.h"
-#include "agent/detectors/uncaught.h"
-#include "shim/interceptor.h"
-
-namespace cxx = loopsan::cxx_exceptions;
-namespace futures = loopsan::future_tracker;
+#include "shim/shim.h"
 
 namespace {
-
-// Agent work on behalf of a hook: skipped while the agent itself runs.
-inline bool tracking() {
-  return loopsan::agent::active() && loopsan::tls_state.guard == 0;
-}
-
-// The agent's work around a hook: re-entrancy guard, and errno as the host left it (stack
-// capture may make system calls).
-class AgentScope {
- public:
-  AgentScope() : saved_errno_(errno) {}
-  ~AgentScope() { errno = saved_errno_; }
-
- private:
-  int saved_errno_;
-  loopsan::ReentryGuard guard_;
-};
 
 // libstdc++'s __cxa_throw initializes the exception through __cxa_init_primary_exception:
 // that call is part of a throw already recorded, not a std::make_exception_ptr.
@@ -53,9 +25,8 @@ extern "C" {
 __attribute__((visibility("default"))) void __cxa_throw(void* obj, void* type_info,
                                                         void (*destroy)(void*)) {
   auto real = REAL(__cxa_throw);
-  if (tracking()) {
-    AgentScope scope;
-    cxx::on_throw(obj, type_info);
+  if (events::enabled()) {
+    events::exception_thrown(obj, type_info);
     throwing = obj;
   }
   return real(obj, type_info, destroy);
@@ -69,9 +40,8 @@ __attribute__((visibility("default"))) void* __cxa_init_primary_exception(void* 
   auto real = REAL(__cxa_init_primary_exception);
   if (throwing == obj) {
     throwing = nullptr;
-  } else if (tracking()) {
-    AgentScope scope;
-    cxx::on_make(obj, type_info);
+  } else if (events::enabled()) {
+    events::exception_made(obj, type_info);
   }
   return real(obj, type_info, destroy);
 }
@@ -79,10 +49,7 @@ __attribute__((visibility("default"))) void* __cxa_init_primary_exception(void* 
 __attribute__((visibility("default"))) void __cxa_free_exception(void* obj) {
   auto real = REAL(__cxa_free_exception);
   if (throwing == obj) throwing = nullptr;
-  if (tracking()) {
-    AgentScope scope;
-    cxx::on_free(obj);
-  }
+  if (events::enabled()) events::exception_freed(obj);
   real(obj);
 }
 
@@ -92,10 +59,7 @@ __attribute__((visibility("default"))) void* _ZSt17current_exceptionv(void* resu
   auto real = REAL(_ZSt17current_exceptionv);
   void* r = real(result);
   void* obj = *static_cast<void**>(result);
-  if (obj != nullptr && tracking()) {
-    AgentScope scope;
-    cxx::on_capture(obj);
-  }
+  if (obj != nullptr && events::enabled()) events::exception_captured(obj);
   return r;
 }
 
@@ -106,53 +70,44 @@ __attribute__((visibility("default"))) void
 _ZSt17rethrow_exceptionNSt15__exception_ptr13exception_ptrE(void* ptr) {
   auto real = REAL(_ZSt17rethrow_exceptionNSt15__exception_ptr13exception_ptrE);
   void* obj = *static_cast<void**>(ptr);
-  if (obj != nullptr && tracking()) {
-    AgentScope scope;
-    cxx::on_rethrow(obj);
-  }
+  if (obj != nullptr && events::enabled()) events::exception_rethrown(obj);
   return real(ptr);  // a jump, like __cxa_throw above
 }
 
 __attribute__((visibility("default"))) void _ZNSt13__future_base12_Result_baseC1Ev(void* self) {
   REAL(_ZNSt13__future_base12_Result_baseC1Ev)(self);
-  if (loopsan::agent::active()) futures::result_created(self);
+  events::future_result_created(self);
 }
 
 __attribute__((visibility("default"))) void _ZNSt13__future_base12_Result_baseC2Ev(void* self) {
   REAL(_ZNSt13__future_base12_Result_baseC2Ev)(self);
-  if (loopsan::agent::active()) futures::result_created(self);
+  events::future_result_created(self);
 }
 
 __attribute__((visibility("default"))) void _ZNSt13__future_base12_Result_baseD1Ev(void* self) {
-  if (loopsan::agent::active()) futures::result_destroying(self);
+  events::future_result_destroying(self);
   REAL(_ZNSt13__future_base12_Result_baseD1Ev)(self);
 }
 
 __attribute__((visibility("default"))) void _ZNSt13__future_base12_Result_baseD2Ev(void* self) {
-  if (loopsan::agent::active()) futures::result_destroying(self);
+  events::future_result_destroying(self);
   REAL(_ZNSt13__future_base12_Result_baseD2Ev)(self);
 }
 
-using TerminateHandler = void (*)();
+using events::TerminateHandler;
 
 // The host installs its terminate handler: it runs after loopsan's, which stays in place.
 __attribute__((visibility("default"))) TerminateHandler _ZSt13set_terminatePFvvE(
     TerminateHandler handler) {
-  if (!loopsan::agent::active()) return REAL(_ZSt13set_terminatePFvvE)(handler);
-  return loopsan::uncaught::host_set(handler);
+  if (!events::active()) return REAL(_ZSt13set_terminatePFvvE)(handler);
+  return events::host_set_terminate(handler);
 }
 
 // std::terminate() inside libstdc++ also asks get_terminate() which handler to run: it must
-// get loopsan's. Everyone else sees the handler the host installed. libstdc++ calls this on
-// every throw (to fill in the exception header), so the caller test is two compares against
-// libstdc++'s address range, found once.
+// get loopsan's. Everyone else sees the handler the host installed.
 __attribute__((visibility("default"))) TerminateHandler _ZSt13get_terminatev() {
-  auto real = REAL(_ZSt13get_terminatev);
-  if (!loopsan::agent::active()) return real();
-  static const loopsan::CodeRange runtime =
-      loopsan::code_range_of(reinterpret_cast<const void*>(real));
-  if (runtime.contains(__builtin_return_address(0))) return real();
-  return loopsan::uncaught::host_get();
+  if (!events::active()) return REAL(_ZSt13get_terminatev)();
+  return events::terminate_handler_for(__builtin_return_address(0));
 }
 
 }  // extern "C"

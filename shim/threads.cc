@@ -7,16 +7,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <new>
 
-#include "agent/core/agent.h"
-#include "agent/runtimes/python_hooks.h"
-#include "agent/stacks/stack.h"
-#include "agent/core/thread_registry.h"
-#include "agent/base/thread_state.h"
-#include "shim/interceptor.h"
-
-namespace registry = loopsan::registry;
-using loopsan::ReentryGuard;
+#include "shim/shim.h"
 
 namespace {
 
@@ -24,26 +17,21 @@ struct StartArgs {
   void* (*start)(void*);
   void* arg;
   pid_t creator_tid;
-  loopsan::NativeStack* creator_stack;
 };
 
 // Records the end of a thread however it ends: return, pthread_exit() or cancellation (both
 // unwind the stack and run this destructor). No catch(...) here: a forced unwind must pass.
 struct ExitRecorder {
-  ~ExitRecorder() {
-    int saved_errno = errno;
-    loopsan::agent::thread_exiting();
-    errno = saved_errno;
-  }
+  ~ExitRecorder() { events::thread_exiting(); }
 };
 
 void* trampoline(void* raw) {
   StartArgs args = *static_cast<StartArgs*>(raw);
   {
-    ReentryGuard guard;
+    loopsan::ReentryGuard guard;
     delete static_cast<StartArgs*>(raw);
-    registry::thread_started(args.creator_tid, args.creator_stack);
   }
+  events::thread_started(args.creator_tid);
   ExitRecorder recorder;
   return args.start(args.arg);
 }
@@ -54,26 +42,21 @@ LOOPSAN_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr,
                                   void* (*start)(void*), void* arg) {
   auto real = REAL(pthread_create);
   if (real == nullptr) return ENOSYS;
-  if (!loopsan::agent::active() || loopsan::tls_state.guard != 0) {
-    return real(thread, attr, start, arg);
-  }
-  int saved_errno = errno;
-  loopsan::python_hooks::on_host_call();  // an embedded interpreter that set no signal handler
+  if (!events::enabled()) return real(thread, attr, start, arg);
+  events::runtime_checkpoint();  // an embedded interpreter that set no signal handler
   StartArgs* args;
   {
-    ReentryGuard guard;
-    auto* stack = new loopsan::NativeStack();
-    loopsan::capture_stack(*stack);
-    args = new StartArgs{start, arg, loopsan::current_tid(), stack};
+    loopsan::ErrnoSaver errno_saver;
+    loopsan::ReentryGuard guard;
+    args = new (std::nothrow) StartArgs{start, arg, loopsan::current_tid()};
   }
-  errno = saved_errno;
+  if (args == nullptr) return real(thread, attr, start, arg);
   // `attr` is passed through untouched: stack size, detach state, scheduling are the host's.
   int rc = real(thread, attr, trampoline, args);
   if (rc != 0) {
-    ReentryGuard guard;
-    delete args->creator_stack;
+    loopsan::ErrnoSaver errno_saver;
+    loopsan::ReentryGuard guard;
     delete args;
-    errno = saved_errno;
   }
   return rc;
 }
@@ -82,12 +65,7 @@ LOOPSAN_EXPORT int pthread_join(pthread_t thread, void** retval) {
   auto real = REAL(pthread_join);
   if (real == nullptr) return ENOSYS;
   int rc = real(thread, retval);
-  if (rc == 0 && loopsan::agent::active()) {
-    int saved_errno = errno;
-    ReentryGuard guard;
-    registry::thread_joined(thread);
-    errno = saved_errno;
-  }
+  if (rc == 0) events::thread_joined(thread);
   return rc;
 }
 
@@ -95,12 +73,7 @@ LOOPSAN_EXPORT int pthread_detach(pthread_t thread) {
   auto real = REAL(pthread_detach);
   if (real == nullptr) return ENOSYS;
   int rc = real(thread);
-  if (rc == 0 && loopsan::agent::active()) {
-    int saved_errno = errno;
-    ReentryGuard guard;
-    registry::thread_detached(thread);
-    errno = saved_errno;
-  }
+  if (rc == 0) events::thread_detached(thread);
   return rc;
 }
 
@@ -108,9 +81,7 @@ LOOPSAN_EXPORT void pthread_exit(void* retval) {
   auto real = REAL(pthread_exit);
   // The main thread is not started by our trampoline: record its end here. For other threads
   // the trampoline's recorder runs again during the unwind and finds nothing left to do.
-  int saved_errno = errno;
-  loopsan::agent::thread_exiting();
-  errno = saved_errno;
+  events::thread_exiting();
   if (real == nullptr) syscall(SYS_exit, 0);
   real(retval);
   __builtin_unreachable();
@@ -120,12 +91,7 @@ LOOPSAN_EXPORT int pthread_setname_np(pthread_t thread, const char* name) {
   auto real = REAL(pthread_setname_np);
   if (real == nullptr) return ENOSYS;
   int rc = real(thread, name);
-  if (rc == 0 && loopsan::agent::active()) {
-    int saved_errno = errno;
-    ReentryGuard guard;
-    registry::thread_named(thread, name);
-    errno = saved_errno;
-  }
+  if (rc == 0) events::thread_named(thread, name);
   return rc;
 }
 
@@ -142,14 +108,12 @@ LOOPSAN_EXPORT int prctl(int option, ...) {
   auto real = REAL(prctl);
   int rc = real != nullptr ? real(option, a2, a3, a4, a5)
                            : static_cast<int>(syscall(SYS_prctl, option, a2, a3, a4, a5));
-  if (rc == 0 && option == PR_SET_NAME && a2 != 0 && loopsan::agent::active()) {
-    int saved_errno = errno;
-    ReentryGuard guard;
+  if (rc == 0 && option == PR_SET_NAME && a2 != 0) {
+    // The kernel keeps 15 characters and a terminator.
     char name[16];
     strncpy(name, reinterpret_cast<const char*>(a2), sizeof name - 1);
     name[sizeof name - 1] = '\0';
-    registry::thread_named(pthread_self(), name);
-    errno = saved_errno;
+    events::thread_named(pthread_self(), name);
   }
   return rc;
 }

@@ -23,6 +23,7 @@ struct State {
   int64_t start_wall_ms = 0;
   int64_t start_mono_ns = 0;
   std::vector<std::pair<std::string, bool>> hooks;
+  std::vector<std::string> deepbind;  // guarded by hooks_lock
 };
 
 // Leaked: read until the very end of the process.
@@ -67,8 +68,16 @@ void init(int argc, char** argv) {
   if (const char* session = getenv("LOOPSAN_SESSION")) s.session = session;
 }
 
+void before_fork() {
+  hooks_lock.fork_prepare();
+}
+
+void after_fork_parent() {
+  hooks_lock.fork_parent();
+}
+
 void reset_after_fork() {
-  hooks_lock.reset_after_fork();
+  hooks_lock.fork_child();
   stamp_start();
 }
 
@@ -99,6 +108,15 @@ void set_hook(const char* name, bool installed) {
   state().hooks.emplace_back(name, installed);
 }
 
+bool note_deepbind(const std::string& path) {
+  LockGuard g(hooks_lock);
+  for (const std::string& p : state().deepbind) {
+    if (p == path) return false;
+  }
+  state().deepbind.push_back(path);
+  return true;
+}
+
 std::string start_line_json() {
   const State& s = state();
   JsonWriter w;
@@ -116,12 +134,18 @@ std::string start_line_json() {
   // Lets `loopsan run` find the reports of its own process tree among others in the directory.
   if (!s.session.empty()) w.field("session", s.session);
   w.key("options").raw(options_json(options()));
-  w.key("hooks").begin_object();
   {
     LockGuard g(hooks_lock);
+    w.key("hooks").begin_object();
     for (const auto& h : s.hooks) w.field(h.first, h.second);
+    w.end_object();
+    // Libraries whose calls loopsan cannot see (events::library_opening).
+    if (!s.deepbind.empty()) {
+      w.key("deepbind").begin_array();
+      for (const std::string& p : s.deepbind) w.value(p);
+      w.end_array();
+    }
   }
-  w.end_object();
   w.end_object();
   return w.take();
 }

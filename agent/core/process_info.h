@@ -12,6 +12,9 @@ namespace loopsan::process_info {
 
 // At start-up (argv as the loader passed it to constructors; may be null).
 void init(int argc, char** argv);
+// fork(): hold the locks across the call (core/module.h).
+void before_fork();
+void after_fork_parent();
 // In a forked child: new pid/ppid and start time, same exe and argv.
 void reset_after_fork();
 
@@ -23,6 +26,10 @@ int64_t elapsed_ms();
 
 // The shim reports each interceptor (and runtime bridge) it tried to install.
 void set_hook(const char* name, bool installed);
+
+// A library was loaded with RTLD_DEEPBIND (listed in the start line's "deepbind"). Returns
+// true the first time `path` is noted.
+bool note_deepbind(const std::string& path);
 
 // The complete start line (without the trailing newline).
 std::string start_line_json();

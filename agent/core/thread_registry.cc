@@ -45,7 +45,6 @@ std::unordered_map<pthread_t, ThreadRecord*>& table() {
 }
 
 void destroy(ThreadRecord* r) {
-  delete r->creator_stack;
   delete r;
 }
 
@@ -92,13 +91,12 @@ void register_main_thread() {
   loop_tracker::thread_named(tls_state, r->name.c_str());
 }
 
-void thread_started(pid_t creator_tid, NativeStack* creator_stack) {
+void thread_started(pid_t creator_tid) {
   auto* r = new ThreadRecord();
   r->handle = pthread_self();
   r->tid = current_tid();
   r->start_ms = now_ms();
   r->creator_tid = creator_tid;
-  r->creator_stack = creator_stack;
   r->name = kernel_thread_name();
   r->state = &tls_state;
   tls_state.record = r;
@@ -171,10 +169,25 @@ size_t live_records() {
   return table().size();
 }
 
+void before_fork() {
+  lock.fork_prepare();
+}
+
+void after_fork_parent() {
+  lock.fork_parent();
+}
+
 void reset_after_fork() {
-  lock.reset_after_fork();
-  // The old table may be mid-update by a thread that no longer exists: leak it, start afresh.
-  records = nullptr;
+  // Only the forking thread exists here; it is registered again as the child's main thread.
+  // The table is whole if the lock was held across fork(); if not (a fork() from a signal
+  // handler that interrupted an update), it is leaked rather than read.
+  bool whole = lock.fork_child();
+  if (whole && records != nullptr) {
+    for (auto& [handle, r] : *records) destroy(r);
+    records->clear();
+  } else {
+    records = nullptr;
+  }
   created.store(0, std::memory_order_relaxed);
   tls_state.tid = 0;
   tls_state.record = nullptr;

@@ -236,9 +236,19 @@ void check_at_exit() {
   for (const Custom& c : pending) report_custom(c, /*at_exit=*/true);
 }
 
+void before_fork() {
+  overflow_lock.fork_prepare();
+  custom_lock.fork_prepare();
+}
+
+void after_fork_parent() {
+  overflow_lock.fork_parent();
+  custom_lock.fork_parent();
+}
+
 void reset_after_fork() {
-  overflow_lock.reset_after_fork();
-  custom_lock.reset_after_fork();
+  overflow_lock.fork_child();
+  custom_lock.fork_child();
 }
 
 }  // namespace loopsan::future_tracker

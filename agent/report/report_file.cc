@@ -167,8 +167,16 @@ void create_now() {
   ensure_open_locked();
 }
 
+void before_fork() {
+  lock.fork_prepare();
+}
+
+void after_fork_parent() {
+  lock.fork_parent();
+}
+
 void reset_after_fork() {
-  lock.reset_after_fork();
+  lock.fork_child();
   int f = fd.exchange(-1);
   if (f >= 0) sys::close(f);
   failed = false;

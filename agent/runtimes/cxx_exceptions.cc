@@ -238,8 +238,16 @@ void thread_exiting() {
   ring = nullptr;
 }
 
+void before_fork() {
+  for (Shard& s : shards) s.lock.fork_prepare();
+}
+
+void after_fork_parent() {
+  for (Shard& s : shards) s.lock.fork_parent();
+}
+
 void reset_after_fork() {
-  for (Shard& s : shards) s.lock.reset_after_fork();
+  for (Shard& s : shards) s.lock.fork_child();
 }
 
 }  // namespace loopsan::cxx_exceptions

@@ -50,6 +50,9 @@ bool is_broken_promise(void* obj, const void* type_info);
 
 // Frees this thread's ring (thread exit).
 void thread_exiting();
+// fork(): hold the locks across the call (core/module.h).
+void before_fork();
+void after_fork_parent();
 void reset_after_fork();
 
 }  // namespace loopsan::cxx_exceptions

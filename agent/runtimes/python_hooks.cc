@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "agent/base/json.h"
+#include "agent/events.h"
 #include "agent/base/log.h"
 #include "agent/core/loop_tracker.h"
 #include "agent/base/options.h"
@@ -23,8 +24,6 @@
 #include "python_hooks_source.h"  // kPythonHooksSource, generated from python_hooks.py
 
 namespace loopsan::python_hooks {
-
-std::atomic<int> g_waiting{0};
 
 namespace {
 
@@ -290,7 +289,7 @@ void init() {
   if (!python::present()) process_info::set_hook("cpython.stacks", false);
   process_info::set_hook("cpython.futures", false);
   process_info::set_hook("cpython.asyncio", false);
-  g_waiting.store(1, std::memory_order_release);
+  events::g_runtime_waiting.store(1, std::memory_order_release);
 }
 
 void register_now() {
@@ -298,7 +297,8 @@ void register_now() {
   int saved_errno = errno;
   // The interpreter has its final allocators once this thread has a thread state, and this
   // thread may call into it while it holds the GIL.
-  if (api.this_thread_state() != nullptr && api.gil_check() && g_waiting.exchange(0) != 0) {
+  if (api.this_thread_state() != nullptr && api.gil_check() &&
+      events::g_runtime_waiting.exchange(0) != 0) {
     if (api.is_initialized()) {
       install_now();  // an interpreter already running: no run event is coming
     } else {

@@ -27,12 +27,8 @@ namespace loopsan::python_hooks {
 // python_stacks=0.
 void init();
 
-extern std::atomic<int> g_waiting;
+// From events::runtime_checkpoint (the shim's sigaction/signal/pthread_create wrappers), while
+// init() has left events::g_runtime_waiting set: registers the hooks if this thread can.
 void register_now();
-// From the shim's sigaction/signal/pthread_create wrappers: one load unless CPython is
-// waiting for its hooks.
-inline void on_host_call() {
-  if (g_waiting.load(std::memory_order_relaxed) != 0) register_now();
-}
 
 }  // namespace loopsan::python_hooks

@@ -167,8 +167,16 @@ std::string function_at(const std::string& path, const std::string& build_id, ui
   return sym != nullptr ? demangle(sym->name) : std::string();
 }
 
+void before_fork() {
+  lock.fork_prepare();
+}
+
+void after_fork_parent() {
+  lock.fork_parent();
+}
+
 void reset_after_fork() {
-  lock.reset_after_fork();
+  lock.fork_child();
 }
 
 }  // namespace loopsan::elf_symbols

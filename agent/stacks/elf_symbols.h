@@ -18,7 +18,9 @@ namespace loopsan::elf_symbols {
 // object's load bias) in the object file at `path`; empty if unknown.
 std::string function_at(const std::string& path, const std::string& build_id, uintptr_t vaddr);
 
-// In a forked child: the lock may have been held by a thread that does not exist there.
+// fork(): the lock is held across the call (core/module.h).
+void before_fork();
+void after_fork_parent();
 void reset_after_fork();
 
 }  // namespace loopsan::elf_symbols

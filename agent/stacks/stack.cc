@@ -208,8 +208,18 @@ bool is_unwinder_code(const void* address) {
   return unwinder.contains(address);
 }
 
+void stack_before_fork() {
+  build_id_lock.fork_prepare();
+  elf_symbols::before_fork();
+}
+
+void stack_after_fork_parent() {
+  elf_symbols::after_fork_parent();
+  build_id_lock.fork_parent();
+}
+
 void stack_reset_after_fork() {
-  build_id_lock.reset_after_fork();
+  build_id_lock.fork_child();
   elf_symbols::reset_after_fork();
 }
 

@@ -38,7 +38,9 @@ std::vector<Frame> symbolize(const NativeStack& stack);
 // True for an address inside libunwind (see agent/unwinder_pipe.h).
 bool is_unwinder_code(const void* address);
 
-// In a forked child: reset the symbolizer's locks.
+// fork(): the symbolizer's locks are held across the call (core/module.h).
+void stack_before_fork();
+void stack_after_fork_parent();
 void stack_reset_after_fork();
 
 // The address range of the loaded object (all its segments) that contains `address`.

@@ -1,5 +1,6 @@
 // Futures that lose exceptions (and clean twins), selected by argv[1]. The functions that throw
 // are noinline with distinct names: tests look for them in throw_stack.
+#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -261,6 +262,21 @@ int no_leak() {
   return 0;
 }
 
+// A throw that is caught makes loopsan capture a stack (libunwind opens its validation pipe):
+// the host's next open() must still get the lowest free number, and loopsan's descriptors sit
+// at the top of the range.
+int descriptors_after_a_throw() {
+  try {
+    validate_input(-1);
+  } catch (const std::invalid_argument&) {
+  }
+  int fd = open("/dev/null", O_RDONLY);
+  int high = 0;
+  for (int f = 900; f < 65536; ++f) high += fcntl(f, F_GETFD) != -1;
+  printf("open=%d high=%d\n", fd, high);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -280,6 +296,7 @@ int main(int argc, char** argv) {
   if (mode == "custom-future") return custom_future();
   if (mode == "sigkill") return sigkill_after_drop();
   if (mode == "no-leak") return no_leak();
+  if (mode == "descriptors") return descriptors_after_a_throw();
   fprintf(stderr, "unknown mode '%s'\n", mode.c_str());
   return 2;
 }

@@ -1,5 +1,5 @@
-// fork (the child writes its own report), exec (the image ends: write its summary) and _exit
-// (no exit handlers run: write the summary here).
+// exec (the image ends: write its summary) and _exit (no exit handlers run: write the summary
+// here). fork() needs no wrapper: the agent registers pthread_atfork handlers at start-up.
 #include <alloca.h>
 #include <stdarg.h>
 #include <sys/syscall.h>
@@ -7,36 +7,18 @@
 
 #include <cerrno>
 
-#include "agent/core/agent.h"
-#include "shim/interceptor.h"
-
-namespace agent = loopsan::agent;
-
-LOOPSAN_EXPORT pid_t fork() {
-  auto real = REAL(fork);
-  if (real == nullptr) return loopsan::shim::missing_errno_result();
-  pid_t pid = real();
-  if (pid == 0) {
-    int saved_errno = errno;
-    agent::after_fork_child();
-    errno = saved_errno;
-  }
-  return pid;
-}
+#include "shim/shim.h"
 
 namespace {
 
 // Runs an exec-family call: summary first (the image is about to be replaced), re-armed if
-// exec fails and the image lives on. In a vfork() child agent::before_exec() does nothing.
+// exec fails and the image lives on. In a vfork() child exec_starting() does nothing.
 template <typename Exec>
 int run_exec(Exec&& exec) {
-  int saved_errno = errno;
-  agent::before_exec();
-  errno = saved_errno;
+  events::exec_starting();
   int rc = exec();
-  saved_errno = errno;
-  agent::exec_failed();
-  errno = saved_errno;
+  loopsan::ErrnoSaver errno_saver;
+  events::exec_failed();
   return rc;
 }
 
@@ -44,31 +26,31 @@ int run_exec(Exec&& exec) {
 
 LOOPSAN_EXPORT int execve(const char* path, char* const argv[], char* const envp[]) {
   auto real = REAL(execve);
-  if (real == nullptr) return loopsan::shim::missing_errno_result();
+  if (real == nullptr) MISSING_ERRNO;
   return run_exec([&] { return real(path, argv, envp); });
 }
 
 LOOPSAN_EXPORT int execv(const char* path, char* const argv[]) {
   auto real = REAL(execv);
-  if (real == nullptr) return loopsan::shim::missing_errno_result();
+  if (real == nullptr) MISSING_ERRNO;
   return run_exec([&] { return real(path, argv); });
 }
 
 LOOPSAN_EXPORT int execvp(const char* file, char* const argv[]) {
   auto real = REAL(execvp);
-  if (real == nullptr) return loopsan::shim::missing_errno_result();
+  if (real == nullptr) MISSING_ERRNO;
   return run_exec([&] { return real(file, argv); });
 }
 
 LOOPSAN_EXPORT int execvpe(const char* file, char* const argv[], char* const envp[]) {
   auto real = REAL(execvpe);
-  if (real == nullptr) return loopsan::shim::missing_errno_result();
+  if (real == nullptr) MISSING_ERRNO;
   return run_exec([&] { return real(file, argv, envp); });
 }
 
 LOOPSAN_EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) {
   auto real = REAL(fexecve);
-  if (real == nullptr) return loopsan::shim::missing_errno_result();
+  if (real == nullptr) MISSING_ERRNO;
   return run_exec([&] { return real(fd, argv, envp); });
 }
 
@@ -112,7 +94,7 @@ LOOPSAN_EXPORT int execle(const char* path, const char* arg, ...) {
 
 LOOPSAN_EXPORT void _exit(int status) {
   auto real = REAL(_exit);
-  status = agent::at_underscore_exit(status);
+  status = events::process_exiting_now(status);
   if (real == nullptr) syscall(SYS_exit_group, status);
   real(status);
   __builtin_unreachable();
@@ -120,7 +102,7 @@ LOOPSAN_EXPORT void _exit(int status) {
 
 LOOPSAN_EXPORT void _Exit(int status) {
   auto real = REAL(_Exit);
-  status = agent::at_underscore_exit(status);
+  status = events::process_exiting_now(status);
   if (real == nullptr) syscall(SYS_exit_group, status);
   real(status);
   __builtin_unreachable();

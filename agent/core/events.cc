@@ -1,0 +1,294 @@
+// Where each event of events.h goes. Every out-of-line event keeps errno as the host left it
+// and sets the re-entrancy guard while agent code runs, so the shim's wrappers stay thin.
+// Events that several modules care about go over the module table (core/module.h); the others
+// have one consumer, named here.
+#include "agent/events.h"
+
+#include <dlfcn.h>
+#include <link.h>
+
+#include <climits>
+#include <cstring>
+
+#include "agent/base/log.h"
+#include "agent/base/sys.h"
+#include "agent/base/text.h"
+#include "agent/core/loop_tracker.h"
+#include "agent/core/module.h"
+#include "agent/core/process_info.h"
+#include "agent/core/thread_registry.h"
+#include "agent/detectors/blocking.h"
+#include "agent/detectors/future_tracker.h"
+#include "agent/detectors/uncaught.h"
+#include "agent/report/fatal_signals.h"
+#include "agent/report/reporter.h"
+#include "agent/report/report_file.h"
+#include "agent/runtimes/cxx_exceptions.h"
+#include "agent/runtimes/python_hooks.h"
+#include "agent/stacks/stack.h"
+#include "agent/stacks/unwinder_pipe.h"
+
+namespace loopsan::events {
+
+std::atomic<bool> g_loop_wait_end_wanted{false};
+std::atomic<int> g_runtime_waiting{0};
+
+namespace {
+
+// Agent work on behalf of a wrapper: errno kept, re-entrancy guard set.
+struct AgentScope {
+  ErrnoSaver errno_saver;
+  ReentryGuard guard;
+};
+
+}  // namespace
+
+// --- Threads -----------------------------------------------------------------------------------
+
+void thread_started(pid_t creator_tid) {
+  if (!active()) return;
+  AgentScope scope;
+  registry::thread_started(creator_tid);
+}
+
+void thread_exiting() {
+  if (!active()) return;
+  AgentScope scope;
+  for (const Module* m = modules::begin(); m != modules::end(); ++m) {
+    if (m->thread_exiting != nullptr) m->thread_exiting();
+  }
+}
+
+void thread_joined(pthread_t thread) {
+  if (!active()) return;
+  AgentScope scope;
+  registry::thread_joined(thread);
+}
+
+void thread_detached(pthread_t thread) {
+  if (!active()) return;
+  AgentScope scope;
+  registry::thread_detached(thread);
+}
+
+void thread_named(pthread_t thread, const char* name) {
+  if (!active()) return;
+  AgentScope scope;
+  registry::thread_named(thread, name);
+}
+
+// --- Event loops ------------------------------------------------------------------------------
+
+void loop_wait_ended(int epfd) {
+  if (!enabled()) return;
+  AgentScope scope;
+  for (const Module* m = modules::begin(); m != modules::end(); ++m) {
+    if (m->loop_wait_ended != nullptr) m->loop_wait_ended(epfd);
+  }
+}
+
+void loop_enter(const char*) {
+  if (active()) loop_tracker::enter();
+}
+
+void loop_exit() {
+  if (active()) loop_tracker::exit();
+}
+
+// --- Blocking calls ---------------------------------------------------------------------------
+
+bool blocking_begin(const BlockingCall& call, BlockingState& state) {
+  if (!active()) return false;
+  AgentScope scope;
+  return blocking::begin(call, state);
+}
+
+void blocking_end(BlockingState& state) {
+  AgentScope scope;
+  blocking::end(state);
+}
+
+void allow_blocking_begin(const char*) {
+  ++tls_state.allow_blocking_depth;
+}
+
+void allow_blocking_end() {
+  if (tls_state.allow_blocking_depth > 0) --tls_state.allow_blocking_depth;
+}
+
+// --- Descriptors ------------------------------------------------------------------------------
+
+void fds_closing_slow(unsigned first, unsigned last, const void* caller) {
+  // A vfork() child (subprocess, posix_spawn) closes descriptors in our own address space
+  // before it execs: its descriptor table is its own, its memory is ours. Its closes must
+  // neither end the parent's loops nor make libunwind forget the parent's pipe.
+  if (!active() || !same_process()) return;
+  ErrnoSaver errno_saver;
+  loop_tracker::loop_fds_closed(first, last);
+  // libunwind forgets its pipe before the host can reuse the numbers; not libunwind's own
+  // closes.
+  if (unwinder_pipe::in_range(first, last) && !is_unwinder_code(caller)) {
+    unwinder_pipe::host_closing(static_cast<int>(first),
+                                static_cast<int>(last > INT_MAX ? INT_MAX : last), REAL(close));
+  }
+}
+
+bool is_unwinder_call(const void* caller) {
+  return is_unwinder_code(caller);
+}
+
+void unwinder_pipe_opened(int fds[2], const int fresh[2]) {
+  // libunwind asks for O_CLOEXEC | O_NONBLOCK: the copies are close-on-exec, and O_NONBLOCK
+  // belongs to the open pipe, which they share.
+  fds[0] = sys::move_to_high_fd(fresh[0]);
+  fds[1] = sys::move_to_high_fd(fresh[1]);
+  unwinder_pipe::adopt(fds);
+}
+
+// --- Shared libraries -----------------------------------------------------------------------
+
+void library_opening(const char* path, int flags) {
+  if (!enabled() || (flags & RTLD_DEEPBIND) == 0) return;
+  AgentScope scope;
+  // A library loaded with RTLD_DEEPBIND binds its own references to libc before the global
+  // scope, where loopsan's wrappers are: its blocking calls, threads and futures are invisible
+  // to loopsan. Nothing short of rewriting its relocations changes that, and the host asked
+  // for this binding on purpose (usually to isolate a library's own copy of a dependency), so
+  // the flag is kept and the blind spot is said once per library.
+  std::string name = path != nullptr ? path : "(main program)";
+  if (process_info::note_deepbind(name)) {
+    log_line(cat("warning: ", name,
+                 " is loaded with RTLD_DEEPBIND: loopsan does not see its "
+                 "calls (the report's start line lists it under \"deepbind\")"));
+  }
+}
+
+void library_closing(void* handle, ClosingLibrary& out) {
+  if (!enabled() || handle == nullptr) return;
+  AgentScope scope;
+  link_map* map = nullptr;
+  if (dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0 || map == nullptr) return;
+  out.known = true;
+  out.load_bias = map->l_addr;
+  if (map->l_name != nullptr) strncpy(out.path, map->l_name, sizeof out.path - 1);
+}
+
+namespace {
+
+int still_mapped(dl_phdr_info* info, size_t, void* data) {
+  return info->dlpi_addr == static_cast<const ClosingLibrary*>(data)->load_bias;
+}
+
+}  // namespace
+
+void library_closed(const ClosingLibrary& library, int rc) {
+  if (!library.known || rc != 0 || !enabled()) return;
+  AgentScope scope;
+  // dlclose() only drops a reference: the object is gone when no loaded object has its
+  // load address any more.
+  if (dl_iterate_phdr(still_mapped, const_cast<ClosingLibrary*>(&library)) != 0) return;
+  for (const Module* m = modules::begin(); m != modules::end(); ++m) {
+    if (m->library_unloaded != nullptr) m->library_unloaded(library.load_bias, library.path);
+  }
+}
+
+// --- C++ exceptions and futures ------------------------------------------------------------------
+
+void exception_thrown(void* obj, const void* type_info) {
+  AgentScope scope;
+  cxx_exceptions::on_throw(obj, type_info);
+}
+
+void exception_made(void* obj, const void* type_info) {
+  AgentScope scope;
+  cxx_exceptions::on_make(obj, type_info);
+}
+
+void exception_captured(void* obj) {
+  AgentScope scope;
+  cxx_exceptions::on_capture(obj);
+}
+
+void exception_rethrown(void* obj) {
+  AgentScope scope;
+  cxx_exceptions::on_rethrow(obj);
+}
+
+void exception_freed(void* obj) {
+  AgentScope scope;
+  cxx_exceptions::on_free(obj);
+}
+
+void future_result_created(void* result) {
+  if (active()) future_tracker::result_created(result);
+}
+
+void future_result_destroying(void* result) {
+  if (active()) future_tracker::result_destroying(result);
+}
+
+void custom_future_created(const void* future) {
+  if (!enabled()) return;
+  AgentScope scope;
+  future_tracker::custom_created(future);
+}
+
+void custom_future_failed(const void* future, const char* type, const char* what) {
+  if (!enabled()) return;
+  AgentScope scope;
+  future_tracker::custom_failed(future, type, what);
+}
+
+void custom_future_retrieved(const void* future) {
+  if (!enabled()) return;
+  AgentScope scope;
+  future_tracker::custom_retrieved(future);
+}
+
+void custom_future_destroyed(const void* future) {
+  if (!enabled()) return;
+  AgentScope scope;
+  future_tracker::custom_destroyed(future);
+}
+
+TerminateHandler host_set_terminate(TerminateHandler handler) {
+  return uncaught::host_set(handler);
+}
+
+TerminateHandler terminate_handler_for(const void* caller) {
+  auto real = reinterpret_cast<TerminateHandler (*)()>(
+      interception::real_function(interception::kHook__ZSt13get_terminatev));
+  // libstdc++ calls get_terminate() on every throw (to fill in the exception header), so the
+  // caller test is two compares against libstdc++'s address range, found once.
+  static const CodeRange runtime = code_range_of(reinterpret_cast<const void*>(real));
+  if (runtime.contains(caller)) return real();
+  return uncaught::host_get();
+}
+
+// --- Signals ----------------------------------------------------------------------------------
+
+bool signal_watched(int sig) {
+  return active() && fatal_signals::watched(sig) && same_process();
+}
+
+int host_sigaction(int sig, const struct sigaction* act, struct sigaction* oldact) {
+  return fatal_signals::host_sigaction(sig, act, oldact);
+}
+
+// --- Runtime bridges ----------------------------------------------------------------------------
+
+void runtime_checkpoint_slow() {
+  python_hooks::register_now();
+}
+
+// --- The C API ----------------------------------------------------------------------------------
+
+uint64_t findings_count() {
+  return reporter::findings_count();
+}
+
+void flush_report() {
+  if (active()) report_file::sync();
+}
+
+}  // namespace loopsan::events

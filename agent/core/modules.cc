@@ -1,0 +1,86 @@
+// The module table (core/module.h): every stateful module of the agent and what it does at each
+// phase of the process. Lower layers first.
+#include <signal.h>
+
+#include "agent/base/options.h"
+#include "agent/core/loop_tracker.h"
+#include "agent/core/module.h"
+#include "agent/core/process_info.h"
+#include "agent/core/thread_registry.h"
+#include "agent/detectors/future_tracker.h"
+#include "agent/detectors/uncaught.h"
+#include "agent/interception/interception.h"
+#include "agent/report/fatal_signals.h"
+#include "agent/report/finding_table.h"
+#include "agent/report/report_file.h"
+#include "agent/report/reporter.h"
+#include "agent/report/summary.h"
+#include "agent/report/suppressions.h"
+#include "agent/runtimes/cxx_exceptions.h"
+#include "agent/runtimes/python_hooks.h"
+#include "agent/stacks/stack.h"
+
+// libstdc++'s std::set_terminate, for REAL(); the shim defines the wrapper (shim/cxx.cc).
+extern "C" void (*_ZSt13set_terminatePFvvE(void (*)()))();
+
+namespace loopsan::modules {
+namespace {
+
+const Module kTable[] = {
+    {.name = "process_info",
+     .init = [](const StartInfo& s) { process_info::init(s.argc, s.argv); },
+     .before_fork = process_info::before_fork,
+     .after_fork_parent = process_info::after_fork_parent,
+     .after_fork_child = process_info::reset_after_fork},
+    {.name = "stacks",
+     .init = [](const StartInfo& s) { stack_init(s.own_code); },
+     .before_fork = stack_before_fork,
+     .after_fork_parent = stack_after_fork_parent,
+     .after_fork_child = stack_reset_after_fork},
+    {.name = "loop_tracker", .init = [](const StartInfo&) { loop_tracker::init(); }},
+    {.name = "suppressions", .init = [](const StartInfo&) { suppressions::init(); }},
+    {.name = "report_file",
+     .init = [](const StartInfo&) { report_file::init(); },
+     .before_fork = report_file::before_fork,
+     .after_fork_parent = report_file::after_fork_parent,
+     .after_fork_child = report_file::reset_after_fork},
+    {.name = "finding_table", .after_fork_child = finding_table::reset_after_fork},
+    {.name = "reporter", .after_fork_child = reporter::reset_after_fork},
+    {.name = "summary", .after_fork_child = summary::reset_after_fork},
+    {.name = "registry",
+     .init = [](const StartInfo&) { registry::register_main_thread(); },
+     .before_fork = registry::before_fork,
+     .after_fork_parent = registry::after_fork_parent,
+     .after_fork_child = registry::reset_after_fork,
+     .thread_exiting = registry::thread_exiting},
+    {.name = "fatal_signals",
+     .init = [](const StartInfo&) { fatal_signals::install(REAL(sigaction)); }},
+    {.name = "cxx_exceptions",
+     .before_fork = cxx_exceptions::before_fork,
+     .after_fork_parent = cxx_exceptions::after_fork_parent,
+     .after_fork_child = cxx_exceptions::reset_after_fork,
+     .thread_exiting = cxx_exceptions::thread_exiting},
+    {.name = "future_tracker",
+     .before_fork = future_tracker::before_fork,
+     .after_fork_parent = future_tracker::after_fork_parent,
+     .after_fork_child = future_tracker::reset_after_fork,
+     .at_exit = future_tracker::check_at_exit},
+    {.name = "uncaught",
+     .init = [](const StartInfo&) { uncaught::install(REAL(_ZSt13set_terminatePFvvE)); }},
+    {.name = "cpython",
+     .init =
+         [](const StartInfo&) {
+           if (options().python_stacks) python_hooks::init();
+         }},
+};
+
+}  // namespace
+
+const Module* begin() {
+  return kTable;
+}
+const Module* end() {
+  return kTable + sizeof kTable / sizeof kTable[0];
+}
+
+}  // namespace loopsan::modules

@@ -1,0 +1,217 @@
+// The event API: what the shim (and any other front-end or runtime bridge) tells the agent, and
+// the few questions it asks back. It is the only agent header the shim includes; the agent's
+// modules never see an interceptor. (heaptrack's preload and inject front-ends talk to its core
+// the same way, through libheaptrack.h.)
+//
+// Conventions:
+// - Inline functions are fast paths run on every call of a hot wrapper: a TLS read or a load,
+//   then out of line only when the agent has something to do.
+// - Out-of-line events return with errno as it was and with the re-entrancy guard as it was;
+//   the wrappers need not save anything themselves.
+// - Events arrive on the thread they describe, unless their parameters name another one.
+#pragma once
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "agent/base/errno_saver.h"
+#include "agent/base/thread_state.h"
+#include "agent/core/loop_tracker.h"
+#include "agent/interception/interception.h"
+#include "agent/stacks/unwinder_pipe.h"
+
+namespace loopsan::events {
+
+// --- Whether to tell the agent anything ------------------------------------------------------
+
+// False before start-up and when inert (set-user-ID programs: getauxval(AT_SECURE)).
+extern int g_active;
+inline bool active() {
+  return g_active != 0;
+}
+// The agent may work on this thread now: a wrapper called from the agent's own work passes
+// straight through.
+inline bool enabled() {
+  return active() && tls_state.guard == 0;
+}
+// This is the process the agent started in (or a fork() child it was told about); false in a
+// vfork()/posix_spawn child, which shares our memory and must not change it.
+bool same_process();
+
+// --- The process ------------------------------------------------------------------------------
+
+// From the shim's constructor. `own_code` is any address inside the shim (its frames are left
+// out of stacks). Registers the fork handlers (module lifecycle: core/module.h).
+void process_started(int argc, char** argv, const void* own_code);
+// exit() or a return from main (an on_exit handler registered before everyone else's, so it
+// runs last).
+void process_exiting(int status);
+// _exit()/_Exit(): no exit handlers will run. Returns the status to exit with (exitcode=N).
+int process_exiting_now(int status);
+// The shim's destructor, while the libraries that exit-time checks need are still loaded.
+void process_exit_checks();
+// The exec family: the image is about to be replaced; exec_failed() if it lives on.
+void exec_starting();
+void exec_failed();
+
+// --- Threads ------------------------------------------------------------------------------------
+
+// On the new thread, before the host's start routine runs.
+void thread_started(pid_t creator_tid);
+// The calling thread ends: return, pthread_exit() or cancellation.
+void thread_exiting();
+// A successful pthread_join/pthread_detach/pthread_setname_np (or PR_SET_NAME) on `thread`.
+void thread_joined(pthread_t thread);
+void thread_detached(pthread_t thread);
+void thread_named(pthread_t thread, const char* name);
+
+// --- Event loops
+// ----------------------------------------------------------------------------------
+
+// The calling thread is about to wait on the polling set `epfd` / has returned from that wait.
+// The return matters: a loop that stalls is measured from it.
+void loop_wait_ended(int epfd);
+extern std::atomic<bool> g_loop_wait_end_wanted;
+inline void loop_wait_begin(int epfd) {
+  if (active()) loop_tracker::loop_wait(epfd);
+}
+inline void loop_wait_end(int epfd) {
+  if (g_loop_wait_end_wanted.load(std::memory_order_relaxed)) loop_wait_ended(epfd);
+}
+// Explicit marking (C API).
+void loop_enter(const char* name);
+void loop_exit();
+
+// --- Blocking calls -----------------------------------------------------------------------------
+
+enum class BlockRule { kAlways, kThreshold };
+
+struct BlockingCall {
+  const char* call;  // the function's name as the user knows it
+  BlockRule rule;
+  // What the caller asked for: a zero-duration sleep is a yield and never reported; -1 when
+  // not applicable or not known.
+  int64_t requested_ns = -1;
+};
+
+// What the blocking detector keeps while a watched call runs; lives in the wrapper's frame.
+struct BlockingState {
+  const BlockingCall* call = nullptr;
+  int64_t start_ns = 0;
+  void* captured = nullptr;  // stacks taken before an "always" call
+};
+// Returns false when the call is not watched.
+bool blocking_begin(const BlockingCall& call, BlockingState& state);
+void blocking_end(BlockingState& state);
+
+// Opened around the real call of a potentially blocking function. Off a loop thread it costs
+// one TLS test.
+class BlockingScope {
+ public:
+  explicit BlockingScope(const BlockingCall& call) {
+    if (loop_tracker::maybe_loop_thread() && tls_state.guard == 0) {
+      watched_ = blocking_begin(call, state_);
+    }
+  }
+  ~BlockingScope() {
+    if (watched_) blocking_end(state_);
+  }
+  BlockingScope(const BlockingScope&) = delete;
+  BlockingScope& operator=(const BlockingScope&) = delete;
+
+ private:
+  BlockingState state_;
+  bool watched_ = false;
+};
+
+// loopsan_allow_blocking_begin/end (C API): known waits the user accepts.
+void allow_blocking_begin(const char* reason);
+void allow_blocking_end();
+
+// --- Descriptors --------------------------------------------------------------------------------
+
+// The host closes [first, last] (inclusive). `caller` is the wrapper's return address: libunwind
+// closing its own pipe is not the host. A vfork() child's closes do not end our loops.
+void fds_closing_slow(unsigned first, unsigned last, const void* caller);
+inline void fd_closing(int fd, const void* caller) {
+  if (fd >= 0 && (loop_tracker::is_loop_fd(fd) || unwinder_pipe::involves(fd))) {
+    fds_closing_slow(static_cast<unsigned>(fd), static_cast<unsigned>(fd), caller);
+  }
+}
+inline void fds_closing(unsigned first, unsigned last, const void* caller) {
+  fds_closing_slow(first, last, caller);
+}
+
+// pipe2() called from libunwind (its memory-validation pipe): the pipe is moved out of the
+// host's descriptor range (stacks/unwinder_pipe.h).
+bool is_unwinder_call(const void* caller);
+// `fds` is libunwind's own array; `fresh` the pipe the real pipe2() just opened.
+void unwinder_pipe_opened(int fds[2], const int fresh[2]);
+
+// --- Shared libraries -------------------------------------------------------------------------
+
+// dlopen(path, flags) is about to run (RTLD_DEEPBIND: the library will bypass loopsan).
+void library_opening(const char* path, int flags);
+// dlclose(handle): `library_closing` before the call (the object's identity is read while it is
+// certainly mapped), `library_closed` after it with dlclose's result.
+struct ClosingLibrary {
+  bool known = false;
+  uintptr_t load_bias = 0;
+  char path[4096] = {};  // a copy: the loader frees its own once the object is gone
+};
+void library_closing(void* handle, ClosingLibrary& out);
+void library_closed(const ClosingLibrary& library, int rc);
+
+// --- C++ exceptions and futures (libstdc++)
+// -------------------------------------------------------
+
+// `obj` is the thrown object as __cxa_throw receives it.
+void exception_thrown(void* obj, const void* type_info);
+void exception_made(void* obj, const void* type_info);  // std::make_exception_ptr
+void exception_captured(void* obj);                     // into an exception_ptr
+void exception_rethrown(void* obj);                     // std::rethrow_exception: retrieved
+void exception_freed(void* obj);
+// std::__future_base::_Result_base constructed / about to be destroyed.
+void future_result_created(void* result);
+void future_result_destroying(void* result);
+// Custom future types (C API); `future` is the caller's identity for it.
+void custom_future_created(const void* future);
+void custom_future_failed(const void* future, const char* type, const char* what);
+void custom_future_retrieved(const void* future);
+void custom_future_destroyed(const void* future);
+
+// std::set_terminate / std::get_terminate as the host sees them: loopsan's handler stays
+// installed and runs the host's. `caller` is get_terminate's return address: libstdc++'s own
+// std::terminate() must get loopsan's handler.
+using TerminateHandler = void (*)();
+TerminateHandler host_set_terminate(TerminateHandler handler);
+TerminateHandler terminate_handler_for(const void* caller);
+
+// --- Signals ------------------------------------------------------------------------------------
+
+// sigaction()/signal() for a signal whose default action ends the process: loopsan keeps its
+// summary handler in the kernel while the host's view is SIG_DFL.
+bool signal_watched(int sig);
+int host_sigaction(int sig, const struct sigaction* act, struct sigaction* oldact);
+
+// --- Runtime bridges
+// ------------------------------------------------------------------------------
+
+// A bridge (CPython) waits for the host to make a call from a thread where it can install its
+// hooks; the shim calls this from wrappers such a host calls early (sigaction, pthread_create).
+extern std::atomic<int> g_runtime_waiting;
+void runtime_checkpoint_slow();
+inline void runtime_checkpoint() {
+  if (g_runtime_waiting.load(std::memory_order_relaxed) != 0) runtime_checkpoint_slow();
+}
+
+// --- Questions from the C API -------------------------------------------------------------------
+
+uint64_t findings_count();
+void flush_report();
+
+}  // namespace loopsan::events

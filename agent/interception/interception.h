@@ -1,0 +1,65 @@
+// Interception: the layer below everything else (after compiler-rt's interception/). It owns the
+// table of interposed functions (shim/hooks.def) and knows how to reach the real ones, so that
+// the shim's wrappers and the agent alike can call
+//
+//   REAL(pthread_create)(&thread, nullptr, start, arg);
+//
+// REAL(f) is usable before any constructor has run and while dlsym itself is resolving (dlsym
+// may call calloc or pthread_mutex_lock, which a wrapper may see): it is then null, and the
+// caller falls back to a raw system call or the row's "missing" result.
+#pragma once
+
+#include <atomic>
+#include <cerrno>
+
+namespace loopsan::interception {
+
+enum Need { kRequired, kOptional };
+
+enum HookId {
+#define LOOPSAN_HOOK(group, sym, version, need) kHook_##sym,
+#define LOOPSAN_BLOCKING(group, sym, ...) kHook_##sym,
+#define LOOPSAN_LOOP_WAIT(group, sym, ...) kHook_##sym,
+#include "shim/hooks.def"
+#undef LOOPSAN_HOOK
+#undef LOOPSAN_BLOCKING
+#undef LOOPSAN_LOOP_WAIT
+  kHookCount
+};
+
+struct Hook {
+  const char* symbol;
+  const char* version;  // "" = the default version
+  Need need;
+  std::atomic<void*> real;
+};
+
+extern Hook g_hooks[kHookCount];
+
+// Looks the real function up, in this order: the given glibc version (dlvsym), the default
+// version, then RTLD_DEFAULT for hosts that load loopsan after libc (dlopen rather than
+// LD_PRELOAD), rejecting a result that is loopsan's own wrapper. Null when the symbol is
+// missing or this thread is already inside dlsym on loopsan's behalf.
+void* resolve(HookId id);
+
+// At start-up: resolves every hook; records which are present in the start line's `hooks`
+// object and warns about a missing required one (that feature is then off).
+void resolve_all();
+
+inline void* real_function(HookId id) {
+  void* fn = g_hooks[id].real.load(std::memory_order_acquire);
+  return fn != nullptr ? fn : resolve(id);
+}
+
+// A wrapper whose real function is missing: the libc convention for "not implemented", so a
+// host probing for a newer function sees it as absent.
+inline int missing_errno_result() {
+  errno = ENOSYS;
+  return -1;
+}
+
+}  // namespace loopsan::interception
+
+#define REAL(sym)                      \
+  (reinterpret_cast<decltype(&::sym)>( \
+      ::loopsan::interception::real_function(::loopsan::interception::kHook_##sym)))

@@ -1,0 +1,26 @@
+// The shim's vocabulary (after compiler-rt's INTERCEPTOR/REAL):
+//
+//   LOOPSAN_EXPORT int pthread_join(pthread_t thread, void** retval) {
+//     auto real = REAL(pthread_join);
+//     if (real == nullptr) return ENOSYS;
+//     int rc = real(thread, retval);
+//     if (rc == 0) loopsan::events::thread_joined(thread);
+//     return rc;
+//   }
+//
+// A wrapper calls the real function through REAL() (agent/interception), tells the agent what
+// happened through agent/events.h, and nothing else: no policy, no formatting, no state.
+// Every symbol is a row of shim/hooks.def; uniform wrappers are generated from their rows
+// (generated_wrappers.cc) and only the odd ones are written by hand.
+#pragma once
+
+#include "agent/events.h"
+
+#define LOOPSAN_EXPORT extern "C" __attribute__((visibility("default")))
+
+// What a wrapper does when the real function is missing (hooks.def's on_missing column).
+#define MISSING_ERRNO return ::loopsan::interception::missing_errno_result()
+#define MISSING_RETURN(value) return (value)
+
+// Every shim file speaks of events::thread_joined(...), events::BlockingScope, ...
+namespace events = ::loopsan::events;
