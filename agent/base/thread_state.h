@@ -35,10 +35,6 @@ struct ThreadState {
 
 extern __thread ThreadState tls_state __attribute__((tls_model("initial-exec")));
 
-inline ThreadState& this_thread() {
-  return tls_state;
-}
-
 // RAII re-entrancy guard for agent work done on behalf of a wrapper.
 class ReentryGuard {
  public:

@@ -19,9 +19,7 @@ void after_fork_parent();
 void reset_after_fork();
 
 pid_t pid();
-const std::string& exe();           // /proc/self/exe
 const std::string& exe_basename();  // for the report file name
-int64_t start_mono_ns();
 int64_t elapsed_ms();
 
 // The shim reports each interceptor (and runtime bridge) it tried to install.

@@ -1,62 +1,19 @@
 #include "agent/runtimes/python_bridge.h"
 
-#include <dlfcn.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdlib>
 
 #include "agent/base/options.h"
-#include "agent/core/process_info.h"
 #include "agent/base/sys.h"
+#include "agent/runtimes/cpython_api.h"
 
 namespace loopsan::python {
-namespace {
-
-struct Api {
-  int (*is_initialized)() = nullptr;
-  int (*is_finalizing)() = nullptr;
-  void* (*this_thread_state)() = nullptr;
-  void (*dump_traceback)(int fd, void* tstate) = nullptr;
-};
-
-template <typename T>
-void resolve(T& fn, const char* name) {
-  fn = reinterpret_cast<T>(dlsym(RTLD_DEFAULT, name));
-}
-
-// Resolved on first use: libpython may be linked (found at once) or, when the interpreter is
-// embedded, dlopen'ed later; a miss is retried until the program has a Python.
-const Api* api() {
-  static std::atomic<const Api*> cached{nullptr};
-  const Api* a = cached.load(std::memory_order_acquire);
-  if (a != nullptr) return a;
-  Api probe;
-  resolve(probe.is_initialized, "Py_IsInitialized");
-  resolve(probe.is_finalizing, "Py_IsFinalizing");  // 3.13+
-  if (probe.is_finalizing == nullptr) resolve(probe.is_finalizing, "_Py_IsFinalizing");
-  resolve(probe.this_thread_state, "PyGILState_GetThisThreadState");
-  resolve(probe.dump_traceback, "_Py_DumpTraceback");
-  if (probe.is_initialized == nullptr || probe.is_finalizing == nullptr ||
-      probe.this_thread_state == nullptr || probe.dump_traceback == nullptr) {
-    return nullptr;
-  }
-  const Api* fresh = new Api(probe);
-  const Api* expected = nullptr;
-  if (!cached.compare_exchange_strong(expected, fresh)) {
-    delete fresh;
-    return expected;
-  }
-  process_info::set_hook("cpython.stacks", true);
-  return fresh;
-}
-
-}  // namespace
 
 bool present() {
-  return api() != nullptr;
+  return cpython::available(cpython::kStacks);
 }
 
 std::vector<PyFrame> parse_dump(const std::string& text) {
@@ -88,14 +45,15 @@ std::vector<PyFrame> parse_dump(const std::string& text) {
 
 std::vector<PyFrame> capture_stack() {
   if (!options().python_stacks) return {};
-  const Api* a = api();
-  if (a == nullptr || !a->is_initialized() || a->is_finalizing()) return {};
-  void* tstate = a->this_thread_state();
+  if (!present()) return {};
+  const cpython::Api& a = cpython::api;
+  if (!a.is_initialized() || a.is_finalizing()) return {};
+  void* tstate = a.this_thread_state();
   if (tstate == nullptr) return {};
   // An anonymous in-memory file: unlike a pipe it never fills up and blocks the writer.
   int fd = static_cast<int>(syscall(SYS_memfd_create, "loopsan-pystack", MFD_CLOEXEC));
   if (fd < 0) return {};
-  a->dump_traceback(fd, tstate);
+  a.dump_traceback(fd, tstate);
   std::string text;
   off_t size = lseek(fd, 0, SEEK_CUR);
   if (size > 0) {

@@ -1,7 +1,5 @@
 #include "agent/runtimes/python_hooks.h"
 
-#include <dlfcn.h>
-
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -15,6 +13,7 @@
 #include "agent/core/loop_tracker.h"
 #include "agent/base/options.h"
 #include "agent/core/process_info.h"
+#include "agent/runtimes/cpython_api.h"
 #include "agent/runtimes/python_bridge.h"
 #include "agent/report/reporter.h"
 #include "agent/stacks/stack.h"
@@ -27,31 +26,9 @@ namespace loopsan::python_hooks {
 
 namespace {
 
-using PyObject = void;
-
-// The slice of the C API used here (all in the stable ABI), resolved with dlsym.
-struct Api {
-  int (*add_audit_hook)(int (*)(const char*, PyObject*, void*), void*);
-  int (*is_initialized)();
-  int (*gil_check)();
-  void* (*this_thread_state)();
-  const char* (*get_version)();
-  PyObject* (*cfunction_new)(void* def, PyObject* self, PyObject* module);
-  PyObject* (*dict_new)();
-  int (*dict_set_item_string)(PyObject*, const char*, PyObject*);
-  PyObject* (*eval_get_builtins)();
-  PyObject* (*compile_string)(const char*, const char*, int);
-  PyObject* (*eval_code)(PyObject*, PyObject*, PyObject*);
-  void (*err_fetch)(PyObject**, PyObject**, PyObject**);
-  void (*err_restore)(PyObject*, PyObject*, PyObject*);
-  void (*err_print)();
-  int (*arg_parse_tuple)(PyObject*, const char*, ...);
-  PyObject* (*tuple_get_item)(PyObject*, long);
-  const char* (*unicode_as_utf8)(PyObject*);
-  void (*inc_ref)(PyObject*);
-  void (*dec_ref)(PyObject*);
-  PyObject* none;
-};
+using cpython::PyObject;
+// Under the name report() and the other entry points have always used.
+using cpython::api;
 
 // The layout of PyMethodDef (stable ABI).
 struct MethodDef {
@@ -63,38 +40,7 @@ struct MethodDef {
 constexpr int kMethVarargs = 0x0001;
 constexpr int kPyFileInput = 257;
 
-Api api;
 std::atomic<int> done{0};  // 0: waiting for the moment, 1: installed (or gave up)
-
-template <typename T>
-bool resolve(T& fn, const char* name) {
-  fn = reinterpret_cast<T>(dlsym(RTLD_DEFAULT, name));
-  return fn != nullptr;
-}
-
-bool resolve_api() {
-  bool ok = resolve(api.add_audit_hook, "PySys_AddAuditHook");
-  ok &= resolve(api.is_initialized, "Py_IsInitialized");
-  ok &= resolve(api.gil_check, "PyGILState_Check");
-  ok &= resolve(api.this_thread_state, "PyGILState_GetThisThreadState");
-  ok &= resolve(api.get_version, "Py_GetVersion");
-  ok &= resolve(api.cfunction_new, "PyCFunction_NewEx");
-  ok &= resolve(api.dict_new, "PyDict_New");
-  ok &= resolve(api.dict_set_item_string, "PyDict_SetItemString");
-  ok &= resolve(api.eval_get_builtins, "PyEval_GetBuiltins");
-  ok &= resolve(api.compile_string, "Py_CompileString");
-  ok &= resolve(api.eval_code, "PyEval_EvalCode");
-  ok &= resolve(api.err_fetch, "PyErr_Fetch");
-  ok &= resolve(api.err_restore, "PyErr_Restore");
-  ok &= resolve(api.err_print, "PyErr_Print");
-  ok &= resolve(api.arg_parse_tuple, "PyArg_ParseTuple");
-  ok &= resolve(api.tuple_get_item, "PyTuple_GetItem");
-  ok &= resolve(api.unicode_as_utf8, "PyUnicode_AsUTF8");
-  ok &= resolve(api.inc_ref, "Py_IncRef");
-  ok &= resolve(api.dec_ref, "Py_DecRef");
-  ok &= resolve(api.none, "_Py_NoneStruct");
-  return ok;
-}
 
 // "3.11.7 (main, ...)" -> 311
 int version_number() {
@@ -284,9 +230,9 @@ int audit_hook(const char* event, PyObject* args, void*) {
 }  // namespace
 
 void init() {
-  if (!resolve_api()) return;  // not CPython (or one without the API we need)
+  if (!cpython::available(cpython::kHooks)) return;  // not CPython, or one without the API
   // A CPython whose stack dump we cannot use still gets the hooks; the start line says which.
-  if (!python::present()) process_info::set_hook("cpython.stacks", false);
+  if (!cpython::available(cpython::kStacks)) process_info::set_hook("cpython.stacks", false);
   process_info::set_hook("cpython.futures", false);
   process_info::set_hook("cpython.asyncio", false);
   events::g_runtime_waiting.store(1, std::memory_order_release);
