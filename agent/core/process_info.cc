@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <cstring>
 #include <ctime>
 #include <utility>
 
@@ -33,6 +35,10 @@ State& state() {
 }
 
 Lock hooks_lock;
+
+// deepbind_json(): written under hooks_lock, the length published after the bytes.
+char deepbind_text[2048];
+std::atomic<size_t> deepbind_len{0};
 
 std::string iso8601(int64_t wall_ms) {
   time_t secs = static_cast<time_t>(wall_ms / 1000);
@@ -108,7 +114,20 @@ bool note_deepbind(const std::string& path) {
     if (p == path) return false;
   }
   state().deepbind.push_back(path);
+  std::string entry = json_quote(path);
+  size_t len = deepbind_len.load(std::memory_order_relaxed);
+  size_t need = entry.size() + (len > 0 ? 1 : 0);
+  if (len + need <= sizeof deepbind_text) {
+    if (len > 0) deepbind_text[len] = ',';
+    memcpy(deepbind_text + len + (len > 0 ? 1 : 0), entry.data(), entry.size());
+    deepbind_len.store(len + need, std::memory_order_release);
+  }
   return true;
+}
+
+const char* deepbind_json(size_t* len) {
+  *len = deepbind_len.load(std::memory_order_acquire);
+  return deepbind_text;
 }
 
 std::string start_line_json() {

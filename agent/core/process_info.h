@@ -28,6 +28,9 @@ void set_hook(const char* name, bool installed);
 // A library was loaded with RTLD_DEEPBIND (listed in the start line's "deepbind"). Returns
 // true the first time `path` is noted.
 bool note_deepbind(const std::string& path);
+// The same list as the inside of a JSON array ("a","b"), for the summary: async-signal-safe,
+// static storage, empty when none. Long lists are cut at a whole entry.
+const char* deepbind_json(size_t* len);
 
 // The complete start line (without the trailing newline).
 std::string start_line_json();

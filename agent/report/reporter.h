@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "agent/report/finding.h"
 
@@ -11,6 +12,12 @@ namespace loopsan::reporter {
 // Call with no agent lock held (symbolization takes the loader's lock) and with the
 // re-entrancy guard set. Returns true if the finding was new (written), false for a repeat.
 bool submit(Finding& finding);
+
+// Where finished report lines go instead of the report file and stderr, for unit tests that
+// drive detectors with synthetic events (Seastar's stall detector has the same seam: an
+// injectable report function its test counts). Null (the default) restores the file.
+using LineSink = void (*)(const std::string& line);
+void set_sink(LineSink sink);
 
 // Unique findings so far in this process (loopsan_findings_count()).
 uint64_t findings_count();

@@ -168,6 +168,13 @@ void write(How how, int status) {
     b.str(",\"suppressed\":");
     b.num(suppressed);
   }
+  size_t deepbind_len = 0;
+  const char* deepbind = process_info::deepbind_json(&deepbind_len);
+  if (deepbind_len > 0) {
+    b.str(",\"deepbind\":[");
+    b.bytes(deepbind, deepbind_len);
+    b.str("]");
+  }
   b.str(",\"threads_created\":");
   b.num(registry::threads_created());
   b.str(",\"exit\":{\"how\":\"");
