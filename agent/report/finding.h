@@ -12,20 +12,19 @@
 
 namespace loopsan {
 
-// The kinds of DESIGN.md's schema 1. The order is the index used by the lock-free counters.
+// The kinds of DESIGN.md's schema 1, from findings.def. The order is the index used by the
+// lock-free counters.
 enum class Kind : int {
-  kBlockingCall,
-  kLoopStall,
-  kUnretrievedException,
-  kUncaughtException,
-  kHungWait,
-  kDeadlock,
-  kThreadLeak,
-  kLoopOnPoolThread,
-  kPoolStarvation,
+#define LOOPSAN_FINDING(enumerator, name, implemented, meaning, fields) k##enumerator,
+#include "agent/report/findings.def"
+#undef LOOPSAN_FINDING
   kCount
 };
 const char* kind_name(Kind kind);
+// False for kinds that no detector emits yet.
+bool kind_implemented(Kind kind);
+// Kind::kCount when `name` is no kind.
+Kind kind_from_name(const std::string& name);
 
 struct Finding {
   Kind kind = Kind::kBlockingCall;

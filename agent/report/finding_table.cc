@@ -3,10 +3,35 @@
 namespace loopsan::finding_table {
 namespace {
 
+// The summary reads these from a fatal-signal handler.
+static_assert(std::atomic<uint64_t>::is_always_lock_free);
+static_assert(std::atomic<uint32_t>::is_always_lock_free);
+static_assert(std::atomic<int>::is_always_lock_free);
+
 Entry entries[kCapacity];
 std::atomic<int> used{0};
 std::atomic<uint64_t> unique_total{0};
 std::atomic<uint64_t> unique_kind[static_cast<int>(Kind::kCount)];
+
+// Moves what `e` counted in its own total to its canonical slot.
+void move_total(Entry& e, int canonical) {
+  if (uint64_t n = e.total.exchange(0)) entries[canonical].total.fetch_add(n);
+}
+
+// Counts one occurrence of slot `e`'s raw stack on the slot that reports its id. publish() may
+// make `e` an alias between the load of alias_of and the add, after it moved e's total: the
+// second load then sees the alias (the add follows publish()'s exchange, which follows its
+// store of alias_of; hence the seq_cst default on these accesses) and moves the straggler.
+void count_occurrence(Entry& e) {
+  int canonical = e.alias_of.load();
+  if (canonical >= 0) {
+    entries[canonical].total.fetch_add(1);
+    return;
+  }
+  e.total.fetch_add(1);
+  canonical = e.alias_of.load();
+  if (canonical >= 0) move_total(e, canonical);
+}
 
 }  // namespace
 
@@ -19,19 +44,23 @@ Claim claim(uint64_t raw, Kind kind, int* slot) {
     uint64_t cur = entries[i].raw.load(std::memory_order_acquire);
     if (cur == raw) {
       entries[i].count.fetch_add(1, std::memory_order_relaxed);
+      count_occurrence(entries[i]);
       return Claim::kRepeat;
     }
     if (cur != 0) continue;
     uint64_t expected = 0;
     if (entries[i].raw.compare_exchange_strong(expected, raw, std::memory_order_acq_rel)) {
       entries[i].kind.store(static_cast<int>(kind), std::memory_order_relaxed);
-      entries[i].count.store(1, std::memory_order_relaxed);
+      // Added, not stored: a repeat of `raw` on another thread may already have counted.
+      entries[i].count.fetch_add(1, std::memory_order_relaxed);
+      count_occurrence(entries[i]);
       used.fetch_add(1, std::memory_order_relaxed);
       *slot = i;
       return Claim::kNew;
     }
     if (expected == raw) {
       entries[i].count.fetch_add(1, std::memory_order_relaxed);
+      count_occurrence(entries[i]);
       return Claim::kRepeat;
     }
   }
@@ -49,8 +78,9 @@ bool publish(int slot, uint64_t id, bool suppressed) {
     if (i == slot) continue;
     if (entries[i].id.load(std::memory_order_acquire) == id &&
         entries[i].alias_of.load(std::memory_order_relaxed) < 0) {
-      entries[slot].alias_of.store(i, std::memory_order_relaxed);
+      entries[slot].alias_of.store(i);
       entries[slot].id.store(id, std::memory_order_release);
+      move_total(entries[slot], i);
       return false;
     }
   }
@@ -94,6 +124,7 @@ void reset_after_fork() {
     e.raw.store(0, std::memory_order_relaxed);
     e.id.store(0, std::memory_order_relaxed);
     e.count.store(0, std::memory_order_relaxed);
+    e.total.store(0, std::memory_order_relaxed);
     e.kind.store(0, std::memory_order_relaxed);
     e.alias_of.store(-1, std::memory_order_relaxed);
     e.suppressed.store(false, std::memory_order_relaxed);

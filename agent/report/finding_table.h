@@ -5,6 +5,9 @@
 // symbolization for the thousandth repeat of a hot bug); a new raw stack then gets its stable
 // id (hash of module basenames + offsets, the same from run to run) and, if that id was seen
 // already under another address, counts as a repeat of it.
+//
+// Every occurrence is also counted once on the slot that reports its id (`total`), as it
+// happens, so that the summary reads one counter per slot instead of gathering aliases.
 #pragma once
 
 #include <atomic>
@@ -20,6 +23,10 @@ struct Entry {
   std::atomic<uint64_t> raw{0};    // 0 = free slot
   std::atomic<uint64_t> id{0};     // 0 = id not published yet
   std::atomic<uint32_t> count{0};  // occurrences of this raw stack
+  // Occurrences of this slot's id counted here: on a slot that is no alias, its own and those
+  // of every raw stack aliased to it. On an alias, whatever was seen before it became one, in
+  // transit to the canonical slot. The summary's repeats are total - 1.
+  std::atomic<uint64_t> total{0};
   std::atomic<int> kind{0};
   std::atomic<int> alias_of{-1};        // slot whose id this raw stack repeats, -1 if none
   std::atomic<bool> suppressed{false};  // matched a suppression: counted apart

@@ -148,13 +148,7 @@ void write(How how, int status) {
     uint64_t id = e.id.load(std::memory_order_acquire);
     if (id == 0) continue;
     // Occurrences after the first, including those seen at other addresses (aliases).
-    uint64_t total = e.count.load(std::memory_order_relaxed);
-    for (int other = 0; other < finding_table::kCapacity; ++other) {
-      const auto& o = finding_table::entry(other);
-      if (o.alias_of.load(std::memory_order_relaxed) == slot) {
-        total += o.count.load(std::memory_order_relaxed);
-      }
-    }
+    uint64_t total = e.total.load(std::memory_order_relaxed);
     if (total <= 1) continue;
     if (!first) b.str(",");
     first = false;

@@ -22,14 +22,6 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
-bool known_kind(const std::string& kind) {
-  if (kind == "*") return true;
-  for (int k = 0; k < static_cast<int>(Kind::kCount); ++k) {
-    if (kind == kind_name(static_cast<Kind>(k))) return true;
-  }
-  return false;
-}
-
 bool read_file(const std::string& path, std::string& out) {
   int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd < 0) return false;
@@ -46,7 +38,8 @@ bool glob(const std::string& pattern, const std::string& text) {
 
 }  // namespace
 
-std::vector<Rule> parse(const std::string& text, std::vector<std::string>& problems) {
+std::vector<Rule> parse(const std::string& text, std::vector<std::string>& problems,
+                        std::vector<std::string>& warnings) {
   std::vector<Rule> out;
   size_t start = 0;
   for (int number = 1; start <= text.size(); ++number) {
@@ -60,17 +53,22 @@ std::vector<Rule> parse(const std::string& text, std::vector<std::string>& probl
     if (line.empty()) continue;
     size_t colon = line.find(':');
     if (colon == std::string::npos) {
-      problems.push_back(cat("line ", number, ": '", line, "' is not kind:pattern"));
+      problems.push_back(cat("line ", number, ": '", line, "' is not kind:pattern; skipped"));
       continue;
     }
     Rule r{trim(line.substr(0, colon)), trim(line.substr(colon + 1)), number};
-    if (!known_kind(r.kind)) {
-      problems.push_back(cat("line ", number, ": unknown finding kind '", r.kind, "'"));
+    Kind kind = r.kind == "*" ? Kind::kCount : kind_from_name(r.kind);
+    if (r.kind != "*" && kind == Kind::kCount) {
+      problems.push_back(cat("line ", number, ": unknown finding kind '", r.kind, "'; skipped"));
       continue;
     }
     if (r.pattern.empty()) {
-      problems.push_back(cat("line ", number, ": empty pattern"));
+      problems.push_back(cat("line ", number, ": empty pattern; skipped"));
       continue;
+    }
+    if (r.kind != "*" && !kind_implemented(kind)) {
+      warnings.push_back(cat("line ", number, ": no detector emits kind '", r.kind, "' yet; line ",
+                             number, " never matches"));
     }
     out.push_back(std::move(r));
   }
@@ -85,11 +83,17 @@ void init() {
     log_line(cat("warning: cannot read suppressions file '", path, "'; no finding is suppressed"));
     return;
   }
-  std::vector<std::string> problems;
-  auto* parsed = new std::vector<Rule>(parse(text, problems));
-  if (!problems.empty()) {
-    log_line(cat("warning: suppressions file '", path, "': ", problems.size(),
-                 " bad line(s) skipped (", problems[0], ")"));
+  std::vector<std::string> problems, warnings;
+  auto* parsed = new std::vector<Rule>(parse(text, problems, warnings));
+  // Problems first: a skipped line changes what is suppressed, a dormant rule does not yet.
+  problems.insert(problems.end(), warnings.begin(), warnings.end());
+  const int total = static_cast<int>(problems.size());
+  for (int i = 0; i < total && i < kMaxWarningLines; ++i) {
+    log_line(cat("warning: suppressions file '", path, "', ", problems[static_cast<size_t>(i)]));
+  }
+  if (total > kMaxWarningLines) {
+    log_line(cat("warning: suppressions file '", path, "': ", total - kMaxWarningLines,
+                 " more problem(s) not shown"));
   }
   rules = parsed;
 }

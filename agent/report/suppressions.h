@@ -26,10 +26,15 @@ struct Rule {
 };
 
 // Parses a suppressions file. Bad lines are skipped; `problems` gets one entry per bad line.
-std::vector<Rule> parse(const std::string& text, std::vector<std::string>& problems);
+// A rule for a kind that no detector emits yet is kept, so that a file written for a later
+// version stays valid, and `warnings` says that it cannot match today.
+std::vector<Rule> parse(const std::string& text, std::vector<std::string>& problems,
+                        std::vector<std::string>& warnings);
 
-// Reads options().suppressions at start-up. A missing or malformed file gets one warning on
-// stderr; the program runs on with the rules that could be read.
+// Reads options().suppressions at start-up. A missing file gets one warning on stderr, a
+// malformed one a warning per problem (at most kMaxWarningLines, then a count of the rest); the
+// program runs on with the rules that could be read.
+constexpr int kMaxWarningLines = 10;
 void init();
 
 // True if a rule matches the finding's kind and one of its frames.
