@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "agent/base/errno_saver.h"
 #include "agent/report/summary.h"
 #include "agent/base/sys.h"
 
@@ -24,7 +25,7 @@ bool is_default(const struct sigaction& sa) {
 }
 
 void handler(int sig, siginfo_t* info, void*) {
-  int saved_errno = errno;
+  ErrnoSaver errno_saver;
   summary::write(sig == SIGABRT ? summary::How::kAbort : summary::How::kSignal, sig);
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
@@ -36,7 +37,6 @@ void handler(int sig, siginfo_t* info, void*) {
   bool recurs = info != nullptr && info->si_code > 0 &&
                 (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE);
   if (!recurs) syscall(SYS_tgkill, sys::getpid(), sys::gettid(), sig);
-  errno = saved_errno;
 }
 
 void install_ours(int sig) {

@@ -1,3 +1,4 @@
+#include "agent/base/errno_saver.h"
 #include "agent/runtimes/cpython_api.h"
 
 #include <dlfcn.h>
@@ -70,10 +71,8 @@ uint32_t features() {
   if (g_state.load(std::memory_order_acquire) == kResolved) {
     return g_features.load(std::memory_order_relaxed);
   }
-  int saved_errno = errno;
-  uint32_t available = resolve();
-  errno = saved_errno;
-  return available;
+  ErrnoSaver errno_saver;
+  return resolve();
 }
 
 }  // namespace loopsan::cpython

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/base/errno_saver.h"
 #include "agent/base/json.h"
 #include "agent/events.h"
 #include "agent/base/log.h"
@@ -240,7 +241,7 @@ void init() {
 
 void register_now() {
   if (tls_state.guard != 0) return;
-  int saved_errno = errno;
+  ErrnoSaver errno_saver;
   // The interpreter has its final allocators once this thread has a thread state, and this
   // thread may call into it while it holds the GIL.
   if (api.this_thread_state() != nullptr && api.gil_check() &&
@@ -254,7 +255,6 @@ void register_now() {
       api.add_audit_hook(audit_hook, nullptr);
     }
   }
-  errno = saved_errno;
 }
 
 }  // namespace loopsan::python_hooks
