@@ -33,6 +33,27 @@ BOOST_AUTO_TEST_CASE(forked_child_writes_its_own_report) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(children_forked_while_other_threads_use_the_agent_are_whole) {
+  // Three threads create threads, pin and rethrow exceptions and report findings while the
+  // main thread forks: the fork handlers hold every agent lock across fork(), so no child
+  // inherits a table half-written or a lock held by a thread it does not have.
+  constexpr int kChildren = 40;
+  RunResult r = run({.argv = {victim("loop_victim"), "fork-while-busy", std::to_string(kChildren)},
+                     .options = "log_to_stderr=0"});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_TEST(r.out == "children 40 failed 0\n", r.out);
+  int child_reports = 0;
+  for (const auto& rep : r.reports) {
+    if (rep.findings.size() == 1u &&
+        stack_has_function(rep.findings[0]["stack"], "child_tick_sleeps")) {
+      ++child_reports;
+      BOOST_TEST(rep.summary["threads_created"] == 1, rep.summary.dump());
+      BOOST_TEST(rep.summary["exit"]["how"] == "exit");
+    }
+  }
+  BOOST_TEST(child_reports == kChildren, r.describe());
+}
+
 BOOST_AUTO_TEST_CASE(report_survives_a_host_that_closes_every_descriptor) {
   RunResult r = run({.argv = {victim("loop_victim"), "close-all"}});
   BOOST_TEST(r.exit_code == 0, r.describe());

@@ -8,7 +8,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <exception>
+#include <stdexcept>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -160,6 +163,49 @@ int fork_child() {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }
 
+// Forks while other threads keep the agent's tables busy (thread registry, pinned
+// exceptions, the report file): each child must find them whole, start a thread of its own,
+// report its own finding and exit. A child that hangs on a lock taken by a thread that does
+// not exist in it is killed by its alarm.
+int fork_while_busy(int children) {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> churn;
+  for (int i = 0; i < 3; ++i) {
+    churn.emplace_back([&stop] {
+      Loop l = make_loop();
+      while (!stop.load()) {
+        std::thread([] {}).join();
+        std::exception_ptr e = std::make_exception_ptr(std::runtime_error("churn"));
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception&) {
+        }
+        run_loop(l, 1, on_tick_sleeps);
+      }
+      close_loop(l);
+    });
+  }
+  int failed = 0;
+  for (int i = 0; i < children; ++i) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      alarm(30);
+      std::thread([] {}).join();
+      Loop child = make_loop();
+      run_loop(child, 1, child_tick_sleeps);
+      close_loop(child);
+      exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
+  }
+  stop = true;
+  for (auto& t : churn) t.join();
+  printf("children %d failed %d\n", children, failed);
+  return failed == 0 ? 0 : 1;
+}
+
 int exit_with(int status, bool with_finding) {
   Loop l = make_loop();
   run_loop(
@@ -179,6 +225,7 @@ int main(int argc, char** argv) {
   if (mode == "close-all") return close_all();
   if (mode == "close-all-reuse") return close_all_reuse();
   if (mode == "fork") return fork_child();
+  if (mode == "fork-while-busy") return fork_while_busy(atoi(argv[2]));
   if (mode == "exit") return exit_with(atoi(argv[2]), argc > 3 && strcmp(argv[3], "finding") == 0);
   if (mode == "_exit") {
     exit_with(0, true);
