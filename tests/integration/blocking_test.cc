@@ -49,6 +49,18 @@ BOOST_AUTO_TEST_CASE(coroutine_time_sleep_names_the_coroutine_and_line) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(fsync_in_a_loop_callback_is_reported_and_off_the_loop_is_not) {
+  std::string file = make_temp_dir() + "/state";
+  RunResult r = run({.argv = {victim("loop_victim"), "fsync-in-loop", file}});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  auto findings = r.findings("blocking-call");
+  BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
+  BOOST_TEST(findings[0]["call"] == "fsync");
+  BOOST_TEST(findings[0]["thread"]["role"] == "loop");
+  BOOST_TEST(stack_has_function(findings[0]["stack"], "on_tick_saves_state"), r.describe());
+  BOOST_TEST(r.reports[0].start["hooks"]["fsync"] == true);
+}
+
 BOOST_AUTO_TEST_CASE(sleeping_off_the_loop_is_not_a_finding) {
   for (const std::string& py : pythons()) {
     BOOST_TEST_CONTEXT(py) {

@@ -73,6 +73,24 @@ __attribute__((noinline)) void after_loop_sleeps() {
 __attribute__((noinline)) void worker_sleeps() {
   std::this_thread::sleep_for(20ms);
 }
+__attribute__((noinline)) void save_state(const char* path) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0 || write(fd, "state\n", 6) != 6 || fsync(fd) != 0) exit(93);
+  close(fd);
+}
+__attribute__((noinline)) void on_tick_saves_state(const char* path) {
+  save_state(path);
+}
+
+// fsync() in a loop callback (the bug), then the same save from a worker thread (fine).
+int fsync_in_loop(const char* path) {
+  Loop l = make_loop();
+  run_loop(l, 1, [path] { on_tick_saves_state(path); });
+  std::thread worker([path] { save_state(path); });
+  worker.join();
+  close_loop(l);
+  return 0;
+}
 
 int sleep_in_loop() {
   Loop l = make_loop();
@@ -221,6 +239,7 @@ int main(int argc, char** argv) {
   setvbuf(stdout, nullptr, _IONBF, 0);
   if (mode == "sleep-in-loop") return sleep_in_loop();
   if (mode == "clean") return clean();
+  if (mode == "fsync-in-loop") return fsync_in_loop(argv[2]);
   if (mode == "crash") return crash();
   if (mode == "close-all") return close_all();
   if (mode == "close-all-reuse") return close_all_reuse();
