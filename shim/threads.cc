@@ -24,7 +24,6 @@ struct StartArgs {
   void* (*start)(void*);
   void* arg;
   pid_t creator_tid;
-  loopsan::NativeStack* creator_stack;
 };
 
 // Records the end of a thread however it ends: return, pthread_exit() or cancellation (both
@@ -42,7 +41,7 @@ void* trampoline(void* raw) {
   {
     ReentryGuard guard;
     delete static_cast<StartArgs*>(raw);
-    registry::thread_started(args.creator_tid, args.creator_stack);
+    registry::thread_started(args.creator_tid);
   }
   ExitRecorder recorder;
   return args.start(args.arg);
@@ -62,16 +61,13 @@ LOOPSAN_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr,
   StartArgs* args;
   {
     ReentryGuard guard;
-    auto* stack = new loopsan::NativeStack();
-    loopsan::capture_stack(*stack);
-    args = new StartArgs{start, arg, loopsan::current_tid(), stack};
+    args = new StartArgs{start, arg, loopsan::current_tid()};
   }
   errno = saved_errno;
   // `attr` is passed through untouched: stack size, detach state, scheduling are the host's.
   int rc = real(thread, attr, trampoline, args);
   if (rc != 0) {
     ReentryGuard guard;
-    delete args->creator_stack;
     delete args;
     errno = saved_errno;
   }

@@ -45,7 +45,6 @@ std::unordered_map<pthread_t, ThreadRecord*>& table() {
 }
 
 void destroy(ThreadRecord* r) {
-  delete r->creator_stack;
   delete r;
 }
 
@@ -92,13 +91,12 @@ void register_main_thread() {
   loop_tracker::thread_named(tls_state, r->name.c_str());
 }
 
-void thread_started(pid_t creator_tid, NativeStack* creator_stack) {
+void thread_started(pid_t creator_tid) {
   auto* r = new ThreadRecord();
   r->handle = pthread_self();
   r->tid = current_tid();
   r->start_ms = now_ms();
   r->creator_tid = creator_tid;
-  r->creator_stack = creator_stack;
   r->name = kernel_thread_name();
   r->state = &tls_state;
   tls_state.record = r;

@@ -1,5 +1,5 @@
 // The thread registry: every thread the process creates (through pthread_create, std::thread
-// included) and the main thread, with name, role, creator stack and lifetime.
+// included) and the main thread, with name, role, creator and lifetime.
 #pragma once
 
 #include <pthread.h>
@@ -29,8 +29,7 @@ struct ThreadRecord {
   bool joined = false;
   bool detached = false;
   pid_t creator_tid = 0;
-  ThreadState* state = nullptr;          // the thread's TLS block, valid until it exits
-  NativeStack* creator_stack = nullptr;  // owned
+  ThreadState* state = nullptr;  // the thread's TLS block, valid until it exits
 };
 
 // A copy of what a report needs about a thread.
@@ -45,8 +44,7 @@ namespace registry {
 // The process's main thread (at start-up and again in a forked child).
 void register_main_thread();
 // A new thread, called on the new thread itself before the host's start routine runs.
-// `creator_stack` (may be null) is owned by the registry from now on.
-void thread_started(pid_t creator_tid, NativeStack* creator_stack);
+void thread_started(pid_t creator_tid);
 // The calling thread is about to end (return, pthread_exit or cancellation).
 void thread_exiting();
 void thread_joined(pthread_t handle);

@@ -61,12 +61,19 @@ BOOST_AUTO_TEST_CASE(wrappers_work_before_the_library_constructor) {
 
 BOOST_AUTO_TEST_CASE(loopsan_descriptors_stay_out_of_the_hosts_way) {
   // Programs expect open() to return the lowest free number. loopsan's only descriptors
-  // without a finding (libunwind's validation pipe, once stacks were captured: a thread was
-  // created and an exception thrown) sit at the top of the range.
+  // without a finding (libunwind's validation pipe, once a stack was captured: here for a
+  // custom future that failed, its exception retrieved) sit at the top of the range.
   std::string code =
-      "import os, threading\n"
+      "import ctypes, os, threading\n"
       "t = threading.Thread(target=lambda: None); t.start(); t.join()\n"
       "try:\n    int('x')\nexcept ValueError:\n    pass\n"
+      "api = ctypes.CDLL(None)\n"
+      "if hasattr(api, 'loopsan_future_failed'):\n"
+      "    f = ctypes.c_void_p(0x1000)\n"
+      "    api.loopsan_future_created(f)\n"
+      "    api.loopsan_future_failed(f, b'E', b'lost')\n"
+      "    api.loopsan_future_retrieved(f)\n"
+      "    api.loopsan_future_destroyed(f)\n"
       "print(sorted(int(f) for f in os.listdir('/proc/self/fd') if int(f) < 900))\n"
       "print(len([f for f in os.listdir('/proc/self/fd') if int(f) >= 900]))\n";
   for (const std::string& py : pythons()) {

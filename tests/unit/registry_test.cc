@@ -21,7 +21,7 @@ BOOST_AUTO_TEST_CASE(started_thread_is_recorded_until_exited_and_joined) {
   pthread_t handle;
   auto body = [](void* p) -> void* {
     auto* flags = static_cast<std::pair<std::atomic<bool>*, std::atomic<bool>*>*>(p);
-    registry::thread_started(0, nullptr);
+    registry::thread_started(0);
     flags->first->store(true);
     while (!flags->second->load()) std::this_thread::yield();
     registry::thread_exiting();
@@ -44,7 +44,7 @@ BOOST_AUTO_TEST_CASE(detached_thread_is_forgotten_when_it_exits) {
   size_t before = registry::live_records();
   std::atomic<bool> done{false};
   std::thread t([&] {
-    registry::thread_started(0, nullptr);
+    registry::thread_started(0);
     registry::thread_detached(pthread_self());
     BOOST_TEST(registry::live_records() == before + 1);
     registry::thread_exiting();
@@ -60,7 +60,7 @@ BOOST_AUTO_TEST_CASE(join_of_a_reused_handle_does_not_touch_a_live_thread) {
   size_t before = registry::live_records();
   std::atomic<bool> started{false}, release{false};
   std::thread t([&] {
-    registry::thread_started(0, nullptr);
+    registry::thread_started(0);
     started = true;
     while (!release) std::this_thread::yield();
     registry::thread_exiting();
