@@ -15,7 +15,7 @@
 namespace loopsan::blocking {
 
 struct BlockingScope::Captured {
-  NativeStack stack;
+  StackId stack = 0;
   std::vector<python::PyFrame> python_stack;
 };
 
@@ -32,7 +32,7 @@ std::string format_ms(int64_t ns) {
 
 BlockingScope::Captured* BlockingScope::capture() {
   auto* c = new Captured();
-  capture_stack(c->stack);
+  c->stack = capture_stack();
   c->python_stack = python::capture_stack();
   return c;
 }

@@ -101,13 +101,11 @@ void report(const cxx_exceptions::Info& info, bool at_exit, const char* origin) 
   f.add_field("exception", ex.take());
   if (info.throw_tid != 0) f.add_field("throw_tid", cat(info.throw_tid));
   f.add_field("at_exit", at_exit ? "true" : "false");
-  f.stacks.emplace_back("throw_stack", info.has_throw_stack ? info.throw_stack : NativeStack{});
-  NativeStack here;
-  if (!at_exit) capture_stack(here);
-  f.stacks.emplace_back("stack", here);
+  f.stacks.emplace_back("throw_stack", info.throw_stack);
+  f.stacks.emplace_back("stack", at_exit ? StackId{0} : capture_stack());
   f.python_stacks.emplace_back("python_stack", python::capture_stack());
   // The same lost exception is the same bug wherever the last reference happened to go.
-  if (info.has_throw_stack) f.identity_stacks = {"throw_stack"};
+  if (info.throw_stack != 0) f.identity_stacks = {"throw_stack"};
   reporter::submit(f);
 }
 
@@ -126,8 +124,7 @@ struct Custom {
   bool retrieved = false;
   std::string type;
   std::string what;
-  bool has_throw_stack = false;
-  NativeStack throw_stack;
+  StackId throw_stack = 0;
   pid_t throw_tid = 0;
 };
 Lock custom_lock;
@@ -142,7 +139,6 @@ void report_custom(const Custom& c, bool at_exit) {
   cxx_exceptions::Info info;
   info.type = c.type;
   info.what = c.what;
-  info.has_throw_stack = c.has_throw_stack;
   info.throw_stack = c.throw_stack;
   info.throw_tid = c.throw_tid;
   report(info, at_exit, "a custom future");
@@ -182,13 +178,11 @@ void custom_failed(const void* id, const char* type, const char* what) {
   void* in_flight = cxx_exceptions::current_exception_object(&in_flight_type);
   if (in_flight != nullptr) {
     cxx_exceptions::Info info = cxx_exceptions::describe(in_flight, in_flight_type);
-    c.has_throw_stack = info.has_throw_stack;
     c.throw_stack = info.throw_stack;
     c.throw_tid = info.throw_tid;
   }
-  if (!c.has_throw_stack) {
-    capture_stack(c.throw_stack);
-    c.has_throw_stack = true;
+  if (c.throw_stack == 0) {
+    c.throw_stack = capture_stack();
     c.throw_tid = current_tid();
   }
   LockGuard g(custom_lock);

@@ -163,9 +163,8 @@ PyObject* report(PyObject*, PyObject* args) {
     f.add_field("exception", ex.take());
     f.add_field("origin", json_quote(origin));
     f.add_field("at_exit", at_exit ? "true" : "false");
-    NativeStack here;
-    capture_stack(here);
-    f.stacks.emplace_back("throw_stack", NativeStack{});
+    StackId here = capture_stack();
+    f.stacks.emplace_back("throw_stack", StackId{0});
     f.stacks.emplace_back("stack", here);
     std::vector<python::PyFrame> dropped = python::capture_stack();
     // Leave out the machinery that called us: python_hooks.py's own frames and the

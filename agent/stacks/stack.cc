@@ -143,7 +143,7 @@ CodeRange code_range_of(const void* address) {
 }
 
 void stack_init(const void* own_code) {
-  // Known before libunwind initializes: that already opens its pipe (agent/unwinder_pipe.h).
+  // Known before libunwind initializes: that already opens its pipe (agent/stacks/unwinder_pipe.h).
   unwinder = code_range_of(reinterpret_cast<const void*>(&unw_backtrace));
   if (own_code != nullptr) {
     CodeRange own = code_range_of(own_code);
@@ -153,7 +153,7 @@ void stack_init(const void* own_code) {
 }
 
 // libunwind initializes at the first capture, not at start-up: a process that never needs a
-// stack never gets its validation pipe (agent/unwinder_pipe.h).
+// stack never gets its validation pipe (agent/stacks/unwinder_pipe.h).
 static void ensure_unwinder() {
   static std::atomic<bool> ready{false};
   if (ready.load(std::memory_order_acquire)) return;
@@ -161,27 +161,22 @@ static void ensure_unwinder() {
   ready.store(true, std::memory_order_release);
 }
 
-void capture_stack(NativeStack& out, int max) {
+StackId capture_stack(int max) {
   ensure_unwinder();
   int limit = std::min<int>({max, kMaxStackDepth, static_cast<int>(options().stack_depth)});
+  if (limit <= 0) return 0;
   // Room for our own frames, which are dropped below.
   constexpr int kOwnFramesSlack = 16;
-  void* raw[kMaxStackDepth + kOwnFramesSlack];
-  int n = unw_backtrace(raw, std::min(limit + kOwnFramesSlack, kMaxStackDepth + kOwnFramesSlack));
+  uintptr_t ips[kMaxStackDepth + kOwnFramesSlack];
+  int n = unw_backtrace(reinterpret_cast<void**>(ips), limit + kOwnFramesSlack);
   int first = 0;
-  while (first < n) {
-    auto ip = reinterpret_cast<uintptr_t>(raw[first]);
-    if (ip < own_begin || ip >= own_end) break;
-    ++first;
-  }
-  out.size = 0;
-  for (int i = first; i < n && out.size < limit; ++i) {
-    out.ips[out.size++] = reinterpret_cast<uintptr_t>(raw[i]);
-  }
+  while (first < n && ips[first] >= own_begin && ips[first] < own_end) ++first;
+  return depot::intern(ips + first, std::min(n - first, limit));
 }
 
-std::vector<Frame> symbolize(const NativeStack& stack) {
+std::vector<Frame> symbolize(StackId id) {
   static const std::string* exe = new std::string(executable_path());
+  depot::StackView stack = depot::get(id);
   std::vector<Frame> frames;
   frames.reserve(static_cast<size_t>(stack.size));
   for (int i = 0; i < stack.size; ++i) {

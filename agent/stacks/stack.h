@@ -6,14 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "agent/stacks/depot.h"
+
 namespace loopsan {
 
 constexpr int kMaxStackDepth = 256;
-
-struct NativeStack {
-  int size = 0;
-  uintptr_t ips[kMaxStackDepth];
-};
 
 struct Frame {
   uintptr_t ip = 0;
@@ -28,14 +25,16 @@ struct Frame {
 void stack_init(const void* own_code);
 
 // Captures up to min(max, stack_depth option) return addresses, innermost first, without
-// loopsan's own frames. Takes no lock of ours; safe wherever the host may throw an exception.
-void capture_stack(NativeStack& out, int max = kMaxStackDepth);
+// loopsan's own frames, and interns them in the depot (0 when there are none or the depot is
+// full). Takes no lock of ours and allocates nothing itself; safe wherever the host may throw an
+// exception.
+StackId capture_stack(int max = kMaxStackDepth);
 
 // Resolves module, offset, build-id and function name for every frame. May take the loader's
 // lock and read ELF files: call it with no agent lock held.
-std::vector<Frame> symbolize(const NativeStack& stack);
+std::vector<Frame> symbolize(StackId stack);
 
-// True for an address inside libunwind (see agent/unwinder_pipe.h).
+// True for an address inside libunwind (see agent/stacks/unwinder_pipe.h).
 bool is_unwinder_code(const void* address);
 
 // In a forked child: reset the symbolizer's locks.
