@@ -18,6 +18,13 @@ namespace loopsan::elf_symbols {
 // object's load bias) in the object file at `path`; empty if unknown.
 std::string function_at(const std::string& path, const std::string& build_id, uintptr_t vaddr);
 
+// The file at `path` was unloaded: the next lookup reads it again (it may be a new file by
+// then). The old table is leaked, not freed; see forget() in elf_symbols.cc.
+void forget(const std::string& path);
+
+// Tests only: whether a table (or the note that there is none) is cached for `path`.
+bool cached_for_testing(const std::string& path);
+
 // In a forked child: the lock may have been held by a thread that does not exist there.
 void reset_after_fork();
 

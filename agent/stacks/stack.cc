@@ -57,15 +57,18 @@ int find_object_range(dl_phdr_info* info, size_t, void* data) {
   return 0;
 }
 
-std::string read_build_id(uintptr_t load_bias) {
+// `found` tells an object without a build-id from no object at all (unloaded meanwhile).
+std::string read_build_id(uintptr_t load_bias, bool* found) {
   struct Query {
     uintptr_t bias;
     std::string id;
-  } q{load_bias, {}};
+    bool found;
+  } q{load_bias, {}, false};
   dl_iterate_phdr(
       [](dl_phdr_info* info, size_t, void* data) -> int {
         auto* q = static_cast<Query*>(data);
         if (info->dlpi_addr != q->bias) return 0;
+        q->found = true;
         for (int i = 0; i < info->dlpi_phnum; ++i) {
           const ElfW(Phdr)& ph = info->dlpi_phdr[i];
           if (ph.p_type != PT_NOTE) continue;
@@ -92,6 +95,7 @@ std::string read_build_id(uintptr_t load_bias) {
         return 1;
       },
       &q);
+  *found = q.found;
   return q.id;
 }
 
@@ -104,17 +108,23 @@ std::string executable_path() {
 // Build-ids per load bias. Filled outside the lock (dl_iterate_phdr takes the loader's lock).
 Lock build_id_lock;
 std::unordered_map<uintptr_t, std::string>* build_ids = nullptr;
+// Bumped by library_unloaded(): a build-id read while a library went away may be the old
+// library's, and must not be cached for whatever is mapped at that address next.
+uint64_t build_id_generation = 0;
 
 std::string cached_build_id(uintptr_t bias) {
+  uint64_t generation;
   {
     LockGuard g(build_id_lock);
     if (build_ids == nullptr) build_ids = new std::unordered_map<uintptr_t, std::string>();
     auto it = build_ids->find(bias);
     if (it != build_ids->end()) return it->second;
+    generation = build_id_generation;
   }
-  std::string id = read_build_id(bias);
+  bool found = false;
+  std::string id = read_build_id(bias, &found);
   LockGuard g(build_id_lock);
-  (*build_ids)[bias] = id;
+  if (found && generation == build_id_generation) (*build_ids)[bias] = id;
   return id;
 }
 
@@ -197,6 +207,20 @@ std::vector<Frame> symbolize(StackId id) {
     frames.push_back(std::move(f));
   }
   return frames;
+}
+
+void library_unloaded(uintptr_t load_bias, const char* path) {
+  {
+    LockGuard g(build_id_lock);
+    ++build_id_generation;
+    if (build_ids != nullptr) build_ids->erase(load_bias);
+  }
+  if (path != nullptr) elf_symbols::forget(path);
+}
+
+bool build_id_cached_for_testing(uintptr_t load_bias) {
+  LockGuard g(build_id_lock);
+  return build_ids != nullptr && build_ids->count(load_bias) != 0;
 }
 
 bool is_unwinder_code(const void* address) {

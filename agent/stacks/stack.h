@@ -34,6 +34,14 @@ StackId capture_stack(int max = kMaxStackDepth);
 // lock and read ELF files: call it with no agent lock held.
 std::vector<Frame> symbolize(StackId stack);
 
+// A library was unloaded (dlclose): forget what the symbolizer cached about it, so that
+// another library mapped later at the same address, or a new file at the same path, is not
+// described with the old one's build-id and symbols. Call it after the real dlclose()
+// returned (take `load_bias` = link_map::l_addr and `path` = l_name before); harmless when
+// the library stayed loaded (it is read again at its next frame). Takes agent locks: not
+// from a signal handler.
+void library_unloaded(uintptr_t load_bias, const char* path);
+
 // True for an address inside libunwind (see agent/stacks/unwinder_pipe.h).
 bool is_unwinder_code(const void* address);
 
@@ -53,5 +61,8 @@ CodeRange code_range_of(const void* address);
 
 // The module basename + offset signature of a frame, for stable finding ids.
 std::string module_basename(const std::string& path);
+
+// Tests only: whether the symbolizer holds a build-id for `load_bias`.
+bool build_id_cached_for_testing(uintptr_t load_bias);
 
 }  // namespace loopsan
