@@ -9,12 +9,10 @@
 #include <unordered_set>
 
 #include "agent/runtimes/cxx_exceptions.h"
-#include "agent/base/json.h"
 #include "agent/base/lock.h"
+#include "agent/detectors/exception_finding.h"
 #include "agent/runtimes/python_bridge.h"
-#include "agent/report/reporter.h"
 #include "agent/base/text.h"
-#include "agent/core/thread_registry.h"
 #include "agent/base/thread_state.h"
 
 namespace loopsan::future_tracker {
@@ -87,26 +85,17 @@ void erase(uintptr_t key) {
 // --- Reporting ----------------------------------------------------------------------------
 
 void report(const cxx_exceptions::Info& info, bool at_exit, const char* origin) {
-  Finding f;
-  f.kind = Kind::kUnretrievedException;
-  f.thread = registry::current_thread_info();
-  f.identity = info.type;
-  std::string what = info.what.empty() ? "" : cat(" (\"", info.what, "\")");
-  f.message = at_exit ? cat(info.type, what, " stored in ", origin,
-                            " was never retrieved; the future was still alive at exit")
-                      : cat(info.type, what, " stored in ", origin,
-                            " was never retrieved: the future was destroyed without get()");
-  JsonWriter ex;
-  ex.begin_object().field("type", info.type).field("what", info.what).end_object();
-  f.add_field("exception", ex.take());
-  if (info.throw_tid != 0) f.add_field("throw_tid", cat(info.throw_tid));
-  f.add_field("at_exit", at_exit ? "true" : "false");
-  f.stacks.emplace_back("throw_stack", info.throw_stack);
-  f.stacks.emplace_back("stack", at_exit ? StackId{0} : capture_stack());
-  f.python_stacks.emplace_back("python_stack", python::capture_stack());
-  // The same lost exception is the same bug wherever the last reference happened to go.
-  if (info.throw_stack != 0) f.identity_stacks = {"throw_stack"};
-  reporter::submit(f);
+  ExceptionFinding f(Kind::kUnretrievedException, info.type, info.what);
+  f.message(at_exit ? cat(" stored in ", origin,
+                          " was never retrieved; the future was still alive at exit")
+                    : cat(" stored in ", origin,
+                          " was never retrieved: the future was destroyed without get()"));
+  if (info.throw_tid != 0) f.field("throw_tid", cat(info.throw_tid));
+  f.field("at_exit", at_exit ? "true" : "false");
+  f.thrown_at(info.throw_stack);
+  f.dropped_at(at_exit ? StackId{0} : capture_stack());
+  f.python_stack(python::capture_stack());
+  f.submit();
 }
 
 void check_result(void* result, bool at_exit) {
