@@ -20,13 +20,13 @@ using events::BlockRule;
 namespace {
 
 struct Captured {
-  NativeStack stack;
+  StackId stack = 0;
   std::vector<python::PyFrame> python_stack;
 };
 
 Captured* capture() {
   auto* c = new Captured();
-  capture_stack(c->stack);
+  c->stack = capture_stack();
   c->python_stack = python::capture_stack();
   return c;
 }

@@ -9,12 +9,10 @@
 #include <unordered_set>
 
 #include "agent/runtimes/cxx_exceptions.h"
-#include "agent/base/json.h"
 #include "agent/base/lock.h"
+#include "agent/detectors/exception_finding.h"
 #include "agent/runtimes/python_bridge.h"
-#include "agent/report/reporter.h"
 #include "agent/base/text.h"
-#include "agent/core/thread_registry.h"
 #include "agent/base/thread_state.h"
 
 namespace loopsan::future_tracker {
@@ -87,28 +85,17 @@ void erase(uintptr_t key) {
 // --- Reporting ----------------------------------------------------------------------------
 
 void report(const cxx_exceptions::Info& info, bool at_exit, const char* origin) {
-  Finding f;
-  f.kind = Kind::kUnretrievedException;
-  f.thread = registry::current_thread_info();
-  f.identity = info.type;
-  std::string what = info.what.empty() ? "" : cat(" (\"", info.what, "\")");
-  f.message = at_exit ? cat(info.type, what, " stored in ", origin,
-                            " was never retrieved; the future was still alive at exit")
-                      : cat(info.type, what, " stored in ", origin,
-                            " was never retrieved: the future was destroyed without get()");
-  JsonWriter ex;
-  ex.begin_object().field("type", info.type).field("what", info.what).end_object();
-  f.add_field("exception", ex.take());
-  if (info.throw_tid != 0) f.add_field("throw_tid", cat(info.throw_tid));
-  f.add_field("at_exit", at_exit ? "true" : "false");
-  f.stacks.emplace_back("throw_stack", info.has_throw_stack ? info.throw_stack : NativeStack{});
-  NativeStack here;
-  if (!at_exit) capture_stack(here);
-  f.stacks.emplace_back("stack", here);
-  f.python_stacks.emplace_back("python_stack", python::capture_stack());
-  // The same lost exception is the same bug wherever the last reference happened to go.
-  if (info.has_throw_stack) f.identity_stacks = {"throw_stack"};
-  reporter::submit(f);
+  ExceptionFinding f(Kind::kUnretrievedException, info.type, info.what);
+  f.message(at_exit ? cat(" stored in ", origin,
+                          " was never retrieved; the future was still alive at exit")
+                    : cat(" stored in ", origin,
+                          " was never retrieved: the future was destroyed without get()"));
+  if (info.throw_tid != 0) f.field("throw_tid", cat(info.throw_tid));
+  f.field("at_exit", at_exit ? "true" : "false");
+  f.thrown_at(info.throw_stack);
+  f.dropped_at(at_exit ? StackId{0} : capture_stack());
+  f.python_stack(python::capture_stack());
+  f.submit();
 }
 
 void check_result(void* result, bool at_exit) {
@@ -126,8 +113,7 @@ struct Custom {
   bool retrieved = false;
   std::string type;
   std::string what;
-  bool has_throw_stack = false;
-  NativeStack throw_stack;
+  StackId throw_stack = 0;
   pid_t throw_tid = 0;
 };
 Lock custom_lock;
@@ -142,7 +128,6 @@ void report_custom(const Custom& c, bool at_exit) {
   cxx_exceptions::Info info;
   info.type = c.type;
   info.what = c.what;
-  info.has_throw_stack = c.has_throw_stack;
   info.throw_stack = c.throw_stack;
   info.throw_tid = c.throw_tid;
   report(info, at_exit, "a custom future");
@@ -182,13 +167,11 @@ void custom_failed(const void* id, const char* type, const char* what) {
   void* in_flight = cxx_exceptions::current_exception_object(&in_flight_type);
   if (in_flight != nullptr) {
     cxx_exceptions::Info info = cxx_exceptions::describe(in_flight, in_flight_type);
-    c.has_throw_stack = info.has_throw_stack;
     c.throw_stack = info.throw_stack;
     c.throw_tid = info.throw_tid;
   }
-  if (!c.has_throw_stack) {
-    capture_stack(c.throw_stack);
-    c.has_throw_stack = true;
+  if (c.throw_stack == 0) {
+    c.throw_stack = capture_stack();
     c.throw_tid = current_tid();
   }
   LockGuard g(custom_lock);

@@ -4,11 +4,9 @@
 #include <cstdlib>
 
 #include "agent/runtimes/cxx_exceptions.h"
-#include "agent/base/json.h"
+#include "agent/detectors/exception_finding.h"
 #include "agent/runtimes/python_bridge.h"
-#include "agent/report/reporter.h"
 #include "agent/base/text.h"
-#include "agent/core/thread_registry.h"
 #include "agent/base/thread_state.h"
 
 namespace loopsan::uncaught {
@@ -23,19 +21,12 @@ void report_current_exception() {
   void* obj = cxx_exceptions::current_exception_object(&type);
   if (obj == nullptr) return;  // std::terminate() without an exception: the summary says abort
   cxx_exceptions::Info info = cxx_exceptions::describe(obj, type);
-  Finding f;
-  f.kind = Kind::kUncaughtException;
-  f.thread = registry::current_thread_info();
-  f.identity = info.type;
-  std::string what = info.what.empty() ? "" : cat(" (\"", info.what, "\")");
-  f.message = cat(info.type, what, " escaped thread ", f.thread.tid, " (", f.thread.name,
-                  ") and terminated the process");
-  JsonWriter ex;
-  ex.begin_object().field("type", info.type).field("what", info.what).end_object();
-  f.add_field("exception", ex.take());
-  f.stacks.emplace_back("throw_stack", info.throw_stack);
-  f.python_stacks.emplace_back("python_stack", python::capture_stack());
-  reporter::submit(f);
+  ExceptionFinding f(Kind::kUncaughtException, info.type, info.what);
+  f.message(cat(" escaped thread ", f.thread().tid, " (", f.thread().name,
+                ") and terminated the process"));
+  f.thrown_at(info.throw_stack);
+  f.python_stack(python::capture_stack());
+  f.submit();
 }
 
 [[noreturn]] void on_terminate() {

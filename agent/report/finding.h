@@ -32,9 +32,9 @@ struct Finding {
   ThreadInfo thread;
   // Kind-specific fields, already serialized as JSON values, in output order.
   std::vector<std::pair<std::string, std::string>> fields;
-  // Native stacks by field name ("stack", "throw_stack", ...): symbolized only when the finding
-  // turns out to be new.
-  std::vector<std::pair<std::string, NativeStack>> stacks;
+  // Native stacks (depot ids, 0 = none) by field name ("stack", "throw_stack", ...): symbolized
+  // only when the finding turns out to be new.
+  std::vector<std::pair<std::string, StackId>> stacks;
   // Python stacks by field name ("python_stack", ...).
   std::vector<std::pair<std::string, std::vector<python::PyFrame>>> python_stacks;
   // Extra text that distinguishes findings with the same stacks (e.g. the blocking call).

@@ -12,6 +12,7 @@
 #include "agent/core/process_info.h"
 #include "agent/report/report_file.h"
 #include "agent/report/suppressions.h"
+#include "agent/stacks/depot.h"
 
 namespace loopsan::reporter {
 namespace {
@@ -42,9 +43,10 @@ uint64_t python_hash(uint64_t h, const std::vector<python::PyFrame>& frames) {
 uint64_t raw_hash(const Finding& f) {
   uint64_t h = mix(0xcbf29ce484222325ull, static_cast<uint64_t>(f.kind));
   h = mix(h, f.identity);
-  for (const auto& [name, stack] : f.stacks) {
+  for (const auto& [name, id] : f.stacks) {
     if (!f.in_identity(name)) continue;
     h = mix(h, name);
+    depot::StackView stack = depot::get(id);
     for (int i = 0; i < stack.size && i < kIdentityFrames; ++i) h = mix(h, stack.ips[i]);
   }
   for (const auto& [name, frames] : f.python_stacks) {
@@ -135,7 +137,7 @@ bool submit(Finding& f) {
   if (claim == finding_table::Claim::kRepeat) return false;
 
   Symbolized stacks;
-  for (const auto& [name, stack] : f.stacks) stacks.emplace_back(name, symbolize(stack));
+  for (const auto& [name, id] : f.stacks) stacks.emplace_back(name, symbolize(id));
   uint64_t id = stable_id(f, stacks);
   bool suppressed = suppressions::suppressed(f, stacks);
   if (claim == finding_table::Claim::kNew) {

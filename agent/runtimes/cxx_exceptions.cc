@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <cstring>
 #include <exception>
 #include <future>
 #include <typeinfo>
@@ -25,8 +24,7 @@ struct RingSlot {
   void* obj;
   const void* type;
   pid_t tid;
-  int depth;
-  uintptr_t ips[kThrowDepth];
+  StackId stack;
 };
 
 struct Ring {
@@ -50,8 +48,7 @@ struct Pinned {
   const void* type = nullptr;
   bool retrieved = false;
   pid_t tid = 0;
-  int depth = 0;
-  uintptr_t ips[kThrowDepth];
+  StackId stack = 0;
 };
 
 constexpr int kShards = 16;
@@ -71,13 +68,6 @@ std::unordered_map<void*, Pinned*>& map_of(Shard& s) {
   return *s.map;
 }
 
-void capture_into(int& depth, uintptr_t* ips) {
-  NativeStack stack;
-  capture_stack(stack, kThrowDepth);
-  depth = stack.size;
-  memcpy(ips, stack.ips, sizeof(uintptr_t) * static_cast<size_t>(depth));
-}
-
 // Pins `obj`, copying its ring record if there is one. Returns the pinned record.
 Pinned* pin(void* obj, const RingSlot* from) {
   Shard& s = shard_of(obj);
@@ -89,8 +79,7 @@ Pinned* pin(void* obj, const RingSlot* from) {
   if (from != nullptr) {
     p->type = from->type;
     p->tid = from->tid;
-    p->depth = from->depth;
-    memcpy(p->ips, from->ips, sizeof(uintptr_t) * static_cast<size_t>(from->depth));
+    p->stack = from->stack;
   }
   it->second = p;
   pinned_count.fetch_add(1, std::memory_order_relaxed);
@@ -108,7 +97,7 @@ void on_throw(void* obj, const void* type_info) {
   slot.obj = obj;
   slot.type = type_info;
   slot.tid = current_tid();
-  capture_into(slot.depth, slot.ips);
+  slot.stack = capture_stack(kThrowDepth);
 }
 
 void on_make(void* obj, const void* type_info) {
@@ -117,7 +106,7 @@ void on_make(void* obj, const void* type_info) {
   tmp.obj = obj;
   tmp.type = type_info;
   tmp.tid = current_tid();
-  capture_into(tmp.depth, tmp.ips);
+  tmp.stack = capture_stack(kThrowDepth);
   pin(obj, &tmp);
 }
 
@@ -176,18 +165,14 @@ Info describe(void* obj, const void* type_info) {
       info.retrieved = p->retrieved;
       recorded_type = p->type;
       info.throw_tid = p->tid;
-      info.has_throw_stack = p->depth > 0;
-      info.throw_stack.size = p->depth;
-      memcpy(info.throw_stack.ips, p->ips, sizeof(uintptr_t) * static_cast<size_t>(p->depth));
+      info.throw_stack = p->stack;
     }
   }
-  if (!info.has_throw_stack) {
+  if (info.throw_stack == 0) {
     if (const RingSlot* slot = find_in_ring(obj)) {
       recorded_type = slot->type;
       info.throw_tid = slot->tid;
-      info.has_throw_stack = slot->depth > 0;
-      info.throw_stack.size = slot->depth;
-      memcpy(info.throw_stack.ips, slot->ips, sizeof(uintptr_t) * static_cast<size_t>(slot->depth));
+      info.throw_stack = slot->stack;
     }
   }
   const void* type = type_info != nullptr ? type_info : recorded_type;

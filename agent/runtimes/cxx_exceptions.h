@@ -1,11 +1,12 @@
 // C++ exceptions as libstdc++ throws them: where each one was thrown (bounded memory), whether
 // it was ever handed back to a caller through std::rethrow_exception, and what it is.
 //
-// A thrown exception's stack goes into a small per-thread ring (no lock, no allocation on the
-// throw path) and is forgotten when libstdc++ frees the exception object. Only an exception
-// that is captured into an exception_ptr (std::current_exception, std::make_exception_ptr) is
-// "pinned" into a process-wide table: that is how an exception reaches a future or another
-// thread. An exception that is thrown and caught normally never leaves its thread's ring.
+// A thrown exception's stack goes into the stack depot and its id into a small per-thread ring
+// (no lock, no malloc on the throw path); the slot is forgotten when libstdc++ frees the
+// exception object. Only an exception that is captured into an exception_ptr
+// (std::current_exception, std::make_exception_ptr) is "pinned" into a process-wide table:
+// that is how an exception reaches a future or another thread. An exception that is thrown
+// and caught normally never leaves its thread's ring.
 #pragma once
 
 #include <cstdint>
@@ -27,8 +28,7 @@ struct Info {
   std::string type;  // demangled, "unknown" if not known
   std::string what;  // std::exception::what(), empty for other types
   bool retrieved = false;
-  bool has_throw_stack = false;
-  NativeStack throw_stack;
+  StackId throw_stack = 0;  // 0 when not known
   pid_t throw_tid = 0;
 };
 

@@ -11,12 +11,12 @@
 #include "agent/base/json.h"
 #include "agent/events.h"
 #include "agent/base/log.h"
+#include "agent/detectors/exception_finding.h"
 #include "agent/core/loop_tracker.h"
 #include "agent/base/options.h"
 #include "agent/core/process_info.h"
 #include "agent/runtimes/cpython_api.h"
 #include "agent/runtimes/python_bridge.h"
-#include "agent/report/reporter.h"
 #include "agent/stacks/stack.h"
 #include "agent/base/text.h"
 #include "agent/core/thread_registry.h"
@@ -90,29 +90,19 @@ PyObject* report(PyObject*, PyObject* args) {
     ReentryGuard guard;
     bool at_exit = strcmp(when, "exit") == 0;
     bool is_asyncio = strcmp(origin, "asyncio") == 0;
-    Finding f;
-    f.kind = Kind::kUnretrievedException;
-    f.thread = registry::current_thread_info();
-    f.identity = type;
-    std::string message = *what != '\0' ? cat(type, " (\"", what, "\")") : std::string(type);
+    ExceptionFinding f(Kind::kUnretrievedException, type, what);
     if (is_asyncio) {
-      f.message = cat(message, " ended an asyncio task or future that was never awaited or ",
-                      "asked for its exception: the exception was lost");
+      f.message(cat(" ended an asyncio task or future that was never awaited or ",
+                    "asked for its exception: the exception was lost"));
     } else {
-      f.message =
-          cat(message, " stored in a concurrent.futures Future was never retrieved: ",
+      f.message(
+          cat(" stored in a concurrent.futures Future was never retrieved: ",
               at_exit ? "the Future was still alive at exit" : "the Future was garbage-collected",
-              " and neither result() nor exception() ever returned it");
+              " and neither result() nor exception() ever returned it"));
     }
-    JsonWriter ex;
-    ex.begin_object().field("type", type).field("what", what).end_object();
-    f.add_field("exception", ex.take());
-    f.add_field("origin", json_quote(origin));
-    f.add_field("at_exit", at_exit ? "true" : "false");
-    NativeStack here;
-    capture_stack(here);
-    f.stacks.emplace_back("throw_stack", NativeStack{});
-    f.stacks.emplace_back("stack", here);
+    f.field("origin", json_quote(origin));
+    f.field("at_exit", at_exit ? "true" : "false");
+    f.dropped_at(capture_stack());
     std::vector<python::PyFrame> dropped = python::capture_stack();
     // Leave out the machinery that called us: python_hooks.py's own frames and the
     // weakref.finalize call that runs them.
@@ -126,12 +116,10 @@ PyObject* report(PyObject*, PyObject* args) {
       leading = false;
       visible.push_back(std::move(fr));
     }
-    std::vector<python::PyFrame> thrown = parse_frames(throw_text);
-    bool have_throw = !thrown.empty();
-    f.python_stacks.emplace_back("throw_python_stack", std::move(thrown));
-    f.python_stacks.emplace_back("python_stack", std::move(visible));
-    if (have_throw) f.identity_stacks = {"throw_python_stack"};
-    reporter::submit(f);
+    // Raised in Python: the native throw stack stays unknown (0).
+    f.thrown_in_python(parse_frames(throw_text));
+    f.python_stack(std::move(visible));
+    f.submit();
   }
   errno = saved_errno;
   api.inc_ref(api.none);

@@ -27,10 +27,17 @@ struct Symbol {
   const char* name;  // inside the mapping
 };
 
-// One object file's function symbols, sorted by address. The mapping stays for the life of
-// the process (the names point into it).
+// One object file's function symbols, sorted by address. The names point into the mapping,
+// which goes with the table; a table other threads may have found is never destroyed.
 class SymbolTable {
  public:
+  SymbolTable() = default;
+  SymbolTable(const SymbolTable&) = delete;
+  SymbolTable& operator=(const SymbolTable&) = delete;
+  ~SymbolTable() {
+    if (data_ != nullptr) munmap(const_cast<char*>(data_), size_);
+  }
+
   bool load(const std::string& path) {
     int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd < 0) return false;
@@ -126,6 +133,8 @@ std::string demangle(const char* name) {
 Lock lock;
 // Path -> table (null when the file has no usable symbols). Leaked with the process.
 std::map<std::string, std::unique_ptr<SymbolTable>>* tables = nullptr;
+// Bumped by forget(): a table parsed while its library went away may describe the old file.
+uint64_t generation = 0;
 
 // Loads the table for `path`, preferring a separate debug file (Debian's -dbgsym packages)
 // when the object itself was stripped of .symtab.
@@ -146,6 +155,8 @@ std::unique_ptr<SymbolTable> load_table(const std::string& path, const std::stri
 std::string function_at(const std::string& path, const std::string& build_id, uintptr_t vaddr) {
   if (path.empty() || path[0] != '/') return {};
   const SymbolTable* table = nullptr;
+  std::unique_ptr<SymbolTable> uncached;  // for this lookup only
+  uint64_t seen_generation;
   {
     LockGuard g(lock);
     if (tables == nullptr) tables = new std::map<std::string, std::unique_ptr<SymbolTable>>();
@@ -154,14 +165,23 @@ std::string function_at(const std::string& path, const std::string& build_id, ui
       table = it->second.get();
       if (table == nullptr) return {};
     }
+    seen_generation = generation;
   }
   if (table == nullptr) {
     // Parsed outside the lock; a racing thread may parse the same file, the first one wins.
     std::unique_ptr<SymbolTable> fresh = load_table(path, build_id);
     LockGuard g(lock);
-    auto [it, inserted] = tables->try_emplace(path, std::move(fresh));
-    table = it->second.get();
-    if (table == nullptr) return {};
+    if (generation != seen_generation) {
+      // A library was unloaded meanwhile, maybe this one: the table may describe a file that
+      // is gone. Good enough for this lookup, not to be kept.
+      uncached = std::move(fresh);
+      table = uncached.get();
+      if (table == nullptr) return {};
+    } else {
+      auto [it, inserted] = tables->try_emplace(path, std::move(fresh));
+      table = it->second.get();
+      if (table == nullptr) return {};
+    }
   }
   const Symbol* sym = table->find(vaddr);
   return sym != nullptr ? demangle(sym->name) : std::string();
@@ -173,6 +193,24 @@ void before_fork() {
 
 void after_fork_parent() {
   lock.fork_parent();
+}
+
+void forget(const std::string& path) {
+  LockGuard g(lock);
+  ++generation;
+  if (tables == nullptr) return;
+  auto it = tables->find(path);
+  if (it == tables->end()) return;
+  // Leaked, mapping included: function_at() reads a table after dropping the lock, so another
+  // thread may be in the middle of a lookup in it. A process that loads and unloads the same
+  // library over and over keeps one copy per unload whose frames were symbolized.
+  (void)it->second.release();
+  tables->erase(it);
+}
+
+bool cached_for_testing(const std::string& path) {
+  LockGuard g(lock);
+  return tables != nullptr && tables->count(path) != 0;
 }
 
 void reset_after_fork() {

@@ -57,15 +57,18 @@ int find_object_range(dl_phdr_info* info, size_t, void* data) {
   return 0;
 }
 
-std::string read_build_id(uintptr_t load_bias) {
+// `found` tells an object without a build-id from no object at all (unloaded meanwhile).
+std::string read_build_id(uintptr_t load_bias, bool* found) {
   struct Query {
     uintptr_t bias;
     std::string id;
-  } q{load_bias, {}};
+    bool found;
+  } q{load_bias, {}, false};
   dl_iterate_phdr(
       [](dl_phdr_info* info, size_t, void* data) -> int {
         auto* q = static_cast<Query*>(data);
         if (info->dlpi_addr != q->bias) return 0;
+        q->found = true;
         for (int i = 0; i < info->dlpi_phnum; ++i) {
           const ElfW(Phdr)& ph = info->dlpi_phdr[i];
           if (ph.p_type != PT_NOTE) continue;
@@ -92,6 +95,7 @@ std::string read_build_id(uintptr_t load_bias) {
         return 1;
       },
       &q);
+  *found = q.found;
   return q.id;
 }
 
@@ -104,17 +108,23 @@ std::string executable_path() {
 // Build-ids per load bias. Filled outside the lock (dl_iterate_phdr takes the loader's lock).
 Lock build_id_lock;
 std::unordered_map<uintptr_t, std::string>* build_ids = nullptr;
+// Bumped by library_unloaded(): a build-id read while a library went away may be the old
+// library's, and must not be cached for whatever is mapped at that address next.
+uint64_t build_id_generation = 0;
 
 std::string cached_build_id(uintptr_t bias) {
+  uint64_t generation;
   {
     LockGuard g(build_id_lock);
     if (build_ids == nullptr) build_ids = new std::unordered_map<uintptr_t, std::string>();
     auto it = build_ids->find(bias);
     if (it != build_ids->end()) return it->second;
+    generation = build_id_generation;
   }
-  std::string id = read_build_id(bias);
+  bool found = false;
+  std::string id = read_build_id(bias, &found);
   LockGuard g(build_id_lock);
-  (*build_ids)[bias] = id;
+  if (found && generation == build_id_generation) (*build_ids)[bias] = id;
   return id;
 }
 
@@ -143,7 +153,7 @@ CodeRange code_range_of(const void* address) {
 }
 
 void stack_init(const void* own_code) {
-  // Known before libunwind initializes: that already opens its pipe (agent/unwinder_pipe.h).
+  // Known before libunwind initializes: that already opens its pipe (agent/stacks/unwinder_pipe.h).
   unwinder = code_range_of(reinterpret_cast<const void*>(&unw_backtrace));
   if (own_code != nullptr) {
     CodeRange own = code_range_of(own_code);
@@ -153,7 +163,7 @@ void stack_init(const void* own_code) {
 }
 
 // libunwind initializes at the first capture, not at start-up: a process that never needs a
-// stack never gets its validation pipe (agent/unwinder_pipe.h).
+// stack never gets its validation pipe (agent/stacks/unwinder_pipe.h).
 static void ensure_unwinder() {
   static std::atomic<bool> ready{false};
   if (ready.load(std::memory_order_acquire)) return;
@@ -161,27 +171,22 @@ static void ensure_unwinder() {
   ready.store(true, std::memory_order_release);
 }
 
-void capture_stack(NativeStack& out, int max) {
+StackId capture_stack(int max) {
   ensure_unwinder();
   int limit = std::min<int>({max, kMaxStackDepth, static_cast<int>(options().stack_depth)});
+  if (limit <= 0) return 0;
   // Room for our own frames, which are dropped below.
   constexpr int kOwnFramesSlack = 16;
-  void* raw[kMaxStackDepth + kOwnFramesSlack];
-  int n = unw_backtrace(raw, std::min(limit + kOwnFramesSlack, kMaxStackDepth + kOwnFramesSlack));
+  uintptr_t ips[kMaxStackDepth + kOwnFramesSlack];
+  int n = unw_backtrace(reinterpret_cast<void**>(ips), limit + kOwnFramesSlack);
   int first = 0;
-  while (first < n) {
-    auto ip = reinterpret_cast<uintptr_t>(raw[first]);
-    if (ip < own_begin || ip >= own_end) break;
-    ++first;
-  }
-  out.size = 0;
-  for (int i = first; i < n && out.size < limit; ++i) {
-    out.ips[out.size++] = reinterpret_cast<uintptr_t>(raw[i]);
-  }
+  while (first < n && ips[first] >= own_begin && ips[first] < own_end) ++first;
+  return depot::intern(ips + first, std::min(n - first, limit));
 }
 
-std::vector<Frame> symbolize(const NativeStack& stack) {
+std::vector<Frame> symbolize(StackId id) {
   static const std::string* exe = new std::string(executable_path());
+  depot::StackView stack = depot::get(id);
   std::vector<Frame> frames;
   frames.reserve(static_cast<size_t>(stack.size));
   for (int i = 0; i < stack.size; ++i) {
@@ -202,6 +207,20 @@ std::vector<Frame> symbolize(const NativeStack& stack) {
     frames.push_back(std::move(f));
   }
   return frames;
+}
+
+void library_unloaded(uintptr_t load_bias, const char* path) {
+  {
+    LockGuard g(build_id_lock);
+    ++build_id_generation;
+    if (build_ids != nullptr) build_ids->erase(load_bias);
+  }
+  if (path != nullptr) elf_symbols::forget(path);
+}
+
+bool build_id_cached_for_testing(uintptr_t load_bias) {
+  LockGuard g(build_id_lock);
+  return build_ids != nullptr && build_ids->count(load_bias) != 0;
 }
 
 bool is_unwinder_code(const void* address) {

@@ -6,14 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "agent/stacks/depot.h"
+
 namespace loopsan {
 
 constexpr int kMaxStackDepth = 256;
-
-struct NativeStack {
-  int size = 0;
-  uintptr_t ips[kMaxStackDepth];
-};
 
 struct Frame {
   uintptr_t ip = 0;
@@ -28,14 +25,24 @@ struct Frame {
 void stack_init(const void* own_code);
 
 // Captures up to min(max, stack_depth option) return addresses, innermost first, without
-// loopsan's own frames. Takes no lock of ours; safe wherever the host may throw an exception.
-void capture_stack(NativeStack& out, int max = kMaxStackDepth);
+// loopsan's own frames, and interns them in the depot (0 when there are none or the depot is
+// full). Takes no lock of ours and allocates nothing itself; safe wherever the host may throw an
+// exception.
+StackId capture_stack(int max = kMaxStackDepth);
 
 // Resolves module, offset, build-id and function name for every frame. May take the loader's
 // lock and read ELF files: call it with no agent lock held.
-std::vector<Frame> symbolize(const NativeStack& stack);
+std::vector<Frame> symbolize(StackId stack);
 
-// True for an address inside libunwind (see agent/unwinder_pipe.h).
+// A library was unloaded (dlclose): forget what the symbolizer cached about it, so that
+// another library mapped later at the same address, or a new file at the same path, is not
+// described with the old one's build-id and symbols. Call it after the real dlclose()
+// returned (take `load_bias` = link_map::l_addr and `path` = l_name before); harmless when
+// the library stayed loaded (it is read again at its next frame). Takes agent locks: not
+// from a signal handler.
+void library_unloaded(uintptr_t load_bias, const char* path);
+
+// True for an address inside libunwind (see agent/stacks/unwinder_pipe.h).
 bool is_unwinder_code(const void* address);
 
 // fork(): the symbolizer's locks are held across the call (core/module.h).
@@ -56,5 +63,8 @@ CodeRange code_range_of(const void* address);
 
 // The module basename + offset signature of a frame, for stable finding ids.
 std::string module_basename(const std::string& path);
+
+// Tests only: whether the symbolizer holds a build-id for `load_bias`.
+bool build_id_cached_for_testing(uintptr_t load_bias);
 
 }  // namespace loopsan

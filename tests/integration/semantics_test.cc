@@ -71,6 +71,35 @@ BOOST_AUTO_TEST_CASE(loopsan_descriptors_stay_out_of_the_hosts_way) {
   BOOST_TEST(with.out == open_without + " high=2\n", with.out);
 }
 
+BOOST_AUTO_TEST_CASE(loopsan_descriptors_stay_out_of_a_pythons_way) {
+  // The same in CPython: loopsan's descriptors once a stack was captured (here for a custom
+  // future that failed, its exception retrieved: no finding) sit at the top of the range.
+  std::string code =
+      "import ctypes, os, threading\n"
+      "t = threading.Thread(target=lambda: None); t.start(); t.join()\n"
+      "try:\n    int('x')\nexcept ValueError:\n    pass\n"
+      "api = ctypes.CDLL(None)\n"
+      "if hasattr(api, 'loopsan_future_failed'):\n"
+      "    f = ctypes.c_void_p(0x1000)\n"
+      "    api.loopsan_future_created(f)\n"
+      "    api.loopsan_future_failed(f, b'E', b'lost')\n"
+      "    api.loopsan_future_retrieved(f)\n"
+      "    api.loopsan_future_destroyed(f)\n"
+      "print(sorted(int(f) for f in os.listdir('/proc/self/fd') if int(f) < 900))\n"
+      "print(len([f for f in os.listdir('/proc/self/fd') if int(f) >= 900]))\n";
+  for (const std::string& py : pythons()) {
+    BOOST_TEST_CONTEXT(py) {
+      RunResult with = run({.argv = {py, "-c", code}});
+      RunResult without = run({.argv = {py, "-c", code}, .preload = false});
+      BOOST_TEST(with.exit_code == 0, with.describe());
+      std::string low_with = with.out.substr(0, with.out.find('\n'));
+      std::string low_without = without.out.substr(0, without.out.find('\n'));
+      BOOST_TEST(low_with == low_without);
+      BOOST_TEST(with.out.substr(with.out.find('\n') + 1) == "2\n", with.out);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(shim_exports_only_wrappers_and_the_c_api) {
   std::set<std::string> allowed;
   std::ifstream hooks(LOOPSAN_TEST_HOOKS_DEF);
