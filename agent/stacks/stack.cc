@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -162,6 +163,35 @@ void stack_init(const void* own_code) {
   }
 }
 
+// libunwind keeps pthread mutexes of its own (its caches, its memory pools). A fork() while
+// another thread is inside libunwind would leave the child one of them locked for good: seen
+// as a child stuck in unw_set_caching_policy (tests/integration/lifecycle_test.cc,
+// children_forked_while_other_threads_use_the_agent_are_whole). So fork() waits until no
+// thread is inside libunwind, and no thread enters it until fork() is done: captures are the
+// readers of a tiny reader/writer gate, fork the writer. Sequentially consistent on both
+// sides (store, then load the other's variable): neither may miss the other.
+namespace {
+
+std::atomic<int> unwinding{0};
+std::atomic<bool> fork_pending{false};
+
+class UnwinderGate {
+ public:
+  UnwinderGate() {
+    for (;;) {
+      while (fork_pending.load()) syscall(SYS_sched_yield);
+      unwinding.fetch_add(1);
+      if (!fork_pending.load()) return;
+      unwinding.fetch_sub(1);
+    }
+  }
+  ~UnwinderGate() { unwinding.fetch_sub(1); }
+  UnwinderGate(const UnwinderGate&) = delete;
+  UnwinderGate& operator=(const UnwinderGate&) = delete;
+};
+
+}  // namespace
+
 // libunwind initializes at the first capture, not at start-up: a process that never needs a
 // stack never gets its validation pipe (agent/stacks/unwinder_pipe.h).
 static void ensure_unwinder() {
@@ -172,13 +202,17 @@ static void ensure_unwinder() {
 }
 
 StackId capture_stack(int max) {
-  ensure_unwinder();
   int limit = std::min<int>({max, kMaxStackDepth, static_cast<int>(options().stack_depth)});
   if (limit <= 0) return 0;
   // Room for our own frames, which are dropped below.
   constexpr int kOwnFramesSlack = 16;
   uintptr_t ips[kMaxStackDepth + kOwnFramesSlack];
-  int n = unw_backtrace(reinterpret_cast<void**>(ips), limit + kOwnFramesSlack);
+  int n;
+  {
+    UnwinderGate gate;
+    ensure_unwinder();
+    n = unw_backtrace(reinterpret_cast<void**>(ips), limit + kOwnFramesSlack);
+  }
   int first = 0;
   while (first < n && ips[first] >= own_begin && ips[first] < own_end) ++first;
   return depot::intern(ips + first, std::min(n - first, limit));
@@ -230,14 +264,22 @@ bool is_unwinder_code(const void* address) {
 void stack_before_fork() {
   build_id_lock.fork_prepare();
   elf_symbols::before_fork();
+  // Bounded like Lock::fork_prepare: a capture interrupted on this very thread by the signal
+  // handler that forks would never leave.
+  fork_pending.store(true);
+  for (int i = 0; i < 100000 && unwinding.load() != 0; ++i) syscall(SYS_sched_yield);
 }
 
 void stack_after_fork_parent() {
+  fork_pending.store(false);
   elf_symbols::after_fork_parent();
   build_id_lock.fork_parent();
 }
 
 void stack_reset_after_fork() {
+  // The threads that were waiting at the gate do not exist here.
+  unwinding.store(0);
+  fork_pending.store(false);
   build_id_lock.fork_child();
   elf_symbols::reset_after_fork();
 }
