@@ -1,3 +1,4 @@
+#include "agent/base/errno_saver.h"
 #include "agent/detectors/future_tracker.h"
 
 #include <atomic>
@@ -144,12 +145,9 @@ void result_destroying(void* self) {
   erase(reinterpret_cast<uintptr_t>(self));
   if (stored_exception(self) == nullptr) return;  // a value (or nothing): the common case
   if (tls_state.guard != 0) return;
-  int saved_errno = errno;
-  {
-    ReentryGuard guard;
-    check_result(self, /*at_exit=*/false);
-  }
-  errno = saved_errno;
+  ErrnoSaver errno_saver;
+  ReentryGuard guard;
+  check_result(self, /*at_exit=*/false);
 }
 
 void custom_created(const void* id) {

@@ -19,7 +19,6 @@
 #include "agent/runtimes/python_bridge.h"
 #include "agent/stacks/stack.h"
 #include "agent/base/text.h"
-#include "agent/core/thread_registry.h"
 #include "agent/base/thread_state.h"
 #include "python_hooks_source.h"  // kPythonHooksSource, generated from python_hooks.py
 
@@ -85,8 +84,8 @@ PyObject* report(PyObject*, PyObject* args) {
   if (!api.arg_parse_tuple(args, "sssss", &origin, &type, &what, &throw_text, &when)) {
     return nullptr;
   }
-  int saved_errno = errno;
   {
+    ErrnoSaver errno_saver;
     ReentryGuard guard;
     bool at_exit = strcmp(when, "exit") == 0;
     bool is_asyncio = strcmp(origin, "asyncio") == 0;
@@ -121,7 +120,6 @@ PyObject* report(PyObject*, PyObject* args) {
     f.python_stack(std::move(visible));
     f.submit();
   }
-  errno = saved_errno;
   api.inc_ref(api.none);
   return api.none;
 }

@@ -1,3 +1,4 @@
+#include "agent/base/errno_saver.h"
 #include "agent/stacks/depot.h"
 
 #include <sys/mman.h>
@@ -137,11 +138,13 @@ StackId intern(const uintptr_t* ips, int size) {
   char* base = region.load(std::memory_order_acquire);
   if (StackId hit = find(base, head, 0, hash, ips, size)) return hit;
 
-  int saved_errno = errno;  // mmap/mprotect failures must not leak into the host's errno
-  base = base_or_reserve();
   size_t bytes = sizeof(Node) + sizeof(uintptr_t) * static_cast<size_t>(size);
-  size_t offset = base != nullptr ? allocate(base, bytes) : SIZE_MAX;
-  errno = saved_errno;
+  size_t offset;
+  {
+    ErrnoSaver errno_saver;  // mmap/mprotect failures must not leak into the host's errno
+    base = base_or_reserve();
+    offset = base != nullptr ? allocate(base, bytes) : SIZE_MAX;
+  }
   if (offset == SIZE_MAX) {
     dropped.fetch_add(1, std::memory_order_relaxed);
     return 0;
