@@ -202,15 +202,4 @@ int line_of(const std::string& file, const std::string& marker) {
   return -1;
 }
 
-bool stack_has_function(const nlohmann::json& stack, const std::string& name) {
-  if (!stack.is_array()) return false;
-  for (const auto& frame : stack) {
-    if (frame.contains("function") && frame["function"].is_string() &&
-        frame["function"].get<std::string>().find(name) != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
-}
-
 }  // namespace loopsan::test

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/stacks.h"
+
 namespace loopsan::test {
 
 // Paths fixed at configure time (tests/CMakeLists.txt).
@@ -57,9 +59,6 @@ std::vector<ReportFile> read_reports(const std::string& dir);
 
 // The 1-based line of the first line of `file` containing `marker`, or -1.
 int line_of(const std::string& file, const std::string& marker);
-
-// True if any frame of `stack` (a JSON array of frames) has a function containing `name`.
-bool stack_has_function(const nlohmann::json& stack, const std::string& name);
 
 // A fresh directory under $TMPDIR, removed at the end of the test program if every test passed
 // (kept for inspection otherwise, or with LOOPSAN_TEST_KEEP=1).

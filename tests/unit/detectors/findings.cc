@@ -27,14 +27,4 @@ std::vector<nlohmann::json> Findings::take() {
   return out;
 }
 
-bool Findings::names(const nlohmann::json& stack, const std::string& function) {
-  for (const auto& frame : stack) {
-    if (frame.contains("function") && frame["function"].is_string() &&
-        frame["function"].get<std::string>().find(function) != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
-}
-
 }  // namespace loopsan::test

@@ -14,9 +14,6 @@ class Findings {
   static void install();
   // The lines reported since the last take(), parsed.
   static std::vector<nlohmann::json> take();
-
-  // True if a frame of `stack` (a stack field of a finding) names `function`.
-  static bool names(const nlohmann::json& stack, const std::string& function);
 };
 
 }  // namespace loopsan::test
