@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "agent/base/lock.h"
+#include "agent/stacks/depot.h"
 #include "agent/base/thread_state.h"
 
 namespace loopsan::cxx_exceptions {
@@ -20,11 +21,16 @@ namespace {
 constexpr int kThrowDepth = 32;
 constexpr int kRingSize = 16;
 
+// A throw's stack stays raw here: most thrown exceptions are caught and forgotten, and only
+// one that is pinned or described is worth interning in the depot.
 struct RingSlot {
   void* obj;
   const void* type;
   pid_t tid;
-  StackId stack;
+  int depth;
+  uintptr_t ips[kThrowDepth];
+
+  StackId intern() const { return depot::intern(ips, depth); }
 };
 
 struct Ring {
@@ -79,7 +85,7 @@ Pinned* pin(void* obj, const RingSlot* from) {
   if (from != nullptr) {
     p->type = from->type;
     p->tid = from->tid;
-    p->stack = from->stack;
+    p->stack = from->intern();
   }
   it->second = p;
   pinned_count.fetch_add(1, std::memory_order_relaxed);
@@ -97,7 +103,7 @@ void on_throw(void* obj, const void* type_info) {
   slot.obj = obj;
   slot.type = type_info;
   slot.tid = current_tid();
-  slot.stack = capture_stack(kThrowDepth);
+  slot.depth = capture_frames(slot.ips, kThrowDepth);
 }
 
 void on_make(void* obj, const void* type_info) {
@@ -106,7 +112,7 @@ void on_make(void* obj, const void* type_info) {
   tmp.obj = obj;
   tmp.type = type_info;
   tmp.tid = current_tid();
-  tmp.stack = capture_stack(kThrowDepth);
+  tmp.depth = capture_frames(tmp.ips, kThrowDepth);
   pin(obj, &tmp);
 }
 
@@ -172,7 +178,7 @@ Info describe(void* obj, const void* type_info) {
     if (const RingSlot* slot = find_in_ring(obj)) {
       recorded_type = slot->type;
       info.throw_tid = slot->tid;
-      info.throw_stack = slot->stack;
+      info.throw_stack = slot->intern();
     }
   }
   const void* type = type_info != nullptr ? type_info : recorded_type;

@@ -201,7 +201,7 @@ static void ensure_unwinder() {
   ready.store(true, std::memory_order_release);
 }
 
-StackId capture_stack(int max) {
+int capture_frames(uintptr_t* out, int max) {
   int limit = std::min<int>({max, kMaxStackDepth, static_cast<int>(options().stack_depth)});
   if (limit <= 0) return 0;
   // Room for our own frames, which are dropped below.
@@ -215,7 +215,15 @@ StackId capture_stack(int max) {
   }
   int first = 0;
   while (first < n && ips[first] >= own_begin && ips[first] < own_end) ++first;
-  return depot::intern(ips + first, std::min(n - first, limit));
+  int size = std::min(n - first, limit);
+  memcpy(out, ips + first, sizeof(uintptr_t) * static_cast<size_t>(std::max(size, 0)));
+  return std::max(size, 0);
+}
+
+StackId capture_stack(int max) {
+  uintptr_t ips[kMaxStackDepth];
+  int size = capture_frames(ips, max);
+  return depot::intern(ips, size);
 }
 
 std::vector<Frame> symbolize(StackId id) {

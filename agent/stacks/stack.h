@@ -30,6 +30,12 @@ void stack_init(const void* own_code);
 // exception.
 StackId capture_stack(int max = kMaxStackDepth);
 
+// The same, into the caller's buffer and without interning: for a path where most stacks are
+// thrown away unread (the throw ring of runtimes/cxx_exceptions), so that only the few that
+// are kept pay for the depot's hash. Returns the number of frames written to `out` (at most
+// `max`).
+int capture_frames(uintptr_t* out, int max);
+
 // Resolves module, offset, build-id and function name for every frame. May take the loader's
 // lock and read ELF files: call it with no agent lock held.
 std::vector<Frame> symbolize(StackId stack);
