@@ -45,8 +45,12 @@ bool same_process();
 // --- The process ------------------------------------------------------------------------------
 
 // From the shim's constructor. `own_code` is any address inside the shim (its frames are left
-// out of stacks). Registers the fork handlers (module lifecycle: core/module.h).
+// out of stacks).
 void process_started(int argc, char** argv, const void* own_code);
+// Around the real fork(): the child's agent starts afresh (core/module.h, after_fork_child).
+// `pid` is fork's result; nothing is done for a failed fork beyond reopening.
+void fork_starting();
+void fork_ended(pid_t pid);
 // exit() or a return from main (an on_exit handler registered before everyone else's, so it
 // runs last).
 void process_exiting(int status);
@@ -85,6 +89,9 @@ inline void loop_wait_end(int epfd) {
 // Explicit marking (C API).
 void loop_enter(const char* name);
 void loop_exit();
+// A runtime bridge knows exactly when its loop runs (asyncio: run_forever/run_until_complete):
+// a loop whose polling set stays open between runs is no loop in between.
+void runtime_loop_running(bool running);
 
 // --- Blocking calls -----------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-// exec (the image ends: write its summary) and _exit (no exit handlers run: write the summary
-// here). fork() needs no wrapper: the agent registers pthread_atfork handlers at start-up.
+// fork (the child's agent starts afresh, without waiting on any other thread: see
+// agent/base/fork_gate.h), exec (the image ends: write its summary) and _exit (no exit
+// handlers run: write the summary here).
 #include <alloca.h>
 #include <stdarg.h>
 #include <sys/syscall.h>
@@ -8,6 +9,16 @@
 #include <cerrno>
 
 #include "shim/shim.h"
+
+LOOPSAN_EXPORT pid_t fork() {
+  auto real = REAL(fork);
+  if (real == nullptr) MISSING_ERRNO;
+  events::fork_starting();
+  pid_t pid = real();
+  loopsan::ErrnoSaver errno_saver;
+  events::fork_ended(pid);
+  return pid;
+}
 
 namespace {
 

@@ -19,13 +19,4 @@ void Lock::wake_one() {
   syscall(SYS_futex, reinterpret_cast<int*>(&state_), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 
-bool Lock::fork_prepare() {
-  // A holder on another thread lets go within microseconds; about a second of yields.
-  for (int i = 0; i < 100000; ++i) {
-    if (try_lock()) return held_for_fork_ = true;
-    syscall(SYS_sched_yield);
-  }
-  return false;
-}
-
 }  // namespace loopsan

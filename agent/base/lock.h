@@ -26,33 +26,16 @@ class Lock {
   void unlock() {
     if (state_.exchange(0, std::memory_order_release) == 2) wake_one();
   }
-  // Held across fork() (core/module.h) so that the child's copy of what the lock protects is
-  // whole. Bounded: a fork() from a signal handler that interrupted this lock's holder on the
-  // same thread would otherwise wait forever; the child then resets the lock as before, and
-  // the module's after_fork_child must not trust what it protects.
-  bool fork_prepare();
-  void fork_parent() {
-    if (held_for_fork_) {
-      held_for_fork_ = false;
-      unlock();
-    }
-  }
-  // The thread that held the lock, if not the forking one, does not exist in the child.
-  // Returns whether the lock was held across fork(): only then is what it guards whole.
-  bool fork_child() {
-    bool whole = held_for_fork_;
-    held_for_fork_ = false;
-    state_.store(0, std::memory_order_relaxed);
-    return whole;
-  }
+  // In a fork() child, where only the forking thread exists: unlocks, and returns whether the
+  // lock was held at the instant of the fork. If it was, some thread was changing what it
+  // guards: the caller must drop that state (leak it), not read it (base/fork_gate.h).
+  bool reset_after_fork() { return state_.exchange(0, std::memory_order_relaxed) != 0; }
 
  private:
   void slow_lock();
   void wake_one();
   // 0: free, 1: locked, 2: locked with waiters.
   std::atomic<int> state_{0};
-  // Only the forking thread touches it: glibc runs the fork handlers under its own lock.
-  bool held_for_fork_ = false;
 };
 
 class LockGuard {

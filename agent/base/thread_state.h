@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "agent/base/fork_gate.h"
+
 namespace loopsan {
 
 struct ThreadRecord;
@@ -35,11 +37,16 @@ struct ThreadState {
 
 extern __thread ThreadState tls_state __attribute__((tls_model("initial-exec")));
 
-// RAII re-entrancy guard for agent work done on behalf of a wrapper.
+// RAII re-entrancy guard for agent work done on behalf of a wrapper. The outermost one of a
+// thread is also what a fork() waits for (base/fork_gate.h).
 class ReentryGuard {
  public:
-  ReentryGuard() { ++tls_state.guard; }
-  ~ReentryGuard() { --tls_state.guard; }
+  ReentryGuard() {
+    if (tls_state.guard++ == 0) fork_gate::enter();
+  }
+  ~ReentryGuard() {
+    if (--tls_state.guard == 0) fork_gate::leave();
+  }
   ReentryGuard(const ReentryGuard&) = delete;
   ReentryGuard& operator=(const ReentryGuard&) = delete;
 };

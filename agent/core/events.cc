@@ -95,6 +95,10 @@ void loop_exit() {
   if (active()) loop_tracker::exit();
 }
 
+void runtime_loop_running(bool running) {
+  if (active()) loop_tracker::python_loop_running(running);
+}
+
 // --- Blocking calls ---------------------------------------------------------------------------
 
 bool blocking_begin(const BlockingCall& call, BlockingState& state) {

@@ -1,11 +1,11 @@
 // The process's life as the agent sees it: start-up, fork, exec and the ways a process ends.
 // Each phase runs over the module table (core/module.h).
-#include <pthread.h>
 #include <sys/auxv.h>
 
 #include <cstdio>
 #include <cstdlib>
 
+#include "agent/base/fork_gate.h"
 #include "agent/base/log.h"
 #include "agent/base/options.h"
 #include "agent/base/sys.h"
@@ -41,42 +41,6 @@ int final_status(int status) {
   return (code != 0 && finding_table::unique_findings() > 0) ? static_cast<int>(code) : status;
 }
 
-// Fork handlers, registered with pthread_atfork at start-up, before the host registers its
-// own: glibc runs prepare handlers in reverse order of registration, so ours runs last, after
-// the host's prepare handlers have done whatever agent work they cause, and ours run first in
-// the parent and the child. A vfork()/posix_spawn child runs none of them, as it must not.
-// Whether the prepare handler held the locks: fork() runs the three handlers on one thread,
-// under glibc's own lock.
-bool forking = false;
-
-void before_fork() {
-  forking = active() && same_process() && tls_state.guard == 0;
-  if (!forking) return;
-  ++tls_state.guard;
-  for (const Module* m = modules::end(); m != modules::begin();) {
-    --m;
-    if (m->before_fork != nullptr) m->before_fork();
-  }
-}
-
-void after_fork_parent() {
-  if (!forking) return;
-  for (const Module* m = modules::begin(); m != modules::end(); ++m) {
-    if (m->after_fork_parent != nullptr) m->after_fork_parent();
-  }
-  --tls_state.guard;
-}
-
-void after_fork_child() {
-  if (!forking) return;
-  ErrnoSaver errno_saver;
-  for (const Module* m = modules::begin(); m != modules::end(); ++m) {
-    if (m->after_fork_child != nullptr) m->after_fork_child();
-  }
-  if (options().report_always) report_file::create_now();
-  --tls_state.guard;
-}
-
 }  // namespace
 
 void process_started(int argc, char** argv, const void* own_code) {
@@ -91,14 +55,46 @@ void process_started(int argc, char** argv, const void* own_code) {
     // The wrappers call out on every loop wait's return only if some module listens.
     if (m->loop_wait_ended != nullptr) g_loop_wait_end_wanted.store(true);
   }
-  // pthread_atfork is not interposed: calling it directly is calling libc.
-  pthread_atfork(before_fork, after_fork_parent, after_fork_child);
   if (options().report_always) report_file::create_now();
   g_active = 1;
 }
 
 bool same_process() {
   return sys::getpid() == process_info::pid();
+}
+
+// fork(): see base/fork_gate.h for why no lock is held across it and nothing waits for it. A
+// vfork()/posix_spawn child runs none of this, as it must not.
+namespace {
+// The forking thread's, between its two calls.
+__thread bool forking __attribute__((tls_model("initial-exec")));
+__thread bool forked_inside_agent __attribute__((tls_model("initial-exec")));
+}  // namespace
+
+void fork_starting() {
+  forking = active() && same_process();
+  if (!forking) return;
+  bool inside_agent = tls_state.guard != 0;
+  forked_inside_agent = inside_agent;
+  // The host's own fork handlers run on this thread during the fork: agent work they cause
+  // passes through (the guard), and this thread does not count as agent work itself.
+  ++tls_state.guard;
+  fork_gate::wait_for_quiet_moment(inside_agent);
+}
+
+void fork_ended(pid_t pid) {
+  if (!forking) return;
+  if (pid != 0) {
+    --tls_state.guard;
+    return;
+  }
+  ErrnoSaver errno_saver;
+  fork_gate::fork_ended_in_child(forked_inside_agent);
+  for (const Module* m = modules::begin(); m != modules::end(); ++m) {
+    if (m->after_fork_child != nullptr) m->after_fork_child();
+  }
+  if (options().report_always) report_file::create_now();
+  --tls_state.guard;
 }
 
 void exec_starting() {

@@ -28,10 +28,11 @@ struct State {
   std::vector<std::string> deepbind;  // guarded by hooks_lock
 };
 
-// Leaked: read until the very end of the process.
+// Leaked: read until the very end of the process. Created before any thread (init).
+State* state_ptr = nullptr;
 State& state() {
-  static State* s = new State();
-  return *s;
+  if (state_ptr == nullptr) state_ptr = new State();
+  return *state_ptr;
 }
 
 Lock hooks_lock;
@@ -74,16 +75,17 @@ void init(int argc, char** argv) {
   if (const char* session = getenv("LOOPSAN_SESSION")) s.session = session;
 }
 
-void before_fork() {
-  hooks_lock.fork_prepare();
-}
-
-void after_fork_parent() {
-  hooks_lock.fork_parent();
-}
-
 void reset_after_fork() {
-  hooks_lock.fork_child();
+  if (hooks_lock.reset_after_fork()) {
+    // The hooks and deepbind lists may have been mid-change: start them afresh (leaking the
+    // old ones); what init() wrote is whole.
+    State* fresh = new State();
+    fresh->exe = state_ptr->exe;
+    fresh->exe_basename = state_ptr->exe_basename;
+    fresh->argv = state_ptr->argv;
+    fresh->session = state_ptr->session;
+    state_ptr = fresh;
+  }
   stamp_start();
 }
 

@@ -12,9 +12,6 @@ namespace loopsan::process_info {
 
 // At start-up (argv as the loader passed it to constructors; may be null).
 void init(int argc, char** argv);
-// fork(): hold the locks across the call (core/module.h).
-void before_fork();
-void after_fork_parent();
 // In a forked child: new pid/ppid and start time, same exe and argv.
 void reset_after_fork();
 

@@ -169,20 +169,11 @@ size_t live_records() {
   return table().size();
 }
 
-void before_fork() {
-  lock.fork_prepare();
-}
-
-void after_fork_parent() {
-  lock.fork_parent();
-}
-
 void reset_after_fork() {
   // Only the forking thread exists here; it is registered again as the child's main thread.
-  // The table is whole if the lock was held across fork(); if not (a fork() from a signal
-  // handler that interrupted an update), it is leaked rather than read.
-  bool whole = lock.fork_child();
-  if (whole && records != nullptr) {
+  // A table that was being changed at the fork (its lock held) is leaked rather than read.
+  bool changing = lock.reset_after_fork();
+  if (!changing && records != nullptr) {
     for (auto& [handle, r] : *records) destroy(r);
     records->clear();
   } else {

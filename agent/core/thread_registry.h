@@ -58,9 +58,6 @@ ThreadInfo current_thread_info();
 uint64_t threads_created();
 size_t live_records();
 
-// fork(): hold the locks across the call (core/module.h).
-void before_fork();
-void after_fork_parent();
 // In a forked child only the forking thread exists: forget every other record.
 void reset_after_fork();
 

@@ -217,19 +217,13 @@ void check_at_exit() {
   for (const Custom& c : pending) report_custom(c, /*at_exit=*/true);
 }
 
-void before_fork() {
-  overflow_lock.fork_prepare();
-  custom_lock.fork_prepare();
-}
-
-void after_fork_parent() {
-  overflow_lock.fork_parent();
-  custom_lock.fork_parent();
-}
-
 void reset_after_fork() {
-  overflow_lock.fork_child();
-  custom_lock.fork_child();
+  // A table whose lock was held at the fork was being changed: leak it, do not read it.
+  if (overflow_lock.reset_after_fork()) {
+    overflow = nullptr;
+    overflow_size.store(0, std::memory_order_relaxed);
+  }
+  if (custom_lock.reset_after_fork()) customs = nullptr;
 }
 
 }  // namespace loopsan::future_tracker

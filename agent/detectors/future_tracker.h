@@ -27,9 +27,7 @@ void custom_destroyed(const void* id);
 // At exit: report failed results and custom futures that are still alive.
 void check_at_exit();
 
-// fork(): hold the locks across the call (core/module.h).
-void before_fork();
-void after_fork_parent();
+// In a fork() child (core/module.h).
 void reset_after_fork();
 
 }  // namespace loopsan::future_tracker

@@ -167,16 +167,9 @@ void create_now() {
   ensure_open_locked();
 }
 
-void before_fork() {
-  lock.fork_prepare();
-}
-
-void after_fork_parent() {
-  lock.fork_parent();
-}
-
 void reset_after_fork() {
-  lock.fork_child();
+  // Whatever a holder at the fork was doing, the child forgets the parent's file below.
+  lock.reset_after_fork();
   int f = fd.exchange(-1);
   if (f >= 0) sys::close(f);
   failed = false;

@@ -35,9 +35,6 @@ void sync();
 // Creates the file now (report_always=1).
 void create_now();
 
-// fork(): hold the locks across the call (core/module.h).
-void before_fork();
-void after_fork_parent();
 // In a forked child: forget the parent's file (the child writes its own).
 void reset_after_fork();
 

@@ -229,16 +229,12 @@ void thread_exiting() {
   ring = nullptr;
 }
 
-void before_fork() {
-  for (Shard& s : shards) s.lock.fork_prepare();
-}
-
-void after_fork_parent() {
-  for (Shard& s : shards) s.lock.fork_parent();
-}
-
 void reset_after_fork() {
-  for (Shard& s : shards) s.lock.fork_child();
+  // A shard held at the fork was being changed: leak its map rather than read it. Its pinned
+  // exceptions are forgotten (pinned_count only says whether any map may hold one).
+  for (Shard& s : shards) {
+    if (s.lock.reset_after_fork()) s.map = nullptr;
+  }
 }
 
 }  // namespace loopsan::cxx_exceptions

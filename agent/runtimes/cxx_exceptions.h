@@ -50,9 +50,7 @@ bool is_broken_promise(void* obj, const void* type_info);
 
 // Frees this thread's ring (thread exit).
 void thread_exiting();
-// fork(): hold the locks across the call (core/module.h).
-void before_fork();
-void after_fork_parent();
+// In a fork() child (core/module.h).
 void reset_after_fork();
 
 }  // namespace loopsan::cxx_exceptions

@@ -12,7 +12,6 @@
 #include "agent/events.h"
 #include "agent/base/log.h"
 #include "agent/detectors/exception_finding.h"
-#include "agent/core/loop_tracker.h"
 #include "agent/base/options.h"
 #include "agent/core/process_info.h"
 #include "agent/runtimes/cpython_api.h"
@@ -131,7 +130,7 @@ MethodDef report_def = {"_loopsan_report", report, kMethVarargs,
 PyObject* loop_running(PyObject*, PyObject* args) {
   int running = 0;
   if (!api.arg_parse_tuple(args, "p", &running)) return nullptr;
-  loop_tracker::python_loop_running(running != 0);
+  events::runtime_loop_running(running != 0);
   api.inc_ref(api.none);
   return api.none;
 }

@@ -187,14 +187,6 @@ std::string function_at(const std::string& path, const std::string& build_id, ui
   return sym != nullptr ? demangle(sym->name) : std::string();
 }
 
-void before_fork() {
-  lock.fork_prepare();
-}
-
-void after_fork_parent() {
-  lock.fork_parent();
-}
-
 void forget(const std::string& path) {
   LockGuard g(lock);
   ++generation;
@@ -214,7 +206,8 @@ bool cached_for_testing(const std::string& path) {
 }
 
 void reset_after_fork() {
-  lock.fork_child();
+  // Held at the fork: another thread was changing the tables. Leak them, do not read them.
+  if (lock.reset_after_fork()) tables = nullptr;
 }
 
 }  // namespace loopsan::elf_symbols

@@ -18,10 +18,6 @@ namespace loopsan::elf_symbols {
 // object's load bias) in the object file at `path`; empty if unknown.
 std::string function_at(const std::string& path, const std::string& build_id, uintptr_t vaddr);
 
-// fork(): the lock is held across the call (core/module.h).
-void before_fork();
-void after_fork_parent();
-
 // The file at `path` was unloaded: the next lookup reads it again (it may be a new file by
 // then). The old table is leaked, not freed; see forget() in elf_symbols.cc.
 void forget(const std::string& path);
@@ -29,6 +25,7 @@ void forget(const std::string& path);
 // Tests only: whether a table (or the note that there is none) is cached for `path`.
 bool cached_for_testing(const std::string& path);
 
+// In a fork() child (core/module.h).
 void reset_after_fork();
 
 }  // namespace loopsan::elf_symbols

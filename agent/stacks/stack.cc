@@ -14,10 +14,13 @@
 
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
+// libgcc's unwinder, for fork() children (see unwinder_unusable): its types.
+#include <unwind.h>
 
 #include <unordered_map>
 #include "agent/stacks/elf_symbols.h"
 #include "agent/base/lock.h"
+#include "agent/interception/interception.h"
 #include "agent/base/options.h"
 
 namespace loopsan {
@@ -145,6 +148,45 @@ std::string function_name(const Frame& f, const Dl_info& info, bool have_info) {
   return {};
 }
 
+// libunwind takes pthread mutexes of its own while it unwinds (its memory pools: a thread's
+// first trace cache, CFI remember_state; unw_set_caching_policy): a fork() child whose copy
+// was taken while another thread was inside libunwind may have one locked for good (seen: a
+// child stuck in unw_set_caching_policy). Such a child unwinds with libgcc's
+// _Unwind_Backtrace instead, the unwinder every C++ program already relies on across fork():
+// slower, as it has no trace cache, but it needs no lock a fork can leave behind.
+std::atomic<int> unwinding{0};
+std::atomic<bool> unwinder_unusable{false};
+
+// Resolved from libgcc_s itself at start-up: libunwind exports the same names, and which one a
+// plain call binds to depends on the link order of whatever loopsan is linked into.
+using GccBacktrace = _Unwind_Reason_Code (*)(_Unwind_Trace_Fn, void*);
+using GccGetIp = _Unwind_Ptr (*)(_Unwind_Context*);
+GccBacktrace gcc_backtrace = nullptr;
+GccGetIp gcc_get_ip = nullptr;
+
+void resolve_gcc_unwinder() {
+  // Not loaded means not a C++ program's process: nothing to fall back to, no stacks then.
+  void* gcc = REAL(dlopen)("libgcc_s.so.1", RTLD_NOW | RTLD_NOLOAD);
+  if (gcc == nullptr) return;
+  gcc_backtrace = reinterpret_cast<GccBacktrace>(dlsym(gcc, "_Unwind_Backtrace"));
+  gcc_get_ip = reinterpret_cast<GccGetIp>(dlsym(gcc, "_Unwind_GetIP"));
+}
+
+struct GccTrace {
+  uintptr_t* out;
+  int size;
+  int max;
+};
+
+_Unwind_Reason_Code gcc_frame(_Unwind_Context* context, void* data) {
+  auto* t = static_cast<GccTrace*>(data);
+  _Unwind_Ptr ip = gcc_get_ip(context);
+  // libgcc reports one frame past _start, whose return address is null: libunwind stops there.
+  if (t->size >= t->max || ip == 0) return _URC_END_OF_STACK;
+  t->out[t->size++] = ip;
+  return _URC_NO_REASON;
+}
+
 }  // namespace
 
 CodeRange code_range_of(const void* address) {
@@ -154,6 +196,7 @@ CodeRange code_range_of(const void* address) {
 }
 
 void stack_init(const void* own_code) {
+  resolve_gcc_unwinder();
   // Known before libunwind initializes: that already opens its pipe (agent/stacks/unwinder_pipe.h).
   unwinder = code_range_of(reinterpret_cast<const void*>(&unw_backtrace));
   if (own_code != nullptr) {
@@ -162,35 +205,6 @@ void stack_init(const void* own_code) {
     own_end = own.end;
   }
 }
-
-// libunwind keeps pthread mutexes of its own (its caches, its memory pools). A fork() while
-// another thread is inside libunwind would leave the child one of them locked for good: seen
-// as a child stuck in unw_set_caching_policy (tests/integration/lifecycle_test.cc,
-// children_forked_while_other_threads_use_the_agent_are_whole). So fork() waits until no
-// thread is inside libunwind, and no thread enters it until fork() is done: captures are the
-// readers of a tiny reader/writer gate, fork the writer. Sequentially consistent on both
-// sides (store, then load the other's variable): neither may miss the other.
-namespace {
-
-std::atomic<int> unwinding{0};
-std::atomic<bool> fork_pending{false};
-
-class UnwinderGate {
- public:
-  UnwinderGate() {
-    for (;;) {
-      while (fork_pending.load()) syscall(SYS_sched_yield);
-      unwinding.fetch_add(1);
-      if (!fork_pending.load()) return;
-      unwinding.fetch_sub(1);
-    }
-  }
-  ~UnwinderGate() { unwinding.fetch_sub(1); }
-  UnwinderGate(const UnwinderGate&) = delete;
-  UnwinderGate& operator=(const UnwinderGate&) = delete;
-};
-
-}  // namespace
 
 // libunwind initializes at the first capture, not at start-up: a process that never needs a
 // stack never gets its validation pipe (agent/stacks/unwinder_pipe.h).
@@ -208,10 +222,15 @@ int capture_frames(uintptr_t* out, int max) {
   constexpr int kOwnFramesSlack = 16;
   uintptr_t ips[kMaxStackDepth + kOwnFramesSlack];
   int n;
-  {
-    UnwinderGate gate;
+  if (unwinder_unusable.load(std::memory_order_relaxed)) {
+    GccTrace trace{ips, 0, limit + kOwnFramesSlack};
+    if (gcc_backtrace != nullptr && gcc_get_ip != nullptr) gcc_backtrace(gcc_frame, &trace);
+    n = trace.size;
+  } else {
+    unwinding.fetch_add(1, std::memory_order_relaxed);
     ensure_unwinder();
     n = unw_backtrace(reinterpret_cast<void**>(ips), limit + kOwnFramesSlack);
+    unwinding.fetch_sub(1, std::memory_order_relaxed);
   }
   int first = 0;
   while (first < n && ips[first] >= own_begin && ips[first] < own_end) ++first;
@@ -269,27 +288,16 @@ bool is_unwinder_code(const void* address) {
   return unwinder.contains(address);
 }
 
-void stack_before_fork() {
-  build_id_lock.fork_prepare();
-  elf_symbols::before_fork();
-  // Bounded like Lock::fork_prepare: a capture interrupted on this very thread by the signal
-  // handler that forks would never leave.
-  fork_pending.store(true);
-  for (int i = 0; i < 100000 && unwinding.load() != 0; ++i) syscall(SYS_sched_yield);
-}
-
-void stack_after_fork_parent() {
-  fork_pending.store(false);
-  elf_symbols::after_fork_parent();
-  build_id_lock.fork_parent();
+void use_fork_safe_unwinder_for_testing(bool on) {
+  unwinder_unusable.store(on, std::memory_order_relaxed);
 }
 
 void stack_reset_after_fork() {
-  // The threads that were waiting at the gate do not exist here.
-  unwinding.store(0);
-  fork_pending.store(false);
-  build_id_lock.fork_child();
   elf_symbols::reset_after_fork();
+  if (build_id_lock.reset_after_fork()) build_ids = nullptr;  // leaked: it was being changed
+  if (unwinding.exchange(0, std::memory_order_relaxed) != 0) {
+    unwinder_unusable.store(true, std::memory_order_relaxed);
+  }
 }
 
 std::string module_basename(const std::string& path) {

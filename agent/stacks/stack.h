@@ -51,10 +51,11 @@ void library_unloaded(uintptr_t load_bias, const char* path);
 // True for an address inside libunwind (see agent/stacks/unwinder_pipe.h).
 bool is_unwinder_code(const void* address);
 
-// fork(): the symbolizer's locks are held across the call (core/module.h).
-void stack_before_fork();
-void stack_after_fork_parent();
+// In a fork() child (core/module.h). A child forked while another thread was inside
+// libunwind unwinds with libgcc's unwinder: libunwind may hold a lock of its own there.
 void stack_reset_after_fork();
+// Tests only: unwind with libgcc's unwinder, as such a child does.
+void use_fork_safe_unwinder_for_testing(bool on);
 
 // The address range of the loaded object (all its segments) that contains `address`.
 struct CodeRange {

@@ -54,6 +54,28 @@ BOOST_AUTO_TEST_CASE(children_forked_while_other_threads_use_the_agent_are_whole
   BOOST_TEST(child_reports == kChildren, r.describe());
 }
 
+BOOST_AUTO_TEST_CASE(host_fork_handlers_never_wait_on_loopsan) {
+  // The host library's prepare handler takes a mutex that another thread holds while it makes
+  // loopsan work; its child handler calls a function loopsan wraps. Holding loopsan's locks
+  // across fork() deadlocked both ways; no child may hang and each reports its own finding.
+  constexpr int kChildren = 200;
+  RunResult r = run({.argv = {victim("fork_host_victim"), std::to_string(kChildren)},
+                     .options = "log_to_stderr=0",
+                     .timeout_s = 90});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_TEST(r.out == "children 200 failed 0\n", r.out);
+  int child_findings = 0;
+  for (const auto& rep : r.reports) {
+    for (const auto& f : rep.findings) {
+      if (stack_has_function(f["stack"], "forked_child_blocks")) {
+        ++child_findings;
+        BOOST_TEST(f["thread"]["name"] == "forked-child", f.dump());
+      }
+    }
+  }
+  BOOST_TEST(child_findings == kChildren);
+}
+
 BOOST_AUTO_TEST_CASE(report_survives_a_host_that_closes_every_descriptor) {
   RunResult r = run({.argv = {victim("loop_victim"), "close-all"}});
   BOOST_TEST(r.exit_code == 0, r.describe());
