@@ -77,7 +77,8 @@ void thread_named(pthread_t thread, const char* name);
 // ----------------------------------------------------------------------------------
 
 // The calling thread is about to wait on the polling set `epfd` / has returned from that wait.
-// The return matters: a loop that stalls is measured from it.
+// The return is where a stalled loop will be measured from; no module listens to it yet (the
+// watchdog will), and until one does the wrappers only test a flag.
 void loop_wait_ended(int epfd);
 extern std::atomic<bool> g_loop_wait_end_wanted;
 inline void loop_wait_begin(int epfd) {
@@ -85,6 +86,11 @@ inline void loop_wait_begin(int epfd) {
 }
 inline void loop_wait_end(int epfd) {
   if (g_loop_wait_end_wanted.load(std::memory_order_relaxed)) loop_wait_ended(epfd);
+}
+// False means certainly not a loop thread right now (one TLS read): what a wrapper may test
+// before it does extra work to describe a call.
+inline bool maybe_loop_thread() {
+  return loop_tracker::maybe_loop_thread();
 }
 // Explicit marking (C API).
 void loop_enter(const char* name);
@@ -166,9 +172,9 @@ void library_opening(const char* path, int flags);
 // dlclose(handle): `library_closing` before the call (the object's identity is read while it is
 // certainly mapped), `library_closed` after it with dlclose's result.
 struct ClosingLibrary {
-  bool known = false;
-  uintptr_t load_bias = 0;
-  char path[4096] = {};  // a copy: the loader frees its own once the object is gone
+  bool known;  // set by library_closing; the rest only when known
+  uintptr_t load_bias;
+  char path[4096];  // a copy: the loader frees its own once the object is gone
 };
 void library_closing(void* handle, ClosingLibrary& out);
 void library_closed(const ClosingLibrary& library, int rc);

@@ -9,15 +9,6 @@
 
 #include "shim/shim.h"
 
-namespace {
-
-// For requested_ns expressions.
-inline int64_t duration_ns(const timespec* ts) {
-  return ts != nullptr ? int64_t{ts->tv_sec} * 1000000000 + ts->tv_nsec : -1;
-}
-
-}  // namespace
-
 #define LOOPSAN_HOOK(group, sym, version, need)
 #define LOOPSAN_BLOCKING(group, sym, rule, ret, params, args, requested_ns, on_missing)       \
   LOOPSAN_EXPORT ret sym params {                                                             \

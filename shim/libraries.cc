@@ -21,7 +21,6 @@ LOOPSAN_EXPORT int dlclose(void* handle) {
   events::ClosingLibrary library;
   events::library_closing(handle, library);
   int rc = real(handle);
-  loopsan::ErrnoSaver errno_saver;
   events::library_closed(library, rc);
   return rc;
 }

@@ -14,6 +14,10 @@
 // (generated_wrappers.cc) and only the odd ones are written by hand.
 #pragma once
 
+#include <time.h>
+
+#include <cstdint>
+
 #include "agent/events.h"
 
 #define LOOPSAN_EXPORT extern "C" __attribute__((visibility("default")))
@@ -21,6 +25,11 @@
 // What a wrapper does when the real function is missing (hooks.def's on_missing column).
 #define MISSING_ERRNO return ::loopsan::interception::missing_errno_result()
 #define MISSING_RETURN(value) return (value)
+
+// A timespec as nanoseconds, for the duration a sleep asks for (-1: none given).
+inline int64_t duration_ns(const timespec* ts) {
+  return ts != nullptr ? int64_t{ts->tv_sec} * 1000000000 + ts->tv_nsec : -1;
+}
 
 // Every shim file speaks of events::thread_joined(...), events::BlockingScope, ...
 namespace events = ::loopsan::events;

@@ -10,13 +10,12 @@ LOOPSAN_EXPORT int clock_nanosleep(clockid_t clock, int flags, const timespec* r
   auto real = REAL(clock_nanosleep);
   if (real == nullptr) return ENOSYS;  // returns the error, does not set errno
   int64_t requested = -1;
-  if (req != nullptr && loopsan::loop_tracker::maybe_loop_thread()) {
-    requested = int64_t{req->tv_sec} * 1000000000 + req->tv_nsec;
+  // Reading the clock costs a little: only where the answer may be reported.
+  if (req != nullptr && events::maybe_loop_thread()) {
+    requested = duration_ns(req);
     if (flags & TIMER_ABSTIME) {
       timespec now{};
-      if (clock_gettime(clock, &now) == 0) {
-        requested -= int64_t{now.tv_sec} * 1000000000 + now.tv_nsec;
-      }
+      if (clock_gettime(clock, &now) == 0) requested -= duration_ns(&now);
       if (requested < 0) requested = 0;
     }
   }

@@ -152,7 +152,7 @@ void unwinder_pipe_opened(int fds[2], const int fresh[2]) {
 // --- Shared libraries -----------------------------------------------------------------------
 
 void library_opening(const char* path, int flags) {
-  if (!enabled() || (flags & RTLD_DEEPBIND) == 0) return;
+  if (!enabled() || (flags & RTLD_DEEPBIND) == 0 || !same_process()) return;
   AgentScope scope;
   // A library loaded with RTLD_DEEPBIND binds its own references to libc before the global
   // scope, where loopsan's wrappers are: its blocking calls, threads and futures are invisible
@@ -168,13 +168,16 @@ void library_opening(const char* path, int flags) {
 }
 
 void library_closing(void* handle, ClosingLibrary& out) {
-  if (!enabled() || handle == nullptr) return;
+  out.known = false;
+  if (!enabled() || handle == nullptr || !same_process()) return;
   AgentScope scope;
   link_map* map = nullptr;
   if (dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0 || map == nullptr) return;
   out.known = true;
   out.load_bias = map->l_addr;
+  out.path[0] = '\0';
   if (map->l_name != nullptr) strncpy(out.path, map->l_name, sizeof out.path - 1);
+  out.path[sizeof out.path - 1] = '\0';
 }
 
 namespace {

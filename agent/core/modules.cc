@@ -16,6 +16,7 @@
 #include "agent/report/reporter.h"
 #include "agent/report/summary.h"
 #include "agent/report/suppressions.h"
+#include "agent/runtimes/cpython_api.h"
 #include "agent/runtimes/cxx_exceptions.h"
 #include "agent/runtimes/python_hooks.h"
 #include "agent/stacks/stack.h"
@@ -60,7 +61,8 @@ const Module kTable[] = {
      .init =
          [](const StartInfo&) {
            if (options().python_stacks) python_hooks::init();
-         }},
+         },
+     .after_fork_child = cpython::reset_after_fork},
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <atomic>
 
 #include "agent/report/finding_table.h"
+#include "agent/stacks/depot.h"
 #include "agent/base/options.h"
 #include "agent/core/process_info.h"
 #include "agent/report/report_file.h"
@@ -161,6 +162,12 @@ void write(How how, int status) {
   if (uint64_t suppressed = finding_table::suppressed_occurrences()) {
     b.str(",\"suppressed\":");
     b.num(suppressed);
+  }
+  // The stack depot was full: findings after that point have no new stacks (and stackless
+  // findings of one kind and call are counted as one).
+  if (size_t dropped = depot::stats().dropped) {
+    b.str(",\"stacks_dropped\":");
+    b.num(dropped);
   }
   size_t deepbind_len = 0;
   const char* deepbind = process_info::deepbind_json(&deepbind_len);

@@ -2,7 +2,6 @@
 #include "agent/runtimes/cpython_api.h"
 
 #include <dlfcn.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -53,9 +52,9 @@ uint32_t resolve() {
 #undef LOOPSAN_CPYTHON_LOOKUP
   int expected = kAbsent;
   if (!g_state.compare_exchange_strong(expected, kWriting, std::memory_order_acquire)) {
-    // Another thread found the same interpreter and is copying the same table: a few stores.
-    while (g_state.load(std::memory_order_acquire) != kResolved) syscall(SYS_sched_yield);
-    return g_features.load(std::memory_order_relaxed);
+    // Another thread is publishing the same table. Not waiting for it: this call goes without
+    // Python this once rather than spin (forever, in a fork() child copied mid-publication).
+    return expected == kResolved ? g_features.load(std::memory_order_relaxed) : 0;
   }
   detail::g_table = probe;
   uint32_t available = (kStacks | kHooks) & ~missing;
@@ -66,6 +65,12 @@ uint32_t resolve() {
 }
 
 }  // namespace
+
+void reset_after_fork() {
+  // Copied in the middle of publishing: resolve again rather than trust a half-written table.
+  int writing = kWriting;
+  g_state.compare_exchange_strong(writing, kAbsent, std::memory_order_relaxed);
+}
 
 uint32_t features() {
   if (g_state.load(std::memory_order_acquire) == kResolved) {

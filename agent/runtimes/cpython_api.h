@@ -67,6 +67,9 @@ struct Api {
 // handlers. Records "cpython.stacks" in the start line once stacks are available.
 uint32_t features();
 
+// In a fork() child (core/module.h).
+void reset_after_fork();
+
 inline bool available(uint32_t wanted) {
   return (features() & wanted) == wanted;
 }

@@ -1,12 +1,12 @@
 // C++ exceptions as libstdc++ throws them: where each one was thrown (bounded memory), whether
 // it was ever handed back to a caller through std::rethrow_exception, and what it is.
 //
-// A thrown exception's stack goes into the stack depot and its id into a small per-thread ring
-// (no lock, no malloc on the throw path); the slot is forgotten when libstdc++ frees the
-// exception object. Only an exception that is captured into an exception_ptr
-// (std::current_exception, std::make_exception_ptr) is "pinned" into a process-wide table:
-// that is how an exception reaches a future or another thread. An exception that is thrown
-// and caught normally never leaves its thread's ring.
+// A thrown exception's stack (raw return addresses) goes into a small per-thread ring (no lock,
+// no malloc on the throw path); the slot is forgotten when libstdc++ frees the exception
+// object. Only an exception that is captured into an exception_ptr (std::current_exception,
+// std::make_exception_ptr) is "pinned" into a process-wide table, its stack interned in the
+// stack depot: that is how an exception reaches a future or another thread. An exception that
+// is thrown and caught normally never leaves its thread's ring, and costs no depot lookup.
 #pragma once
 
 #include <cstdint>

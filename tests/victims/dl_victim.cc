@@ -6,6 +6,7 @@
 //   reload    on a loop thread: load plugin 1, let it block the loop, unload it, load plugin 2
 //             (a different library, often mapped at the same address), let it block the loop.
 #include <dlfcn.h>
+#include <link.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -24,7 +25,10 @@ int call_plugin(const char* name, int flags) {
   }
   auto handler = reinterpret_cast<int (*)()>(dlsym(handle, "plugin_handler"));
   int result = handler != nullptr ? handler() : -1;
-  printf("%s: %d\n", name, result);
+  link_map* map = nullptr;
+  dlinfo(handle, RTLD_DI_LINKMAP, &map);
+  printf("%s: %d at %#lx\n", name, result,
+         map != nullptr ? static_cast<unsigned long>(map->l_addr) : 0ul);
   dlclose(handle);
   return result;
 }
