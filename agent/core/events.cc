@@ -1,5 +1,8 @@
 // Where each event of events.h goes. Every out-of-line event keeps errno as the host left it
 // and sets the re-entrancy guard while agent code runs, so the shim's wrappers stay thin.
+// Events check enabled(), not just active(): the guard is also what makes agent work pass
+// through on the thread that forks while glibc runs the host's fork handlers, before the
+// child's agent has dropped what other threads held (lifecycle.cc, fork_starting).
 // Events that several modules care about go over the module table (core/module.h); the others
 // have one consumer, named here.
 #include "agent/events.h"
@@ -46,13 +49,13 @@ struct AgentScope {
 // --- Threads -----------------------------------------------------------------------------------
 
 void thread_started(pid_t creator_tid) {
-  if (!active()) return;
+  if (!enabled()) return;
   AgentScope scope;
   registry::thread_started(creator_tid);
 }
 
 void thread_exiting() {
-  if (!active()) return;
+  if (!enabled()) return;
   AgentScope scope;
   for (const Module* m = modules::begin(); m != modules::end(); ++m) {
     if (m->thread_exiting != nullptr) m->thread_exiting();
@@ -60,19 +63,19 @@ void thread_exiting() {
 }
 
 void thread_joined(pthread_t thread) {
-  if (!active()) return;
+  if (!enabled()) return;
   AgentScope scope;
   registry::thread_joined(thread);
 }
 
 void thread_detached(pthread_t thread) {
-  if (!active()) return;
+  if (!enabled()) return;
   AgentScope scope;
   registry::thread_detached(thread);
 }
 
 void thread_named(pthread_t thread, const char* name) {
-  if (!active()) return;
+  if (!enabled()) return;
   AgentScope scope;
   registry::thread_named(thread, name);
 }
@@ -227,11 +230,11 @@ void exception_freed(void* obj) {
 }
 
 void future_result_created(void* result) {
-  if (active()) future_tracker::result_created(result);
+  if (enabled()) future_tracker::result_created(result);
 }
 
 void future_result_destroying(void* result) {
-  if (active()) future_tracker::result_destroying(result);
+  if (enabled()) future_tracker::result_destroying(result);
 }
 
 void custom_future_created(const void* future) {
@@ -295,7 +298,9 @@ uint64_t findings_count() {
 }
 
 void flush_report() {
-  if (active()) report_file::sync();
+  if (!enabled()) return;
+  AgentScope scope;
+  report_file::sync();
 }
 
 }  // namespace loopsan::events
