@@ -39,6 +39,14 @@ __attribute__((noinline)) void handler_that_sleeps_repeatedly() {
   wrapped_call("usleep", events::BlockRule::kAlways, 1000000, 1);
 }
 
+__attribute__((noinline)) void handler_sleeps_before_the_close() {
+  wrapped_call("usleep", events::BlockRule::kAlways, 1000000, 1);
+}
+
+__attribute__((noinline)) void handler_sleeps_after_the_close() {
+  wrapped_call("usleep", events::BlockRule::kAlways, 2000000, 2);
+}
+
 __attribute__((noinline)) void handler_that_waits_on_a_lock(int ms) {
   wrapped_call("pthread_mutex_lock", events::BlockRule::kThreshold, -1, ms);
 }
@@ -117,15 +125,20 @@ BOOST_AUTO_TEST_CASE(threshold_calls_are_reported_only_past_block_threshold_ms) 
 }
 
 BOOST_AUTO_TEST_CASE(closing_the_polling_set_ends_the_loop) {
+  // Two call sites: the one before the close is reported (the thread did run a loop), the one
+  // after it is not. One site for both would prove nothing: a repeat is never reported.
   Findings::take();
   std::thread([] {
     int epfd = epoll_create1(EPOLL_CLOEXEC);
     events::loop_wait_begin(epfd);
+    handler_sleeps_before_the_close();
     events::fd_closing(epfd, nullptr);
     close(epfd);
-    wrapped_call("after_the_loop", events::BlockRule::kAlways, 1000000, 1);
+    handler_sleeps_after_the_close();
   }).join();
-  BOOST_TEST(Findings::take().empty());
+  auto found = Findings::take();
+  BOOST_REQUIRE_EQUAL(found.size(), 1u);
+  BOOST_TEST(stack_has_function(found[0]["stack"], "handler_sleeps_before_the_close"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
