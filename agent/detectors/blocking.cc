@@ -4,6 +4,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "agent/base/json.h"
 #include "agent/base/options.h"
@@ -124,6 +125,26 @@ bool loop_internal(const Captured& captured) {
   return false;
 }
 
+// Findings held until their poll loop waits again (loop_tracker::unconfirmed_poll_loop), per
+// thread. Few: one callback's blocking calls.
+struct Pending {
+  events::BlockingCall call;
+  int64_t waited;
+  Captured* captured;
+  uint64_t site;
+};
+struct PendingList {
+  uintptr_t loop = 0;  // loop_tracker::poll_loop_identity() when they were held
+  std::vector<Pending> items;
+};
+__thread PendingList* pending __attribute__((tls_model("initial-exec"))) = nullptr;
+
+void drop_pending() {
+  if (pending == nullptr) return;
+  for (Pending& p : pending->items) delete p.captured;
+  pending->items.clear();
+}
+
 std::string format_ms(int64_t ns) {
   char buf[32];
   double ms = static_cast<double>(ns) / 1e6;
@@ -160,6 +181,9 @@ bool begin(const events::BlockingCall& call, events::BlockingState& state) {
     return false;
   }
   state.call = call;
+  // From before the capture: the loop is frozen for that too, and a sleep to an absolute
+  // deadline ends no later for it.
+  state.start_ns = sys::monotonic_ns();
   if (call.rule == BlockRule::kAlways) {
     state.site = site_key(call);
     if (counted_as_repeat(state.site)) return false;
@@ -167,7 +191,6 @@ bool begin(const events::BlockingCall& call, events::BlockingState& state) {
     // (a Python daemon thread's state may be gone once a sleep ends at interpreter exit).
     state.captured = capture();
   }
-  state.start_ns = sys::monotonic_ns();
   return true;
 }
 
@@ -185,8 +208,36 @@ void end(events::BlockingState& state) {
     captured = capture();
     if (loop_internal(*captured)) due = false;
   }
+  if (due && loop_tracker::unconfirmed_poll_loop()) {
+    uintptr_t loop = loop_tracker::poll_loop_identity();
+    if (pending == nullptr) pending = new PendingList();
+    if (pending->loop != loop) drop_pending();
+    pending->loop = loop;
+    pending->items.push_back(Pending{call, waited, captured, state.site});
+    events::g_loop_wait_end_wanted.store(true, std::memory_order_relaxed);
+    return;
+  }
   if (due) report(call, waited, captured, state.site);
   delete captured;
+}
+
+void loop_waited(int) {
+  if (pending == nullptr || pending->items.empty()) return;
+  if (pending->loop == loop_tracker::poll_loop_identity()) {
+    for (Pending& p : pending->items) {
+      report(p.call, p.waited, p.captured, p.site);
+      delete p.captured;
+    }
+    pending->items.clear();
+  } else {
+    drop_pending();  // that loop ended without waiting again: the calls came after it
+  }
+}
+
+void thread_exiting() {
+  drop_pending();
+  delete pending;
+  pending = nullptr;
 }
 
 }  // namespace loopsan::blocking
