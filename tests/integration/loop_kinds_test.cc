@@ -178,6 +178,23 @@ BOOST_AUTO_TEST_CASE(glib_clean_gtask_gthread_resolver) {
                 "g_resolver_lookup_by_name_async(localhost)"});
 }
 
+BOOST_AUTO_TEST_CASE(glib_clean_g_spawn_sync_reading_output_off_the_loop) {
+  // g_spawn_sync's poll() of the child's two output pipes is no loop of its own: the waitpid()
+  // that follows, on a thread that runs no loop (main before the loop, a GTask, a GThread), is
+  // not a finding.
+  expect_clean("glib_victim", "clean-spawn-off-loop",
+               {"g_spawn_sync(sh) before the loop: status 0, output out",
+                "g_spawn_sync(sh) in a GTask: status 0, output out",
+                "g_spawn_sync(sh) in a GThread: status 0, output out"});
+}
+
+BOOST_AUTO_TEST_CASE(glib_clean_poll_loop_that_returned_before_the_main_loop) {
+  // A function that poll()ed two descriptors and returned ran a poll loop that ended with it:
+  // the main loop that runs afterwards waits in its own poll(), which is no nested wait.
+  expect_clean("glib_victim", "clean-poll-before-loop",
+               {"poll() of two pipes before the loop: 1 ready", "timeout fired"});
+}
+
 BOOST_AUTO_TEST_CASE(glib_clean_blocking_after_main_loop_run_returned) {
   expect_clean("glib_victim", "clean-after", {"after g_main_loop_run: g_usleep"});
 }

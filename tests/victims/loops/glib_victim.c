@@ -11,12 +11,19 @@
 //                 g_io_add_watch on a non-blocking pipe, g_spawn_async + g_child_watch_add
 //   clean-thread  no finding: the blocking calls in g_task_run_in_thread and in a GThread that
 //                 wakes the loop with g_idle_add, and g_resolver_lookup_by_name_async
+//   clean-spawn-off-loop
+//                 no finding: g_spawn_sync reading the child's output (GLib poll()s the two
+//                 pipes, then waitpid()s) before the loop starts, in a GTask and in a GThread
+//   clean-poll-before-loop
+//                 no finding: a function poll()s two pipes and returns, then the main loop runs
+//                 (the loop's poll is its own wait, whatever came before)
 //   clean-after   no finding: blocking shutdown code after g_main_loop_run() returned, before
 //                 g_main_loop_unref()
 // Every mode prints what it did and exits 0.
 #include "loops_common.h"
 
 #include <netdb.h>
+#include <poll.h>
 
 #include <gio/gio.h>
 #include <glib-unix.h>
@@ -271,6 +278,90 @@ static int clean_thread(void) {
   return 0;
 }
 
+// --- clean-spawn-off-loop ---------------------------------------------------------------------
+
+// g_spawn_sync reading stdout and stderr: a poll() of two pipes with no timeout, then waitpid().
+// Blocking, but never on a loop thread here.
+static void spawn_for_output(const char* who) {
+  gchar* argv[] = {"sh", "-c", "echo out; echo err >&2", NULL};
+  gchar* out = NULL;
+  gchar* err = NULL;
+  gint status = -1;
+  GError* error = NULL;
+  if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error))
+    lv_die(error->message);
+  printf("g_spawn_sync(sh) %s: status %d, output %s", who, status, out);
+  g_free(out);
+  g_free(err);
+}
+
+static void task_spawns(GTask* task, gpointer source, gpointer data, GCancellable* cancellable) {
+  (void)source, (void)data, (void)cancellable;
+  spawn_for_output("in a GTask");
+  g_task_return_boolean(task, TRUE);
+}
+
+static void on_spawn_task_done(GObject* source, GAsyncResult* result, gpointer data) {
+  (void)source, (void)data;
+  if (!g_task_propagate_boolean(G_TASK(result), NULL)) lv_die("task");
+  exchange_done();
+}
+
+static gboolean on_spawn_thread_done(gpointer data) {
+  (void)data;
+  exchange_done();
+  return G_SOURCE_REMOVE;
+}
+
+static gpointer thread_spawns(gpointer data) {
+  (void)data;
+  spawn_for_output("in a GThread");
+  g_idle_add(on_spawn_thread_done, NULL);
+  return NULL;
+}
+
+static int clean_spawn_off_loop(void) {
+  spawn_for_output("before the loop");
+  exchanges_left = 2;
+  loop = g_main_loop_new(NULL, FALSE);
+  GTask* task = g_task_new(NULL, NULL, on_spawn_task_done, NULL);
+  g_task_run_in_thread(task, task_spawns);
+  g_object_unref(task);
+  GThread* thread = g_thread_new("spawner", thread_spawns, NULL);
+  g_main_loop_run(loop);
+  g_main_loop_unref(loop);
+  g_thread_join(thread);
+  return 0;
+}
+
+static gboolean on_timeout_quits(gpointer data);
+
+// --- clean-poll-before-loop -------------------------------------------------------------------
+
+// Waits for one of two pipes, once, and returns: a poll over two descriptors that ends with
+// this function.
+__attribute__((noinline)) static void wait_for_either_pipe(void) {
+  int a[2], b[2];
+  if (pipe(a) != 0 || pipe(b) != 0) lv_die("pipe");
+  if (write(a[1], "x", 1) != 1) lv_die("write");
+  struct pollfd fds[2] = {{a[0], POLLIN, 0}, {b[0], POLLIN, 0}};
+  int ready = poll(fds, 2, 1000);
+  printf("poll() of two pipes before the loop: %d ready\n", ready);
+  close(a[0]);
+  close(a[1]);
+  close(b[0]);
+  close(b[1]);
+}
+
+static int clean_poll_before_loop(void) {
+  wait_for_either_pipe();
+  loop = g_main_loop_new(NULL, FALSE);
+  g_timeout_add(50, on_timeout_quits, NULL);  // the loop's poll waits 50 ms
+  g_main_loop_run(loop);
+  g_main_loop_unref(loop);
+  return 0;
+}
+
 // --- clean-after ------------------------------------------------------------------------------
 
 static gboolean on_timeout_quits(gpointer data) {
@@ -323,12 +414,17 @@ int main(int argc, char** argv) {
     return clean_io();
   } else if (strcmp(mode, "clean-thread") == 0) {
     return clean_thread();
+  } else if (strcmp(mode, "clean-spawn-off-loop") == 0) {
+    return clean_spawn_off_loop();
+  } else if (strcmp(mode, "clean-poll-before-loop") == 0) {
+    return clean_poll_before_loop();
   } else if (strcmp(mode, "clean-after") == 0) {
     return clean_after();
   } else {
     fprintf(stderr,
             "usage: glib_victim "
-            "sleep|mutex|spawn|spawn-output|clean-io|clean-thread|clean-after\n");
+            "sleep|mutex|spawn|spawn-output|clean-io|clean-thread|clean-spawn-off-loop|clean-poll-"
+            "before-loop|clean-after\n");
     return 2;
   }
   return 0;
