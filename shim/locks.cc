@@ -28,18 +28,23 @@ events::BlockingCall waited(const char* call) {
 
 }  // namespace
 
-// The try-first pattern: `tried` is the result of a non-waiting attempt (EBUSY: must wait).
+// The try-first pattern: `try_expr` attempts the lock without waiting (`busy`: it would wait).
+// The loop-thread path is a separate function that the wrapper tail-calls, so that the path
+// taken everywhere else has no stack frame (and the return address stays the caller's).
 #define LOOPSAN_LOCK_WRAPPER(sym, try_expr, busy, params, args, fallback)    \
-  LOOPSAN_EXPORT int sym params {                                            \
-    auto real = REAL(sym);                                                   \
-    if (real == nullptr) return fallback;                                    \
-    if (__builtin_expect(!events::maybe_loop_thread(), 1)) return real args; \
+  static LOOPSAN_SLOW_PATH int on_loop_##sym params {                        \
     int tried = try_expr;                                                    \
     if (tried != busy) return tried;                                         \
     events::BlockingCall call = waited(#sym);                                \
     call.caller = __builtin_return_address(0);                               \
     events::BlockingScope scope(call);                                       \
-    return real args;                                                        \
+    return REAL(sym) args;                                                   \
+  }                                                                          \
+  LOOPSAN_EXPORT int sym params {                                            \
+    auto real = REAL(sym);                                                   \
+    if (real == nullptr) return fallback;                                    \
+    if (__builtin_expect(!events::maybe_loop_thread(), 1)) return real args; \
+    return on_loop_##sym args;                                               \
   }
 
 LOOPSAN_LOCK_WRAPPER(pthread_mutex_lock, pthread_mutex_trylock(mutex), EBUSY,
@@ -66,10 +71,7 @@ LOOPSAN_LOCK_WRAPPER(pthread_rwlock_clockwrlock, pthread_rwlock_trywrlock(lock),
 
 // sem_trywait reports "would wait" through errno, which the real call then sets again.
 #define LOOPSAN_SEM_WRAPPER(sym, params, args)                               \
-  LOOPSAN_EXPORT int sym params {                                            \
-    auto real = REAL(sym);                                                   \
-    if (real == nullptr) MISSING_ERRNO;                                      \
-    if (__builtin_expect(!events::maybe_loop_thread(), 1)) return real args; \
+  static LOOPSAN_SLOW_PATH int on_loop_##sym params {                        \
     int saved = errno;                                                       \
     if (sem_trywait(sem) == 0) return 0;                                     \
     if (errno != EAGAIN) return -1;                                          \
@@ -77,7 +79,13 @@ LOOPSAN_LOCK_WRAPPER(pthread_rwlock_clockwrlock, pthread_rwlock_trywrlock(lock),
     events::BlockingCall call = waited(#sym);                                \
     call.caller = __builtin_return_address(0);                               \
     events::BlockingScope scope(call);                                       \
-    return real args;                                                        \
+    return REAL(sym) args;                                                   \
+  }                                                                          \
+  LOOPSAN_EXPORT int sym params {                                            \
+    auto real = REAL(sym);                                                   \
+    if (real == nullptr) MISSING_ERRNO;                                      \
+    if (__builtin_expect(!events::maybe_loop_thread(), 1)) return real args; \
+    return on_loop_##sym args;                                               \
   }
 
 LOOPSAN_SEM_WRAPPER(sem_wait, (sem_t * sem), (sem))
@@ -86,23 +94,26 @@ LOOPSAN_SEM_WRAPPER(sem_clockwait, (sem_t * sem, clockid_t clock, const timespec
                     (sem, clock, abstime))
 
 // A condition wait always waits: it is timed on a loop thread.
-#define LOOPSAN_COND_WRAPPER(name, real_expr, params, args)                  \
-  LOOPSAN_EXPORT int name params {                                           \
-    auto real = real_expr;                                                   \
-    if (real == nullptr) return ENOSYS;                                      \
-    if (__builtin_expect(!events::maybe_loop_thread(), 1)) return real args; \
-    events::BlockingCall call = waited(#name);                               \
+#define LOOPSAN_COND_WRAPPER(sym, params, args)                              \
+  static LOOPSAN_SLOW_PATH int on_loop_##sym params {                        \
+    events::BlockingCall call = waited(#sym);                                \
     call.caller = __builtin_return_address(0);                               \
     events::BlockingScope scope(call);                                       \
-    return real args;                                                        \
+    return REAL(sym) args;                                                   \
+  }                                                                          \
+  LOOPSAN_EXPORT int sym params {                                            \
+    auto real = REAL(sym);                                                   \
+    if (real == nullptr) return ENOSYS;                                      \
+    if (__builtin_expect(!events::maybe_loop_thread(), 1)) return real args; \
+    return on_loop_##sym args;                                               \
   }
 
-LOOPSAN_COND_WRAPPER(pthread_cond_wait, REAL(pthread_cond_wait),
-                     (pthread_cond_t * cond, pthread_mutex_t* mutex), (cond, mutex))
-LOOPSAN_COND_WRAPPER(pthread_cond_timedwait, REAL(pthread_cond_timedwait),
+LOOPSAN_COND_WRAPPER(pthread_cond_wait, (pthread_cond_t * cond, pthread_mutex_t* mutex),
+                     (cond, mutex))
+LOOPSAN_COND_WRAPPER(pthread_cond_timedwait,
                      (pthread_cond_t * cond, pthread_mutex_t* mutex, const timespec* abstime),
                      (cond, mutex, abstime))
-LOOPSAN_COND_WRAPPER(pthread_cond_clockwait, REAL(pthread_cond_clockwait),
+LOOPSAN_COND_WRAPPER(pthread_cond_clockwait,
                      (pthread_cond_t * cond, pthread_mutex_t* mutex, clockid_t clock,
                       const timespec* abstime),
                      (cond, mutex, clock, abstime))

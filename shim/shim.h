@@ -22,6 +22,10 @@
 
 #define LOOPSAN_EXPORT extern "C" __attribute__((visibility("default")))
 
+// A wrapper's work on a loop thread goes in a function marked with this, so that the path
+// taken everywhere else (one TLS test, a tail jump to the real function) needs no stack frame.
+#define LOOPSAN_SLOW_PATH __attribute__((noinline, cold))
+
 // What a wrapper does when the real function is missing (hooks.def's on_missing column).
 #define MISSING_ERRNO return ::loopsan::interception::missing_errno_result()
 #define MISSING_RETURN(value) return (value)
