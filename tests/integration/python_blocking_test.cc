@@ -16,6 +16,8 @@
 //   open(fifo).read()               read
 //   os.fsync                        fsync
 //   time.sleep                      clock_nanosleep
+//   asyncio on PollSelector/SelectSelector: the loop's own poll()/select() over >= 1 descriptor
+//                                   (its self-pipe at least) with the timer's timeout
 //
 // APIs written in Python (socket.getaddrinfo, subprocess.run, Event.wait, ...) put their own
 // standard-library frames above the coroutine: python_stack[0] is then that library frame, and
@@ -39,7 +41,8 @@ struct LibraryFrame {
 
 struct Expected {
   std::string script;  // under tests/victims/python/
-  std::string call;    // the exact `call`; "sem_" accepts any sem_* call (the contract's rule)
+  std::vector<std::string> args;
+  std::string call;  // the exact `call`; "sem_" accepts any sem_* call (the contract's rule)
   std::vector<LibraryFrame> above;  // innermost first
   std::string coroutine;            // the function with the BLOCKING-CALL-HERE line
   bool threshold = false;           // reported only because it waited >= block_threshold_ms
@@ -56,7 +59,9 @@ void expect_one_blocking_call(const Expected& e) {
   BOOST_REQUIRE_MESSAGE(line > 0, script);
   for (const std::string& py : pythons()) {
     BOOST_TEST_CONTEXT(py) {
-      RunResult r = run({.argv = {py, script}});
+      std::vector<std::string> argv = {py, script};
+      argv.insert(argv.end(), e.args.begin(), e.args.end());
+      RunResult r = run({.argv = argv});
       BOOST_TEST(r.exit_code == 0, r.describe());
       BOOST_TEST(r.out == "done\n");
       auto findings = r.findings("blocking-call");
@@ -122,6 +127,19 @@ BOOST_AUTO_TEST_CASE(recv_with_a_timeout_is_a_nested_poll) {
   expect_one_blocking_call({.script = "blocking/socket_timeout_recv.py",
                             .call = "poll",
                             .coroutine = "read_with_timeout"});
+}
+
+BOOST_AUTO_TEST_CASE(nested_poll_in_a_poll_or_select_asyncio_loop) {
+  // The loop's own poll()/select() (selectors.PollSelector/SelectSelector) is not reported, the
+  // coroutine's one-descriptor poll() is.
+  for (const char* selector : {"poll", "select"}) {
+    BOOST_TEST_CONTEXT(selector) {
+      expect_one_blocking_call({.script = "blocking/selector_loop.py",
+                                .args = {selector},
+                                .call = "poll",
+                                .coroutine = "read_with_timeout"});
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(getaddrinfo_of_a_host_name) {
