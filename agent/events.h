@@ -126,6 +126,7 @@ struct BlockingState {
   BlockingCall call{};
   int64_t start_ns = 0;
   void* captured = nullptr;  // stacks taken before an "always" call
+  uint64_t site = 0;         // the call site's key (detectors/blocking.cc)
 };
 // Returns false when the call is not watched.
 bool blocking_begin(const BlockingCall& call, BlockingState& state);
