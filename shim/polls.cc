@@ -22,6 +22,15 @@ int select_count(int nfds, const fd_set* r, const fd_set* w, const fd_set* e) {
   return count;
 }
 
+// Entries with a negative descriptor are ignored by poll(): g_spawn_sync polls {fd, -1}.
+int poll_count(const pollfd* fds, nfds_t nfds) {
+  int count = 0;
+  for (nfds_t i = 0; i < nfds && count < 2; ++i) {
+    if (fds[i].fd >= 0) ++count;
+  }
+  return count;
+}
+
 }  // namespace
 
 LOOPSAN_EXPORT int poll(pollfd* fds, nfds_t nfds, int timeout) {
