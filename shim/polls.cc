@@ -37,9 +37,8 @@ LOOPSAN_EXPORT int poll(pollfd* fds, nfds_t nfds, int timeout) {
   auto real = REAL(poll);
   if (real == nullptr) MISSING_ERRNO;
   events::PollingWait wait(
-      "poll",
-      events::poll_wait_kind(__builtin_return_address(0), static_cast<int>(nfds > 2 ? 2 : nfds)),
-      timeout, __builtin_return_address(0));
+      "poll", events::poll_wait_kind(__builtin_return_address(0), poll_count(fds, nfds)), timeout,
+      __builtin_return_address(0));
   return real(fds, nfds, timeout);
 }
 
@@ -48,8 +47,7 @@ LOOPSAN_EXPORT int ppoll(pollfd* fds, nfds_t nfds, const timespec* timeout,
   auto real = REAL(ppoll);
   if (real == nullptr) MISSING_ERRNO;
   events::PollingWait wait(
-      "ppoll",
-      events::poll_wait_kind(__builtin_return_address(0), static_cast<int>(nfds > 2 ? 2 : nfds)),
+      "ppoll", events::poll_wait_kind(__builtin_return_address(0), poll_count(fds, nfds)),
       timeout_ms(timeout), __builtin_return_address(0));
   return real(fds, nfds, timeout, sigmask);
 }
