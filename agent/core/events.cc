@@ -92,12 +92,16 @@ void loop_wait_ended(int epfd) {
   }
 }
 
+// A vfork() child runs on its parent's thread state but must not change the parent's memory
+// (or unwind, which may allocate): its waits are nobody's loop.
 loop_tracker::Wait epoll_wait_kind_slow(int epfd) {
+  if (!same_process()) return loop_tracker::Wait::kNone;
   AgentScope scope;
   return loop_tracker::epoll_wait_slow(epfd);
 }
 
 loop_tracker::Wait poll_wait_kind_slow(uintptr_t site, int count) {
+  if (!same_process()) return loop_tracker::Wait::kNone;
   AgentScope scope;
   return loop_tracker::poll_wait_slow(site, count);
 }

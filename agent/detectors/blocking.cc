@@ -185,6 +185,9 @@ bool begin(const events::BlockingCall& call, events::BlockingState& state) {
   // deadline ends no later for it.
   state.start_ns = sys::monotonic_ns();
   if (call.rule == BlockRule::kAlways) {
+    // A vfork() child (on a loop thread's state, in its parent's memory) neither allocates
+    // nor reports.
+    if (!events::same_process()) return false;
     state.site = site_key(call);
     if (counted_as_repeat(state.site)) return false;
     // Reported whatever happens: take the stacks now, while the frames are certainly alive
@@ -202,7 +205,7 @@ void end(events::BlockingState& state) {
   bool due =
       call.rule == BlockRule::kAlways || waited >= int64_t{options().block_threshold_ms} * 1000000;
   if (due && captured == nullptr) {
-    if (runtime_internal(call)) return;
+    if (runtime_internal(call) || !events::same_process()) return;
     state.site = site_key(call);
     if (counted_as_repeat(state.site)) return;
     captured = capture();
