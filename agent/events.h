@@ -234,6 +234,7 @@ inline loop_tracker::Wait poll_wait_kind(const void* site, int count) {
   const ThreadState& t = tls_state;
   auto at = reinterpret_cast<uintptr_t>(site);
   if (t.poll_loop && t.poll_site == at && loop_tracker::poll_loop_live()) {
+    tls_state.poll_confirmed = 1;
     return loop_tracker::Wait::kOwn;
   }
   return poll_wait_kind_slow(at, count);

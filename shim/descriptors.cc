@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdarg>
+#include <cstdio>
 
 #include "shim/shim.h"
 
@@ -44,6 +45,16 @@ LOOPSAN_EXPORT int pipe2(int fds[2], int flags) {
   if (rc != 0) return rc;
   events::unwinder_pipe_opened(fds, fresh);
   return 0;
+}
+
+LOOPSAN_EXPORT int fclose(FILE* stream) {
+  auto real = REAL(fclose);
+  if (real == nullptr) MISSING_ERRNO;
+  if (stream != nullptr) {
+    int fd = fileno(stream);
+    if (fd >= 0) events::fd_closing(fd, __builtin_return_address(0));
+  }
+  return real(stream);
 }
 
 // dup2/dup3 replace whatever the target number named.

@@ -22,6 +22,23 @@
 
 #include "shim/shim.h"
 
+// The _FORTIFY_SOURCE entry points, declared by glibc's headers only in fortified builds.
+extern "C" {
+ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen);
+ssize_t __pread_chk(int fd, void* buf, size_t n, off_t offset, size_t buflen);
+ssize_t __pread64_chk(int fd, void* buf, size_t n, off64_t offset, size_t buflen);
+ssize_t __recv_chk(int fd, void* buf, size_t n, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void* buf, size_t n, size_t buflen, int flags, sockaddr* addr,
+                       socklen_t* len);
+// resolv.h no longer declares the old libresolv names.
+int __res_query(const char*, int, int, unsigned char*, int);
+int __res_search(const char*, int, int, unsigned char*, int);
+int __res_querydomain(const char*, const char*, int, int, unsigned char*, int);
+int __res_nquery(res_state, const char*, int, int, unsigned char*, int);
+int __res_nsearch(res_state, const char*, int, int, unsigned char*, int);
+int __res_nquerydomain(res_state, const char*, const char*, int, int, unsigned char*, int);
+}
+
 // Off a loop thread a row's wrapper costs the real function's load and one TLS test, then jumps
 // to the real function with no frame of its own; the rule (which may look at the descriptor)
 // is computed only on a loop thread, in on_loop_<symbol>, which the wrapper tail-calls (so that

@@ -52,6 +52,30 @@ LOOPSAN_EXPORT int ppoll(pollfd* fds, nfds_t nfds, const timespec* timeout,
   return real(fds, nfds, timeout, sigmask);
 }
 
+// The _FORTIFY_SOURCE versions check the array's size first; the wait is the same.
+extern "C" int __poll_chk(pollfd* fds, nfds_t nfds, int timeout, size_t fdslen);
+extern "C" int __ppoll_chk(pollfd* fds, nfds_t nfds, const timespec* timeout,
+                           const sigset_t* sigmask, size_t fdslen);
+
+LOOPSAN_EXPORT int __poll_chk(pollfd* fds, nfds_t nfds, int timeout, size_t fdslen) {
+  auto real = REAL(__poll_chk);
+  if (real == nullptr) MISSING_ERRNO;
+  events::PollingWait wait(
+      "poll", events::poll_wait_kind(__builtin_return_address(0), poll_count(fds, nfds)), timeout,
+      __builtin_return_address(0));
+  return real(fds, nfds, timeout, fdslen);
+}
+
+LOOPSAN_EXPORT int __ppoll_chk(pollfd* fds, nfds_t nfds, const timespec* timeout,
+                               const sigset_t* sigmask, size_t fdslen) {
+  auto real = REAL(__ppoll_chk);
+  if (real == nullptr) MISSING_ERRNO;
+  events::PollingWait wait(
+      "ppoll", events::poll_wait_kind(__builtin_return_address(0), poll_count(fds, nfds)),
+      timeout_ms(timeout), __builtin_return_address(0));
+  return real(fds, nfds, timeout, sigmask, fdslen);
+}
+
 LOOPSAN_EXPORT int select(int nfds, fd_set* readfds, fd_set* writefds, fd_set* exceptfds,
                           timeval* timeout) {
   auto real = REAL(select);

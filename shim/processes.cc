@@ -8,6 +8,8 @@
 
 #include <cerrno>
 
+#include <cstdio>
+
 #include "shim/shim.h"
 
 LOOPSAN_EXPORT pid_t fork() {
@@ -117,4 +119,17 @@ LOOPSAN_EXPORT void _Exit(int status) {
   if (real == nullptr) syscall(SYS_exit_group, status);
   real(status);
   __builtin_unreachable();
+}
+
+LOOPSAN_EXPORT int pclose(FILE* stream) {
+  auto real = REAL(pclose);
+  if (real == nullptr) MISSING_ERRNO;
+  if (stream != nullptr) {
+    int fd = fileno(stream);
+    if (fd >= 0) events::fd_closing(fd, __builtin_return_address(0));
+  }
+  if (__builtin_expect(!events::maybe_loop_thread(), 1)) return real(stream);
+  events::BlockingScope scope(
+      events::BlockingCall{"pclose", ALWAYS, -1, __builtin_return_address(0)});
+  return real(stream);
 }

@@ -38,14 +38,15 @@ struct ThreadState {
   // Depth of known loop functions (uv_run, event_base_loop, g_main_loop_run, ...) running on
   // this thread: their return ends the loop.
   int library_loop_depth;
-  // A poll()/select() loop: the call site of its wait, and the frame of the function that
-  // waits (its CFA and the return address stored below it), which must still be live for the
-  // loop to be (poll_frames = 0: not checked).
+  // A poll()/select() loop: the call site of its wait, and the frames of the function that
+  // waits and of its caller (CFA and the return address stored below it), one of which must
+  // still be live for the loop to be (poll_frames = 0: not checked).
   int poll_loop;
+  int poll_confirmed;  // it waited again from its site: a loop, not a one-off poll
   uintptr_t poll_site;
   int poll_frames;
-  uintptr_t poll_frame_cfa[1];
-  uintptr_t poll_frame_ra[1];
+  uintptr_t poll_frame_cfa[2];
+  uintptr_t poll_frame_ra[2];
   // Cached kernel thread id (0 = not read yet); reset in a forked child.
   pid_t tid;
   ThreadRecord* record;

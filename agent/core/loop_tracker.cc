@@ -53,6 +53,7 @@ bool frames_live(const uintptr_t* cfa, const uintptr_t* ra, int n) {
 
 void end_poll_loop(ThreadState& t) {
   t.poll_loop = 0;
+  t.poll_confirmed = 0;
   t.poll_site = 0;
   t.poll_frames = 0;
 }
@@ -73,7 +74,9 @@ bool epoll_loop_current(ThreadState& t) {
 }
 
 // A poll loop started by a library's loop function or asyncio ends with them
-// (library_loop_returned, python_loop_running); any other when the function that polls returns.
+// (library_loop_returned, python_loop_running); any other when the function that polls and its
+// caller returned (Redis's ae_select.c and libevent's poll backend poll in a helper). Code
+// after a loop function in its caller is told apart by confirmation (unconfirmed_poll_loop).
 bool poll_loop_current(ThreadState& t) {
   if (!t.poll_loop) return false;
   if (t.poll_frames == 0 || frames_live(t.poll_frame_cfa, t.poll_frame_ra, t.poll_frames)) {
@@ -106,8 +109,9 @@ void start_epoll_loop(ThreadState& t, int epfd) {
 // function, asyncio) the end of the runtime's loop ends it.
 void start_poll_loop(ThreadState& t, uintptr_t site, bool framed) {
   t.poll_loop = 1;
+  t.poll_confirmed = framed ? 0 : 1;
   t.poll_site = site;
-  t.poll_frames = framed ? caller_frames(t.poll_frame_cfa, t.poll_frame_ra, 1) : 0;
+  t.poll_frames = framed ? caller_frames(t.poll_frame_cfa, t.poll_frame_ra, 2) : 0;
 }
 
 }  // namespace
@@ -152,7 +156,10 @@ Wait epoll_wait_slow(int epfd) {
     }
     return Wait::kOwn;
   }
-  if (poll_loop_current(t)) return Wait::kNested;
+  if (poll_loop_current(t)) {
+    if (t.poll_confirmed) return Wait::kNested;
+    end_poll_loop(t);  // one poll over two descriptors, then another kind of wait: no loop
+  }
   if (epfd < 0) return Wait::kNone;
   // No automatic loop yet: this wait starts one, on a loop thread of any kind (the library
   // loop's or asyncio's first wait is its own) or, with auto_loops, on any thread.
@@ -166,7 +173,14 @@ Wait epoll_wait_slow(int epfd) {
 Wait poll_wait_slow(uintptr_t site, int count) {
   ThreadState& t = tls_state;
   if (epoll_loop_current(t)) return Wait::kNested;
-  if (poll_loop_current(t)) return t.poll_site == site ? Wait::kOwn : Wait::kNested;
+  if (poll_loop_current(t)) {
+    if (t.poll_site == site) {
+      t.poll_confirmed = 1;
+      return Wait::kOwn;
+    }
+    if (t.poll_confirmed) return Wait::kNested;
+    end_poll_loop(t);  // a one-off poll elsewhere before this one: no loop
+  }
   // The first wait of a known loop function or of asyncio is the loop's (GLib may poll only
   // its wakeup descriptor).
   if (t.library_loop_depth > 0 || t.python_loop) {

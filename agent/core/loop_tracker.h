@@ -4,7 +4,8 @@
 // A thread runs a loop from
 // - its first epoll wait (auto_loops=1), until that epoll descriptor is closed;
 // - a poll()/select() over two descriptors or more (auto_loops=1), while the function that
-//   called it has not returned (a one-descriptor poll is a socket timeout, never a loop);
+//   called it or that function's caller has not returned (a one-descriptor poll is a socket
+//   timeout, never a loop); its blocking calls count once it waits again;
 //   the epoll loop ends earlier too if both the function that waits and its caller returned
 //   (asio's io_context::run(), Node's uv_run: code after them is not a loop);
 // - entering a known loop function of a library (uv_run, event_base_loop, g_main_loop_run,
