@@ -13,16 +13,22 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <atomic>
 #include <cstdint>
 
 #include "agent/base/errno_saver.h"
 #include "agent/base/thread_state.h"
+#include "agent/core/fd_status.h"
 #include "agent/core/loop_tracker.h"
 #include "agent/interception/interception.h"
 #include "agent/stacks/unwinder_pipe.h"
+
+struct addrinfo;
 
 namespace loopsan::events {
 
@@ -73,20 +79,12 @@ void thread_joined(pthread_t thread);
 void thread_detached(pthread_t thread);
 void thread_named(pthread_t thread, const char* name);
 
-// --- Event loops
-// ----------------------------------------------------------------------------------
+// --- Event loops -------------------------------------------------------------------------------
 
-// The calling thread is about to wait on the polling set `epfd` / has returned from that wait.
-// The return is where a stalled loop will be measured from; no module listens to it yet (the
-// watchdog will), and until one does the wrappers only test a flag.
+// The return from a loop's own wait is where a stalled loop will be measured from; no module
+// listens to it yet (the watchdog will), and until one does the wrappers only test a flag.
 void loop_wait_ended(int epfd);
 extern std::atomic<bool> g_loop_wait_end_wanted;
-inline void loop_wait_begin(int epfd) {
-  if (active()) loop_tracker::loop_wait(epfd);
-}
-inline void loop_wait_end(int epfd) {
-  if (g_loop_wait_end_wanted.load(std::memory_order_relaxed)) loop_wait_ended(epfd);
-}
 // False means certainly not a loop thread right now (one TLS read): what a wrapper may test
 // before it does extra work to describe a call.
 inline bool maybe_loop_thread() {
@@ -98,10 +96,20 @@ void loop_exit();
 // A runtime bridge knows exactly when its loop runs (asyncio: run_forever/run_until_complete):
 // a loop whose polling set stays open between runs is no loop in between.
 void runtime_loop_running(bool running);
+// A known loop function of a library (uv_run, event_base_loop, g_main_loop_run, ...) starts
+// and returns on this thread.
+inline void library_loop_entered() {
+  if (active()) loop_tracker::library_loop_entered();
+}
+inline void library_loop_returned() {
+  if (active()) loop_tracker::library_loop_returned();
+}
 
 // --- Blocking calls -----------------------------------------------------------------------------
 
-enum class BlockRule { kAlways, kThreshold };
+// DESIGN.md's three classes: reported whatever the duration, reported when the call waited at
+// least block_threshold_ms, never reported (non-blocking descriptors, WNOHANG, a numeric host).
+enum class BlockRule { kNever, kAlways, kThreshold };
 
 struct BlockingCall {
   const char* call;  // the function's name as the user knows it
@@ -109,11 +117,13 @@ struct BlockingCall {
   // What the caller asked for: a zero-duration sleep is a yield and never reported; -1 when
   // not applicable or not known.
   int64_t requested_ns = -1;
+  // The wrapper's return address: the code that made the call.
+  const void* caller = nullptr;
 };
 
 // What the blocking detector keeps while a watched call runs; lives in the wrapper's frame.
 struct BlockingState {
-  const BlockingCall* call = nullptr;
+  BlockingCall call{};
   int64_t start_ns = 0;
   void* captured = nullptr;  // stacks taken before an "always" call
 };
@@ -126,7 +136,8 @@ void blocking_end(BlockingState& state);
 class BlockingScope {
  public:
   explicit BlockingScope(const BlockingCall& call) {
-    if (loop_tracker::maybe_loop_thread() && tls_state.guard == 0) {
+    if (call.rule != BlockRule::kNever && loop_tracker::maybe_loop_thread() &&
+        tls_state.guard == 0) {
       watched_ = blocking_begin(call, state_);
     }
   }
@@ -141,6 +152,77 @@ class BlockingScope {
   bool watched_ = false;
 };
 
+// The rule for an I/O call on `fd` (asked on loop threads only): never on a non-blocking
+// descriptor, always on a blocking socket, by duration on anything else (files, pipes, ttys).
+BlockRule fd_rule_slow(int fd);
+inline BlockRule fd_rule(int fd) {
+  switch (fd_status::cached(fd)) {
+    case fd_status::Blocking::kNonBlocking:
+      return BlockRule::kNever;
+    case fd_status::Blocking::kBlockingSocket:
+      return BlockRule::kAlways;
+    case fd_status::Blocking::kBlockingOther:
+      return BlockRule::kThreshold;
+    default:
+      return fd_rule_slow(fd);
+  }
+}
+// send/recv family: MSG_DONTWAIT makes any socket call non-blocking.
+inline BlockRule socket_rule(int fd, int msg_flags) {
+  return (msg_flags & MSG_DONTWAIT) != 0 ? BlockRule::kNever : fd_rule(fd);
+}
+// sendfile/splice/copy_file_range: the stricter of the two ends.
+inline BlockRule fd_pair_rule(int in_fd, int out_fd) {
+  BlockRule a = fd_rule(in_fd), b = fd_rule(out_fd);
+  if (a == BlockRule::kAlways || b == BlockRule::kAlways) return BlockRule::kAlways;
+  if (a == BlockRule::kNever && b == BlockRule::kNever) return BlockRule::kNever;
+  return BlockRule::kThreshold;
+}
+// Name lookups of a numeric host (or with AI_NUMERICHOST / NI_NUMERICHOST|NI_NUMERICSERV)
+// never leave the process.
+BlockRule host_rule(const char* node, const ::addrinfo* hints = nullptr);
+BlockRule address_rule(int ni_flags);
+// Process waits with WNOHANG return at once.
+inline BlockRule wait_rule(int options) {
+  return (options & WNOHANG) != 0 ? BlockRule::kNever : BlockRule::kAlways;
+}
+// sync_file_range() waits only with a SYNC_FILE_RANGE_WAIT_* flag; without, it starts writeback.
+inline BlockRule sync_range_rule(unsigned int flags) {
+  return (flags & (SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WAIT_AFTER)) != 0
+             ? BlockRule::kAlways
+             : BlockRule::kNever;
+}
+
+// A wait on a polling set, opened around the real epoll/poll/select call: the loop's own wait,
+// a nested one (a blocking call when `timeout_ms` is not 0; -1 = infinite), or neither.
+class PollingWait {
+ public:
+  PollingWait(const char* call, loop_tracker::Wait wait, int64_t timeout_ms, const void* caller)
+      : own_(wait == loop_tracker::Wait::kOwn),
+        scope_(BlockingCall{call,
+                            wait == loop_tracker::Wait::kNested && timeout_ms != 0
+                                ? BlockRule::kAlways
+                                : BlockRule::kNever,
+                            timeout_ms > 0 ? timeout_ms * 1000000 : -1, caller}) {}
+  ~PollingWait() {
+    if (own_ && g_loop_wait_end_wanted.load(std::memory_order_relaxed)) loop_wait_ended(-1);
+  }
+  PollingWait(const PollingWait&) = delete;
+  PollingWait& operator=(const PollingWait&) = delete;
+
+ private:
+  bool own_;
+  BlockingScope scope_;
+};
+
+inline loop_tracker::Wait epoll_wait_kind(int epfd) {
+  return enabled() ? loop_tracker::epoll_wait(epfd) : loop_tracker::Wait::kNone;
+}
+inline loop_tracker::Wait poll_wait_kind(const void* site, int count) {
+  return enabled() ? loop_tracker::poll_wait(reinterpret_cast<uintptr_t>(site), count)
+                   : loop_tracker::Wait::kNone;
+}
+
 // loopsan_allow_blocking_begin/end (C API): known waits the user accepts.
 void allow_blocking_begin(const char* reason);
 void allow_blocking_end();
@@ -151,12 +233,22 @@ void allow_blocking_end();
 // closing its own pipe is not the host. A vfork() child's closes do not end our loops.
 void fds_closing_slow(unsigned first, unsigned last, const void* caller);
 inline void fd_closing(int fd, const void* caller) {
+  fd_status::forget(fd);
   if (fd >= 0 && (loop_tracker::is_loop_fd(fd) || unwinder_pipe::involves(fd))) {
     fds_closing_slow(static_cast<unsigned>(fd), static_cast<unsigned>(fd), caller);
   }
 }
 inline void fds_closing(unsigned first, unsigned last, const void* caller) {
+  fd_status::forget_range(first, last);
   fds_closing_slow(first, last, caller);
+}
+// dup2()/dup3() onto `fd`: the number now names another open file.
+inline void fd_replaced(int fd) {
+  fd_status::forget(fd);
+}
+// fcntl(F_SETFL)/ioctl(FIONBIO): O_NONBLOCK may have changed on a shared open file.
+inline void fd_flags_changed() {
+  fd_status::flags_changed();
 }
 
 // pipe2() called from libunwind (its memory-validation pipe): the pipe is moved out of the

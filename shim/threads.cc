@@ -61,13 +61,37 @@ LOOPSAN_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr,
   return rc;
 }
 
-LOOPSAN_EXPORT int pthread_join(pthread_t thread, void** retval) {
-  auto real = REAL(pthread_join);
-  if (real == nullptr) return ENOSYS;
-  int rc = real(thread, retval);
-  if (rc == 0) events::thread_joined(thread);
-  return rc;
-}
+// Joining a thread that is still running blocks (DESIGN.md, class 1). On a loop thread the join
+// is first tried without waiting: a thread that already ended is joined at once, and reported
+// by nobody.
+#define LOOPSAN_JOIN_WRAPPER(sym, params, args)                                 \
+  LOOPSAN_EXPORT int sym params {                                               \
+    auto real = REAL(sym);                                                      \
+    if (real == nullptr) return ENOSYS;                                         \
+    if (events::maybe_loop_thread()) {                                          \
+      int tried = pthread_tryjoin_np(thread, retval);                           \
+      if (tried != EBUSY) {                                                     \
+        if (tried == 0) events::thread_joined(thread);                          \
+        return tried;                                                           \
+      }                                                                         \
+    }                                                                           \
+    int rc;                                                                     \
+    {                                                                           \
+      events::BlockingScope scope(                                              \
+          events::BlockingCall{#sym, ALWAYS, -1, __builtin_return_address(0)}); \
+      rc = real args;                                                           \
+    }                                                                           \
+    if (rc == 0) events::thread_joined(thread);                                 \
+    return rc;                                                                  \
+  }
+
+LOOPSAN_JOIN_WRAPPER(pthread_join, (pthread_t thread, void** retval), (thread, retval))
+LOOPSAN_JOIN_WRAPPER(pthread_timedjoin_np,
+                     (pthread_t thread, void** retval, const timespec* abstime),
+                     (thread, retval, abstime))
+LOOPSAN_JOIN_WRAPPER(pthread_clockjoin_np,
+                     (pthread_t thread, void** retval, clockid_t clock, const timespec* abstime),
+                     (thread, retval, clock, abstime))
 
 LOOPSAN_EXPORT int pthread_detach(pthread_t thread) {
   auto real = REAL(pthread_detach);

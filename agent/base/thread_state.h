@@ -30,6 +30,16 @@ struct ThreadState {
   int named_loop;
   // An asyncio loop is running on this thread (asyncio.events._set_running_loop).
   int python_loop;
+  // Depth of known loop functions (uv_run, event_base_loop, g_main_loop_run, ...) running on
+  // this thread: their return ends the loop.
+  int library_loop_depth;
+  // A poll()/select() loop: the call site of its wait, and the frame of the function that
+  // waits (its CFA and the return address stored below it), which must still be live for the
+  // loop to be (poll_frame_cfa = 0: not checked).
+  int poll_loop;
+  uintptr_t poll_site;
+  uintptr_t poll_frame_cfa;
+  uintptr_t poll_frame_ra;
   // Cached kernel thread id (0 = not read yet); reset in a forked child.
   pid_t tid;
   ThreadRecord* record;

@@ -7,8 +7,10 @@
 // have one consumer, named here.
 #include "agent/events.h"
 
+#include <arpa/inet.h>
 #include <dlfcn.h>
 #include <link.h>
+#include <netdb.h>
 
 #include <climits>
 #include <cstring>
@@ -113,6 +115,39 @@ bool blocking_begin(const BlockingCall& call, BlockingState& state) {
 void blocking_end(BlockingState& state) {
   AgentScope scope;
   blocking::end(state);
+}
+
+BlockRule fd_rule_slow(int fd) {
+  ErrnoSaver errno_saver;
+  ReentryGuard guard;
+  switch (fd_status::query(fd)) {
+    case fd_status::Blocking::kNonBlocking:
+      return BlockRule::kNever;
+    case fd_status::Blocking::kBlockingSocket:
+      return BlockRule::kAlways;
+    case fd_status::Blocking::kBlockingOther:
+      return BlockRule::kThreshold;
+    default:
+      return BlockRule::kNever;  // not open: the call fails at once
+  }
+}
+
+BlockRule host_rule(const char* node, const ::addrinfo* hints) {
+  // No host: the wildcard or loopback address, resolved in place.
+  if (node == nullptr) return BlockRule::kNever;
+  if (hints != nullptr && (hints->ai_flags & AI_NUMERICHOST) != 0) return BlockRule::kNever;
+  ErrnoSaver errno_saver;
+  unsigned char addr[sizeof(in6_addr)];
+  if (inet_pton(AF_INET, node, addr) == 1 || inet_pton(AF_INET6, node, addr) == 1) {
+    return BlockRule::kNever;
+  }
+  return BlockRule::kAlways;
+}
+
+BlockRule address_rule(int flags) {
+  // getnameinfo asks the resolver only for a name; numeric answers are formatted in place.
+  return (flags & NI_NUMERICHOST) != 0 && (flags & NI_NUMERICSERV) != 0 ? BlockRule::kNever
+                                                                        : BlockRule::kAlways;
 }
 
 void allow_blocking_begin(const char*) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "agent/base/options.h"
+#include "agent/stacks/stack.h"
 
 namespace loopsan::loop_tracker {
 
@@ -35,22 +36,40 @@ void init() {
   name_globs = globs;
 }
 
-bool is_loop_thread() {
-  ThreadState& t = tls_state;
-  if (t.explicit_loop_depth > 0 || t.named_loop || t.python_loop) return true;
+namespace {
+
+// The function that called the poll loop's wait is still running: its return address is
+// still in place, and the caller is at or below its frame. A frame that returned has its slot
+// overwritten by the next call made from the level above, whatever it is.
+bool poll_frame_live(const ThreadState& t) {
+  if (t.poll_frame_cfa == 0) return true;
+  auto here = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  return here < t.poll_frame_cfa && *reinterpret_cast<const uintptr_t*>(
+                                        t.poll_frame_cfa - sizeof(uintptr_t)) == t.poll_frame_ra;
+}
+
+void end_poll_loop(ThreadState& t) {
+  t.poll_loop = 0;
+  t.poll_site = 0;
+  t.poll_frame_cfa = 0;
+  t.poll_frame_ra = 0;
+}
+
+bool epoll_loop_current(ThreadState& t) {
   if (!t.in_loop) return false;
   if (generation_of(t.loop_fd) == t.loop_generation) return true;
   end_own_loop();  // another thread closed our loop's descriptor
   return false;
 }
 
-void loop_wait_slow(int epfd) {
-  if (!options().auto_loops || epfd < 0) return;
-  ThreadState& t = tls_state;
-  if (t.in_loop && generation_of(t.loop_fd) == t.loop_generation) {
-    // A wait on a second epoll set while our loop is alive is a nested wait, not a new loop.
-    return;
-  }
+bool poll_loop_current(ThreadState& t) {
+  if (!t.poll_loop) return false;
+  if (t.library_loop_depth > 0 || poll_frame_live(t)) return true;
+  end_poll_loop(t);
+  return false;
+}
+
+void start_epoll_loop(ThreadState& t, int epfd) {
   uint32_t gen = 1;
   if (epfd < kMaxTrackedFd) {
     uint16_t cur = fd_generation[epfd].load(std::memory_order_relaxed);
@@ -63,6 +82,61 @@ void loop_wait_slow(int epfd) {
   t.loop_fd = epfd;
   t.loop_generation = gen;
   t.in_loop = 1;
+}
+
+// `framed`: the loop lives as long as the function that polls. Otherwise (a known loop
+// function, asyncio) the end of the runtime's loop ends it.
+void start_poll_loop(ThreadState& t, uintptr_t site, bool framed) {
+  t.poll_loop = 1;
+  t.poll_site = site;
+  t.poll_frame_cfa = 0;
+  t.poll_frame_ra = 0;
+  uintptr_t cfa = 0, ra = 0;
+  if (framed && caller_frame(&cfa, &ra)) {
+    t.poll_frame_cfa = cfa;
+    t.poll_frame_ra = ra;
+  }
+}
+
+}  // namespace
+
+bool is_loop_thread() {
+  ThreadState& t = tls_state;
+  bool automatic = epoll_loop_current(t) | poll_loop_current(t);
+  return automatic || t.explicit_loop_depth > 0 || t.named_loop || t.python_loop ||
+         t.library_loop_depth > 0;
+}
+
+Wait epoll_wait_slow(int epfd) {
+  ThreadState& t = tls_state;
+  if (epoll_loop_current(t) || poll_loop_current(t)) return Wait::kNested;
+  if (epfd < 0) return Wait::kNone;
+  // No automatic loop yet: this wait starts one, on a loop thread of any kind (the library
+  // loop's or asyncio's first wait is its own) or, with auto_loops, on any thread.
+  bool loop_thread =
+      t.explicit_loop_depth > 0 || t.named_loop || t.python_loop || t.library_loop_depth > 0;
+  if (!loop_thread && !options().auto_loops) return Wait::kNone;
+  start_epoll_loop(t, epfd);
+  return Wait::kOwn;
+}
+
+Wait poll_wait_slow(uintptr_t site, int count) {
+  ThreadState& t = tls_state;
+  if (epoll_loop_current(t)) return Wait::kNested;
+  if (poll_loop_current(t)) return t.poll_site == site ? Wait::kOwn : Wait::kNested;
+  // The first wait of a known loop function or of asyncio is the loop's (GLib may poll only
+  // its wakeup descriptor).
+  if (t.library_loop_depth > 0 || t.python_loop) {
+    start_poll_loop(t, site, false);
+    return Wait::kOwn;
+  }
+  // Elsewhere a loop waits on several descriptors; one descriptor is a socket timeout.
+  bool loop_thread = t.explicit_loop_depth > 0 || t.named_loop;
+  if (count >= 2 && (loop_thread || options().auto_loops)) {
+    start_poll_loop(t, site, true);
+    return Wait::kOwn;
+  }
+  return loop_thread ? Wait::kNested : Wait::kNone;
 }
 
 void loop_fd_closed(int fd) {
@@ -81,6 +155,11 @@ void loop_fds_closed(unsigned first, unsigned last) {
   }
 }
 
+void reset_after_fork() {
+  end_own_loop();
+  end_poll_loop(tls_state);
+}
+
 void enter() {
   ++tls_state.explicit_loop_depth;
 }
@@ -89,11 +168,26 @@ void exit() {
   if (tls_state.explicit_loop_depth > 0) --tls_state.explicit_loop_depth;
 }
 
+void library_loop_entered() {
+  ++tls_state.library_loop_depth;
+}
+
+void library_loop_returned() {
+  ThreadState& t = tls_state;
+  if (t.library_loop_depth > 0 && --t.library_loop_depth == 0) {
+    end_own_loop();
+    end_poll_loop(t);
+  }
+}
+
 void python_loop_running(bool running) {
   tls_state.python_loop = running ? 1 : 0;
   // Its epoll set stays open until the loop is closed: the next run starts the loop again at
   // its first wait.
-  if (!running) end_own_loop();
+  if (!running) {
+    end_own_loop();
+    end_poll_loop(tls_state);
+  }
 }
 
 void thread_named(ThreadState& state, const char* name) {

@@ -1,8 +1,16 @@
-// Which threads are running an event loop right now (DESIGN.md, "Blocking-call policy").
+// Which threads are running an event loop right now, and whether a wait is that loop's own
+// (DESIGN.md, "Blocking-call policy").
 //
-// A thread runs a loop from its first epoll wait (auto_loops=1), a loopsan_loop_enter() or a
-// loop_threads name match, until the loop's epoll descriptor is closed (asyncio.run() closes its
-// selector), loopsan_loop_exit(), or forever for a name match.
+// A thread runs a loop from
+// - its first epoll wait (auto_loops=1), until that epoll descriptor is closed;
+// - a poll()/select() over two descriptors or more (auto_loops=1), while the function that
+//   called it has not returned (a one-descriptor poll is a socket timeout, never a loop);
+// - entering a known loop function of a library (uv_run, event_base_loop, g_main_loop_run,
+//   ...), until it returns; the waits it makes are the loop's own;
+// - asyncio's run_forever()/run_until_complete() (the CPython bridge), until they return;
+// - loopsan_loop_enter() until loopsan_loop_exit(), or a loop_threads name match, forever.
+// A wait on another polling set while the loop runs is a nested wait: a blocking call when it
+// has a timeout.
 #pragma once
 
 #include <atomic>
@@ -26,18 +34,39 @@ inline uint32_t generation_of(int fd) {
 // Fast filter for blocking wrappers: false means "certainly not a loop thread".
 inline bool maybe_loop_thread() {
   const ThreadState& t = tls_state;
-  return (t.in_loop | t.explicit_loop_depth | t.named_loop | t.python_loop) != 0;
+  return (t.in_loop | t.explicit_loop_depth | t.named_loop | t.python_loop | t.library_loop_depth |
+          t.poll_loop) != 0;
 }
 
-// The precise answer (also ends a loop whose descriptor another thread closed).
+// The precise answer (also ends a loop whose descriptor another thread closed, or whose poll
+// loop function returned).
 bool is_loop_thread();
 
+// What a wait on a polling set is to the calling thread.
+enum class Wait {
+  kNone,    // not a loop thread, and this wait does not make one
+  kOwn,     // the loop's own wait
+  kNested,  // a loop thread waiting on something else: a blocking call when it has a timeout
+};
+
 // The calling thread waits on the epoll set `epfd`.
-void loop_wait_slow(int epfd);
-inline void loop_wait(int epfd) {
+Wait epoll_wait_slow(int epfd);
+inline Wait epoll_wait(int epfd) {
   const ThreadState& t = tls_state;
-  if (t.in_loop && t.loop_fd == epfd && generation_of(epfd) == t.loop_generation) return;
-  loop_wait_slow(epfd);
+  if (t.in_loop && t.loop_fd == epfd && generation_of(epfd) == t.loop_generation) {
+    return Wait::kOwn;
+  }
+  return epoll_wait_slow(epfd);
+}
+
+// The calling thread waits in poll()/select() at return address `site` on `count` descriptors.
+Wait poll_wait_slow(uintptr_t site, int count);
+inline Wait poll_wait(uintptr_t site, int count) {
+  const ThreadState& t = tls_state;
+  // The common case of a running poll loop; liveness of its function is checked when a
+  // blocking call asks, not on every wait.
+  if (t.poll_loop && t.poll_site == site) return Wait::kOwn;
+  return poll_wait_slow(site, count);
 }
 
 // close() family: cheap test first, so that every close() costs one load.
@@ -53,6 +82,11 @@ void loop_fds_closed(unsigned first, unsigned last);
 void enter();
 void exit();
 
+// A known loop function of a library starts / returns on this thread. When the outermost one
+// returns, the thread's automatic loop state ends with it (its epoll set may stay open).
+void library_loop_entered();
+void library_loop_returned();
+
 // asyncio tells when its loop starts and stops running on this thread. A stopped loop whose
 // epoll set is still open (loop.run_until_complete() without loop.close()) is no loop.
 void python_loop_running(bool running);
@@ -62,5 +96,9 @@ void thread_named(ThreadState& state, const char* name);
 
 // Parses loop_threads once the options are known.
 void init();
+// In a fork() child, on the thread that forked: a child does not go on running its parent's
+// epoll or poll loop (it shares the parent's epoll set, if anything); its next wait starts its
+// own. Explicit, named, library and asyncio loops stay as they were.
+void reset_after_fork();
 
 }  // namespace loopsan::loop_tracker

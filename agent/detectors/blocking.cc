@@ -2,6 +2,7 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 
 #include "agent/base/json.h"
 #include "agent/base/options.h"
@@ -9,6 +10,7 @@
 #include "agent/base/text.h"
 #include "agent/core/loop_tracker.h"
 #include "agent/core/thread_registry.h"
+#include "agent/report/finding_table.h"
 #include "agent/report/reporter.h"
 #include "agent/runtimes/python_bridge.h"
 #include "agent/stacks/stack.h"
@@ -18,6 +20,10 @@ namespace loopsan::blocking {
 using events::BlockRule;
 
 namespace {
+
+constexpr char kStackName[] = "stack";
+// Enough return addresses to tell call sites apart (the reporter's identity uses 16).
+constexpr int kSiteFrames = 16;
 
 struct Captured {
   StackId stack = 0;
@@ -29,6 +35,46 @@ Captured* capture() {
   c->stack = capture_stack();
   c->python_stack = python::capture_stack();
   return c;
+}
+
+// A repeat of a finding already reported (the same call from the same native stack) is
+// counted from its return addresses alone: no depot entry, no Python dump, no symbolization.
+// Only where the native stack tells call sites apart: under an interpreter, every Python line
+// that blocks shares the eval loop's frames.
+bool counted_as_repeat(const events::BlockingCall& call) {
+  if (python::present()) return false;
+  uintptr_t ips[kSiteFrames];
+  int n = capture_frames(ips, kSiteFrames);
+  if (n == 0) return false;
+  uint64_t raw = reporter::native_raw_hash(Kind::kBlockingCall, call.call, kStackName, ips, n);
+  return finding_table::count_if_known(raw);
+}
+
+// Waits that are the runtime's, not the code's: CPython's GIL (a condition variable and mutex
+// waited on from inside the interpreter; Python's own locks are semaphores).
+bool runtime_internal(const events::BlockingCall& call) {
+  bool gil_like =
+      strncmp(call.call, "pthread_cond_", 13) == 0 || strncmp(call.call, "pthread_mutex_", 14) == 0;
+  return gil_like && python::is_interpreter_code(call.caller);
+}
+
+// A loop's own idle wait made through a lock or condition variable rather than its polling set:
+// asio's scheduler parks the threads of io_context::run() that are not running the reactor on
+// a condition variable. Recognised by the function that made the call (inlined asio code keeps
+// the scheduler's name in the symbol table).
+bool loop_internal(const Captured& captured) {
+  static constexpr const char* kIdleWaiters[] = {
+      "asio::detail::scheduler::do_run_one",
+      "asio::detail::scheduler::do_wait_one",
+      "asio::detail::posix_event::wait",
+      "asio::detail::conditionally_enabled_event::wait",
+  };
+  std::vector<Frame> frames = symbolize(captured.stack);
+  if (frames.empty()) return false;
+  for (const char* waiter : kIdleWaiters) {
+    if (frames[0].function.find(waiter) != std::string::npos) return true;
+  }
+  return false;
 }
 
 std::string format_ms(int64_t ns) {
@@ -49,7 +95,7 @@ void report(const events::BlockingCall& call, int64_t waited, Captured* captured
                   ") for ", format_ms(waited));
   f.add_field("call", json_quote(call.call));
   f.add_field("duration_ms", cat((waited + 500000) / 1000000));
-  f.stacks.emplace_back("stack", captured->stack);
+  f.stacks.emplace_back(kStackName, captured->stack);
   f.python_stacks.emplace_back("python_stack", std::move(captured->python_stack));
   reporter::submit(f);
 }
@@ -57,14 +103,17 @@ void report(const events::BlockingCall& call, int64_t waited, Captured* captured
 }  // namespace
 
 bool begin(const events::BlockingCall& call, events::BlockingState& state) {
-  if (!loop_tracker::is_loop_thread() || tls_state.allow_blocking_depth != 0 ||
-      call.requested_ns == 0) {
+  if (call.rule == BlockRule::kNever || call.requested_ns == 0 ||
+      tls_state.allow_blocking_depth != 0 || !loop_tracker::is_loop_thread()) {
     return false;
   }
-  state.call = &call;
-  // Reported whatever happens: take the stacks now, while the frames are certainly alive
-  // (a Python daemon thread's state may be gone once a sleep ends at interpreter exit).
-  if (call.rule == BlockRule::kAlways) state.captured = capture();
+  state.call = call;
+  if (call.rule == BlockRule::kAlways) {
+    if (counted_as_repeat(call)) return false;
+    // Reported whatever happens: take the stacks now, while the frames are certainly alive
+    // (a Python daemon thread's state may be gone once a sleep ends at interpreter exit).
+    state.captured = capture();
+  }
   state.start_ns = sys::monotonic_ns();
   return true;
 }
@@ -72,13 +121,17 @@ bool begin(const events::BlockingCall& call, events::BlockingState& state) {
 void end(events::BlockingState& state) {
   int64_t waited = sys::monotonic_ns() - state.start_ns;
   auto* captured = static_cast<Captured*>(state.captured);
-  const events::BlockingCall& call = *state.call;
-  if (call.rule == BlockRule::kAlways || waited >= options().block_threshold_ms * 1000000) {
-    if (captured == nullptr) captured = capture();
-    report(call, waited, captured);
-  }
-  delete captured;
   state.captured = nullptr;
+  const events::BlockingCall& call = state.call;
+  bool due =
+      call.rule == BlockRule::kAlways || waited >= int64_t{options().block_threshold_ms} * 1000000;
+  if (due && captured == nullptr) {
+    if (runtime_internal(call) || counted_as_repeat(call)) return;
+    captured = capture();
+    if (loop_internal(*captured)) due = false;
+  }
+  if (due) report(call, waited, captured);
+  delete captured;
 }
 
 }  // namespace loopsan::blocking

@@ -1,6 +1,9 @@
 #include "agent/interception/interception.h"
 
 #include <dlfcn.h>
+#include <link.h>
+
+#include <cstring>
 
 #include "agent/base/log.h"
 #include "agent/base/text.h"
@@ -9,13 +12,16 @@
 namespace loopsan::interception {
 
 Hook g_hooks[kHookCount] = {
-#define LOOPSAN_HOOK(group, sym, version, need) {#sym, version, need, {nullptr}},
-#define LOOPSAN_BLOCKING(group, sym, ...) {#sym, "", kOptional, {nullptr}},
-#define LOOPSAN_LOOP_WAIT(group, sym, ...) {#sym, "", kOptional, {nullptr}},
+#define LOOPSAN_HOOK(group, sym, version, need) {#sym, version, need, false, #sym, {nullptr}},
+#define LOOPSAN_BLOCKING(group, sym, ...) {#sym, "", kOptional, false, #sym, {nullptr}},
+#define LOOPSAN_LOOP_WAIT(group, sym, ...) {#sym, "", kOptional, false, #sym, {nullptr}},
+#define LOOPSAN_COMPAT(group, id, sym, version) \
+  {#sym, version, kOptional, true, #sym "@" version, {nullptr}},
 #include "shim/hooks.def"
 #undef LOOPSAN_HOOK
 #undef LOOPSAN_BLOCKING
 #undef LOOPSAN_LOOP_WAIT
+#undef LOOPSAN_COMPAT
 };
 
 namespace {
@@ -30,15 +36,64 @@ bool is_ours(void* fn) {
          mine.dli_fbase == theirs.dli_fbase;
 }
 
+// Copies of the loaded objects' names (a concurrent dlclose may free the loader's).
+struct LoadedObjects {
+  static constexpr int kMax = 512;
+  static constexpr size_t kText = 64 * 1024;
+  const char* names[kMax];
+  char text[kText];
+  size_t used = 0;
+  int count = 0;
+};
+
+int collect_object(dl_phdr_info* info, size_t, void* data) {
+  auto* objects = static_cast<LoadedObjects*>(data);
+  if (info->dlpi_name == nullptr || info->dlpi_name[0] == '\0') return 0;
+  size_t len = strlen(info->dlpi_name) + 1;
+  if (objects->count >= LoadedObjects::kMax || objects->used + len > LoadedObjects::kText) return 1;
+  char* copy = objects->text + objects->used;
+  memcpy(copy, info->dlpi_name, len);
+  objects->used += len;
+  objects->names[objects->count++] = copy;
+  return 0;
+}
+
+// A library outside the global scope (dlopen'ed with RTLD_LOCAL, or a dependency of such a
+// plugin) is still reachable by its own handle: a plugin linked with libuv calls our uv_run.
+// The handles are taken after dl_iterate_phdr returns, not under the loader lock it holds.
+void* search_loaded_objects(const char* symbol) {
+  auto real_dlopen = reinterpret_cast<decltype(&::dlopen)>(g_hooks[kHook_dlopen].real.load());
+  auto real_dlclose = reinterpret_cast<decltype(&::dlclose)>(g_hooks[kHook_dlclose].real.load());
+  if (real_dlopen == nullptr || real_dlclose == nullptr) return nullptr;
+  static LoadedObjects objects;  // too big for a thread's stack; only resolve() uses it
+  static std::atomic<bool> busy{false};
+  if (busy.exchange(true)) return nullptr;
+  objects.count = 0;
+  objects.used = 0;
+  dl_iterate_phdr(collect_object, &objects);
+  void* found = nullptr;
+  for (int i = 0; i < objects.count && found == nullptr; ++i) {
+    void* handle = real_dlopen(objects.names[i], RTLD_LAZY | RTLD_NOLOAD);
+    if (handle == nullptr) continue;
+    void* fn = dlsym(handle, symbol);
+    if (fn != nullptr && !is_ours(fn)) found = fn;
+    real_dlclose(handle);
+  }
+  busy.store(false);
+  return found;
+}
+
 void* lookup(const Hook& h) {
   void* fn = nullptr;
   if (h.version[0] != '\0') fn = dlvsym(RTLD_NEXT, h.symbol, h.version);
+  if (h.exact_version) return fn;
   if (fn == nullptr) fn = dlsym(RTLD_NEXT, h.symbol);
   if (fn == nullptr) {
     // Nothing after us defines it: libc came first in the search order.
     fn = dlsym(RTLD_DEFAULT, h.symbol);
     if (fn != nullptr && is_ours(fn)) fn = nullptr;
   }
+  if (fn == nullptr && h.need == kOptional) fn = search_loaded_objects(h.symbol);
   return fn;
 }
 
@@ -58,7 +113,7 @@ void resolve_all() {
   for (int i = 0; i < kHookCount; ++i) {
     const Hook& h = g_hooks[i];
     bool present = real_function(static_cast<HookId>(i)) != nullptr;
-    process_info::set_hook(h.symbol, present);
+    process_info::set_hook(h.label, present);
     if (!present && h.need == kRequired) {
       log_line(cat("warning: ", h.symbol,
                    " not found in this process; what loopsan does "

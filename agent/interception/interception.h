@@ -20,10 +20,12 @@ enum HookId {
 #define LOOPSAN_HOOK(group, sym, version, need) kHook_##sym,
 #define LOOPSAN_BLOCKING(group, sym, ...) kHook_##sym,
 #define LOOPSAN_LOOP_WAIT(group, sym, ...) kHook_##sym,
+#define LOOPSAN_COMPAT(group, id, sym, version) kHook_##id,
 #include "shim/hooks.def"
 #undef LOOPSAN_HOOK
 #undef LOOPSAN_BLOCKING
 #undef LOOPSAN_LOOP_WAIT
+#undef LOOPSAN_COMPAT
   kHookCount
 };
 
@@ -31,6 +33,9 @@ struct Hook {
   const char* symbol;
   const char* version;  // "" = the default version
   Need need;
+  // An older version of a symbol (LOOPSAN_COMPAT): that version or nothing, never the default.
+  bool exact_version;
+  const char* label;  // its name in the start line's `hooks`
   std::atomic<void*> real;
 };
 
@@ -63,3 +68,7 @@ inline int missing_errno_result() {
 #define REAL(sym)                      \
   (reinterpret_cast<decltype(&::sym)>( \
       ::loopsan::interception::real_function(::loopsan::interception::kHook_##sym)))
+// The real function of a LOOPSAN_COMPAT row (an older symbol version of `sym`).
+#define REAL_COMPAT(id, sym)           \
+  (reinterpret_cast<decltype(&::sym)>( \
+      ::loopsan::interception::real_function(::loopsan::interception::kHook_##id)))

@@ -67,6 +67,21 @@ Claim claim(uint64_t raw, Kind kind, int* slot) {
   return Claim::kFull;
 }
 
+bool count_if_known(uint64_t raw) {
+  if (raw == 0) raw = 1;
+  for (int probe = 0; probe < kCapacity; ++probe) {
+    int i = static_cast<int>((raw + static_cast<uint64_t>(probe)) % kCapacity);
+    uint64_t cur = entries[i].raw.load(std::memory_order_acquire);
+    if (cur == 0) return false;
+    if (cur == raw) {
+      entries[i].count.fetch_add(1, std::memory_order_relaxed);
+      count_occurrence(entries[i]);
+      return true;
+    }
+  }
+  return false;
+}
+
 bool publish(int slot, uint64_t id, bool suppressed) {
   if (id == 0) id = 1;
   if (suppressed) {

@@ -38,6 +38,10 @@ enum class Claim { kRepeat, kNew, kFull };
 // must call publish() with the stable id.
 Claim claim(uint64_t raw, Kind kind, int* slot);
 
+// A repeat seen before the finding is built: if `raw` is known, counts it and returns true.
+// Lets a detector skip capturing stacks for the thousandth occurrence of a hot bug.
+bool count_if_known(uint64_t raw);
+
 // Publishes the stable id of a freshly claimed slot. Returns true if that id is new (the
 // caller reports the finding), false if it repeats an earlier slot's id (counted there).
 // A suppressed finding is kept (its repeats stay cheap) but counts only as suppressed.

@@ -49,13 +49,27 @@ uint64_t raw_hash(const Finding& f) {
     depot::StackView stack = depot::get(id);
     for (int i = 0; i < stack.size && i < kIdentityFrames; ++i) h = mix(h, stack.ips[i]);
   }
+  // An empty Python stack adds nothing, so that native_raw_hash() matches.
   for (const auto& [name, frames] : f.python_stacks) {
-    if (f.in_identity(name)) h = python_hash(mix(h, name), frames);
+    if (f.in_identity(name) && !frames.empty()) h = python_hash(mix(h, name), frames);
   }
   return h;
 }
 
 using Symbolized = suppressions::NativeStacks;
+
+}  // namespace
+
+uint64_t native_raw_hash(Kind kind, const std::string& identity, const char* stack_name,
+                         const uintptr_t* ips, int size) {
+  uint64_t h = mix(0xcbf29ce484222325ull, static_cast<uint64_t>(kind));
+  h = mix(h, identity);
+  h = mix(h, std::string(stack_name));
+  for (int i = 0; i < size && i < kIdentityFrames; ++i) h = mix(h, ips[i]);
+  return h;
+}
+
+namespace {
 
 uint64_t stable_id(const Finding& f, const Symbolized& stacks) {
   uint64_t h = mix(0x6c6f6f7073616e31ull, std::string(kind_name(f.kind)));

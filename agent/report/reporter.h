@@ -13,6 +13,11 @@ namespace loopsan::reporter {
 // re-entrancy guard set. Returns true if the finding was new (written), false for a repeat.
 bool submit(Finding& finding);
 
+// The raw hash submit() gives a finding of `kind` and `identity` whose only stack is a native
+// one named `stack_name` with these return addresses (no Python or JavaScript stack).
+uint64_t native_raw_hash(Kind kind, const std::string& identity, const char* stack_name,
+                         const uintptr_t* ips, int size);
+
 // Where finished report lines go instead of the report file and stderr, for unit tests that
 // drive detectors with synthetic events (Seastar's stall detector has the same seam: an
 // injectable report function its test counts). Null (the default) restores the file.

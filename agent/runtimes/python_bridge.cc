@@ -4,16 +4,31 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 
 #include "agent/base/options.h"
 #include "agent/base/sys.h"
 #include "agent/runtimes/cpython_api.h"
+#include "agent/stacks/stack.h"
 
 namespace loopsan::python {
 
 bool present() {
   return cpython::available(cpython::kStacks);
+}
+
+bool is_interpreter_code(const void* address) {
+  if (!present() || address == nullptr) return false;
+  static std::atomic<uintptr_t> begin{0}, end{0};
+  if (end.load(std::memory_order_acquire) == 0) {
+    CodeRange range =
+        code_range_of(reinterpret_cast<const void*>(cpython::detail::g_table.is_initialized));
+    begin.store(range.begin, std::memory_order_relaxed);
+    end.store(range.end, std::memory_order_release);
+  }
+  auto a = reinterpret_cast<uintptr_t>(address);
+  return a >= begin.load(std::memory_order_relaxed) && a < end.load(std::memory_order_acquire);
 }
 
 std::vector<PyFrame> parse_dump(const std::string& text) {

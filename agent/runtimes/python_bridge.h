@@ -17,6 +17,10 @@ struct PyFrame {
 // True when the process contains a CPython whose C API we can use.
 bool present();
 
+// True for an address inside the interpreter itself (the python executable or libpython that
+// exports the C API): a wait called from there is the interpreter's own (the GIL).
+bool is_interpreter_code(const void* address);
+
 // The Python stack of the calling thread, innermost first. Empty when the thread runs no
 // Python code, the interpreter is not initialised or is finalizing, or python_stacks=0.
 //

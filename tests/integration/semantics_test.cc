@@ -118,7 +118,9 @@ BOOST_AUTO_TEST_CASE(shim_exports_only_wrappers_and_the_c_api) {
     std::istringstream fields(line);
     std::string addr, type, name;
     fields >> addr >> type >> name;
-    if (name.empty()) continue;
+    if (name.empty() || type == "A") continue;  // "A": a version node's own symbol
+    // An older symbol version (LOOPSAN_COMPAT rows): pthread_cond_wait@GLIBC_2.2.5.
+    name = name.substr(0, name.find('@'));
     ++exported;
     bool ok = allowed.count(name) == 1 || name.rfind("loopsan_", 0) == 0;
     BOOST_TEST(ok, "unexpected export: " << line);

@@ -86,9 +86,9 @@ __attribute__((noinline)) void on_tick_saves_state(const char* path) {
 int fsync_in_loop(const char* path) {
   Loop l = make_loop();
   run_loop(l, 1, [path] { on_tick_saves_state(path); });
+  close_loop(l);  // a hand-written epoll loop ends when its descriptor is closed
   std::thread worker([path] { save_state(path); });
   worker.join();
-  close_loop(l);
   return 0;
 }
 
@@ -104,8 +104,8 @@ int clean() {
   Loop l = make_loop();
   std::thread worker([] { worker_sleeps(); });
   run_loop(l, 3, [] {});
-  worker.join();
   close_loop(l);
+  worker.join();
   after_loop_sleeps();
   // A new loop on the same descriptor number that never blocks.
   Loop again = make_loop();
@@ -175,6 +175,7 @@ int fork_child() {
     run_loop(child, 1, child_tick_sleeps);
     _exit(0);
   }
+  close_loop(l);  // waiting for the child is not the loop's business
   int status = 0;
   waitpid(pid, &status, 0);
   printf("child %d\n", pid);
@@ -190,7 +191,6 @@ int fork_while_busy(int children) {
   std::vector<std::thread> churn;
   for (int i = 0; i < 3; ++i) {
     churn.emplace_back([&stop] {
-      Loop l = make_loop();
       while (!stop.load()) {
         std::thread([] {}).join();
         std::exception_ptr e = std::make_exception_ptr(std::runtime_error("churn"));
@@ -198,9 +198,10 @@ int fork_while_busy(int children) {
           std::rethrow_exception(e);
         } catch (const std::exception&) {
         }
+        Loop l = make_loop();
         run_loop(l, 1, on_tick_sleeps);
+        close_loop(l);
       }
-      close_loop(l);
     });
   }
   int failed = 0;

@@ -56,8 +56,7 @@ template <typename Body>
 void on_loop_thread(Body body) {
   std::thread t([&] {
     int epfd = epoll_create1(EPOLL_CLOEXEC);
-    events::loop_wait_begin(epfd);
-    events::loop_wait_end(epfd);
+    { events::PollingWait wait("epoll_wait", events::epoll_wait_kind(epfd), 0, nullptr); }
     body(epfd);
     events::fd_closing(epfd, nullptr);
     close(epfd);
@@ -130,7 +129,7 @@ BOOST_AUTO_TEST_CASE(closing_the_polling_set_ends_the_loop) {
   Findings::take();
   std::thread([] {
     int epfd = epoll_create1(EPOLL_CLOEXEC);
-    events::loop_wait_begin(epfd);
+    { events::PollingWait wait("epoll_wait", events::epoll_wait_kind(epfd), 0, nullptr); }
     handler_sleeps_before_the_close();
     events::fd_closing(epfd, nullptr);
     close(epfd);

@@ -1,0 +1,42 @@
+#include "agent/core/fd_status.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "agent/interception/interception.h"
+
+namespace loopsan::fd_status {
+
+std::atomic<uint32_t> entries[kCached];
+std::atomic<uint32_t> flags_epoch{0};
+
+Blocking query(int fd) {
+  uint32_t before = fd >= 0 && fd < kCached ? entries[fd].load(std::memory_order_acquire) : 0;
+  uint32_t epoch = flags_epoch.load(std::memory_order_acquire) & 0xffff;
+  auto real_fcntl = REAL(fcntl);
+  int flags = real_fcntl != nullptr ? real_fcntl(fd, F_GETFL) : -1;
+  if (flags < 0) return Blocking::kUnknown;  // not open: the real call will say so
+  Blocking answer = Blocking::kNonBlocking;
+  if ((flags & O_NONBLOCK) == 0) {
+    struct stat st {};
+    bool socket = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+    answer = socket ? Blocking::kBlockingSocket : Blocking::kBlockingOther;
+  }
+  if (fd >= 0 && fd < kCached) {
+    uint32_t entry = (epoch << 16) | (before & 0xfff8u) | (static_cast<uint32_t>(answer) << 1) | 1;
+    // Fails if the number was forgotten meanwhile: the answer may describe a closed file.
+    entries[fd].compare_exchange_strong(before, entry, std::memory_order_acq_rel);
+  }
+  return answer;
+}
+
+void forget_range(unsigned first, unsigned last) {
+  if (first == last) {
+    forget(static_cast<int>(first));
+  } else {
+    // close_range(3, ~0U) before every exec: one epoch step instead of 65536 entries.
+    flags_changed();
+  }
+}
+
+}  // namespace loopsan::fd_status
