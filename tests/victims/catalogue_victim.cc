@@ -5,6 +5,10 @@
 //   catalogue_victim list nonblocking     the rows that must stay quiet
 //   catalogue_victim <row>                runs one blocking row
 //   catalogue_victim nonblocking <row>    runs one quiet row
+//   catalogue_victim list extra           rows for symbols the contract does not list (LFS
+//                                         aliases, _FORTIFY_SOURCE, __res_query), each followed
+//                                         by the `call` values a finding may name
+//   catalogue_victim extra <row>          runs one of them
 //
 // A row is named after the libc function it calls, optionally followed by ".variant"
 // ("read.socket" calls read() on a socket). The call is made from
@@ -16,6 +20,8 @@
 // wait itself and exits 4 if a row did not block as long as it should (exit 3: a step
 // failed; exit 77: the machine lacks what the row needs, e.g. userfaultfd).
 #include <arpa/inet.h>
+#include <sys/socket.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <linux/userfaultfd.h>
@@ -36,7 +42,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -61,6 +66,8 @@
 #include <thread>
 #include <vector>
 
+#include "timer_loop.h"
+
 // pthread_cond_wait and pthread_cond_timedwait have two versions in glibc: programs built
 // today bind GLIBC_2.3.2, old binaries GLIBC_2.2.5. These names bind the old ones.
 extern "C" int compat_pthread_cond_wait(pthread_cond_t*, pthread_mutex_t*);
@@ -69,6 +76,21 @@ extern "C" int compat_pthread_cond_signal(pthread_cond_t*);
 __asm__(".symver compat_pthread_cond_wait,pthread_cond_wait@GLIBC_2.2.5");
 __asm__(".symver compat_pthread_cond_timedwait,pthread_cond_timedwait@GLIBC_2.2.5");
 __asm__(".symver compat_pthread_cond_signal,pthread_cond_signal@GLIBC_2.2.5");
+// Programs built against glibc < 2.34 call libresolv's __res_query (glibc 2.34 moved it into
+// libc as res_query@GLIBC_2.34 and kept __res_query@GLIBC_2.2.5 for them).
+extern "C" int compat_res_query(const char*, int, int, unsigned char*, int);
+__asm__(".symver compat_res_query,__res_query@GLIBC_2.2.5");
+// What -D_FORTIFY_SOURCE (Debian's default build flags) makes of read/recv/pread/poll when the
+// buffer's size is known and the length is not a constant.
+extern "C" ssize_t fortified_read(int, void*, size_t, size_t) __asm__("__read_chk");
+extern "C" ssize_t fortified_recv(int, void*, size_t, size_t, int) __asm__("__recv_chk");
+extern "C" ssize_t fortified_recvfrom(int, void*, size_t, size_t, int, sockaddr*,
+                                      socklen_t*) __asm__("__recvfrom_chk");
+extern "C" ssize_t fortified_pread(int, void*, size_t, off_t, size_t) __asm__("__pread_chk");
+extern "C" ssize_t fortified_pread64(int, void*, size_t, off64_t, size_t) __asm__("__pread64_chk");
+extern "C" int fortified_poll(pollfd*, nfds_t, int, size_t) __asm__("__poll_chk");
+extern "C" int fortified_ppoll(pollfd*, nfds_t, const timespec*, const sigset_t*,
+                               size_t) __asm__("__ppoll_chk");
 
 namespace {
 
@@ -1601,6 +1623,70 @@ CALL nonblocking_futex_raw() {
   check(futex(&futex_word, FUTEX_WAIT_PRIVATE, 1, nullptr) == -1 && errno == EAGAIN, "futex");
 }
 
+// --- Symbols outside the contract's list that reach the same kernel calls: the large-file
+// (64) aliases, the _FORTIFY_SOURCE entry points, libresolv's pre-2.34 name.
+CALL blocking_fcntl64() {
+  open_gate();
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  check(fcntl64(fds[0], F_SETLKW, &fl) == 0, "fcntl64(F_SETLKW)");
+}
+CALL blocking_lockf64() {
+  open_gate();
+  check(lockf64(fds[0], F_LOCK, 0) == 0, "lockf64");
+}
+CALL blocking_preadv64v2() {
+  open_gate();
+  iovec iov{page, 16};
+  check(preadv64v2(file_fd, &iov, 1, 0, 0) == 16, "preadv64v2");
+}
+CALL blocking_pwritev64() {
+  open_gate();
+  iovec iov{page, 16};
+  check(pwritev64(file_fd, &iov, 1, 0) == 16, "pwritev64");
+}
+CALL blocking_pwritev64v2() {
+  open_gate();
+  iovec iov{page, 16};
+  check(pwritev64v2(file_fd, &iov, 1, 0, 0) == 16, "pwritev64v2");
+}
+CALL blocking___read_chk() {
+  open_gate();
+  check(fortified_read(fds[0], buf, 1, sizeof buf) == 1, "__read_chk");
+}
+CALL blocking___recv_chk() {
+  open_gate();
+  check(fortified_recv(fds[0], buf, 1, sizeof buf, 0) == 1, "__recv_chk");
+}
+CALL blocking___recvfrom_chk() {
+  open_gate();
+  check(fortified_recvfrom(fds[0], buf, 1, sizeof buf, 0, nullptr, nullptr) == 1, "__recvfrom_chk");
+}
+CALL blocking___pread_chk() {
+  open_gate();
+  check(fortified_pread(file_fd, page, 16, 0, 4096) == 16, "__pread_chk");
+}
+CALL blocking___pread64_chk() {
+  open_gate();
+  check(fortified_pread64(file_fd, page, 16, 0, 4096) == 16, "__pread64_chk");
+}
+CALL blocking___poll_chk() {
+  open_gate();
+  pollfd p{fds[0], POLLIN, 0};
+  check(fortified_poll(&p, 1, 5000, sizeof p) == 1, "__poll_chk");
+}
+CALL blocking___ppoll_chk() {
+  open_gate();
+  pollfd p{fds[0], POLLIN, 0};
+  timespec t{5, 0};
+  check(fortified_ppoll(&p, 1, &t, nullptr, sizeof p) == 1, "__ppoll_chk");
+}
+CALL blocking___res_query() {
+  open_gate();
+  check(compat_res_query("localhost", C_IN, T_A, answer, sizeof answer) < 0, "__res_query");
+}
+
 #undef CALL
 
 // =============================================================================================
@@ -2123,33 +2209,46 @@ const Row kNonblocking[] = {
     {"futex.raw", 0, nothing, nonblocking_futex_raw},
 };
 
-// The loop: a timerfd that fires after 1 ms in an epoll set; its callback makes the call,
-// then the loop ends (its epoll descriptor is closed).
+// Rows outside the contract's list: the symbol, then the `call` values a finding may carry.
+struct ExtraRow {
+  Row row;
+  const char* calls;
+};
+const ExtraRow kExtra[] = {
+    {{"fcntl64", kHoldMs, [] { file_locked("fcntl"); }, blocking_fcntl64}, "fcntl64 fcntl"},
+    {{"lockf64", kHoldMs, [] { file_locked("lockf"); }, blocking_lockf64}, "lockf64 lockf"},
+    {{"preadv64v2", kHoldMs, file_and_faulting_page, blocking_preadv64v2}, "preadv64v2 preadv2"},
+    {{"pwritev64", kHoldMs, file_and_faulting_page, blocking_pwritev64}, "pwritev64 pwritev"},
+    {{"pwritev64v2", kHoldMs, file_and_faulting_page, blocking_pwritev64v2},
+     "pwritev64v2 pwritev2"},
+    {{"__read_chk", kHoldMs, [] { pipe_writer_later(false); }, blocking___read_chk},
+     "__read_chk read"},
+    {{"__recv_chk", kPeerMs - 10, [] { socket_peer_sends(SOCK_STREAM, false); },
+      blocking___recv_chk},
+     "__recv_chk recv"},
+    {{"__recvfrom_chk", kPeerMs - 10, [] { socket_peer_sends(SOCK_DGRAM, false); },
+      blocking___recvfrom_chk},
+     "__recvfrom_chk recvfrom"},
+    {{"__pread_chk", kHoldMs, file_and_faulting_page, blocking___pread_chk}, "__pread_chk pread"},
+    {{"__pread64_chk", kHoldMs, file_and_faulting_page, blocking___pread64_chk},
+     "__pread64_chk pread64 pread"},
+    {{"__poll_chk", kPeerMs - 10, [] { pipe_ready_later(false); }, blocking___poll_chk},
+     "__poll_chk poll"},
+    {{"__ppoll_chk", kPeerMs - 10, [] { pipe_ready_later(false); }, blocking___ppoll_chk},
+     "__ppoll_chk ppoll"},
+    {{"__res_query", kPeerMs - 10, setup_res, blocking___res_query}, "__res_query res_query"},
+};
+
+// One turn of the loop: the timer's callback makes the call, then the loop ends.
 int run(const Row& row) {
   row.setup();
-  int ep = epoll_create1(EPOLL_CLOEXEC);
-  int timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  check(ep >= 0 && timer >= 0, "epoll_create1/timerfd_create");
-  itimerspec its{};
-  its.it_value.tv_nsec = 1000000;
-  check(timerfd_settime(timer, 0, &its, nullptr) == 0, "timerfd_settime");
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = timer;
-  check(epoll_ctl(ep, EPOLL_CTL_ADD, timer, &ev) == 0, "epoll_ctl");
-  double waited = -1;
-  for (;;) {
-    epoll_event ready[4];
-    int n = epoll_wait(ep, ready, 4, 5000);
-    check(n >= 1, "the loop's epoll_wait");
-    if (ready[0].data.fd != timer) continue;
-    double start = now_ms();
-    row.call();
-    waited = now_ms() - start;
-    break;
-  }
-  close(timer);
-  close(ep);  // the loop is over: what follows runs on no loop
+  TimerLoop loop;
+  check(open_timer_loop(loop), "the loop's descriptors");
+  check(wait_timer_loop(loop), "the loop's epoll_wait");
+  double start = now_ms();
+  row.call();
+  double waited = now_ms() - start;
+  close_timer_loop(loop);
 
   open_gate();  // rows whose call did not wait still release their helpers
   stopping.store(true);
@@ -2185,9 +2284,11 @@ int main(int argc, char** argv) {
   shared = new (mem) Shared{};
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "list") {
-    bool nonblocking = argc > 2 && strcmp(argv[2], "nonblocking") == 0;
-    if (nonblocking) {
+    std::string which = argc > 2 ? argv[2] : "";
+    if (which == "nonblocking") {
       for (const Row& r : kNonblocking) printf("%s\n", r.name);
+    } else if (which == "extra") {
+      for (const ExtraRow& r : kExtra) printf("%s %s\n", r.row.name, r.calls);
     } else {
       for (const Row& r : kBlocking) printf("%s\n", r.name);
     }
@@ -2196,10 +2297,16 @@ int main(int argc, char** argv) {
   if (mode == "nonblocking" && argc > 2) {
     const Row* row = find(kNonblocking, argv[2]);
     if (row != nullptr) return run(*row);
+  } else if (mode == "extra" && argc > 2) {
+    for (const ExtraRow& r : kExtra) {
+      if (strcmp(r.row.name, argv[2]) == 0) return run(r.row);
+    }
   } else {
     const Row* row = find(kBlocking, mode);
     if (row != nullptr) return run(*row);
   }
-  fprintf(stderr, "usage: catalogue_victim list [nonblocking] | <row> | nonblocking <row>\n");
+  fprintf(stderr,
+          "usage: catalogue_victim list [nonblocking|extra] | <row> | nonblocking <row> | extra "
+          "<row>\n");
   return 2;
 }

@@ -18,12 +18,15 @@
 //        fcntl-clear fcntl-set ioctl-clear ioctl-set
 //        pipe-nonblocking-to-blocking   (read; reuse_read_blocking waits 300 ms: one finding)
 //        shared-description-clear       (O_NONBLOCK cleared through a dup() of the number)
+//        fcntl64-clear fcntl64-set      (fcntl64: what -D_FILE_OFFSET_BITS=64 builds call)
+//        fclose-nonblocking-to-blocking fclose-blocking-to-nonblocking
+//                                       (the number closed by fclose() of an fdopen() stream:
+//                                       libc closes it internally, not through close())
 // The victim checks that numbers really were reused and flags really changed (exit 3 if not).
 #include <fcntl.h>
-#include <sys/epoll.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -32,6 +35,8 @@
 #include <cstring>
 #include <string>
 #include <thread>
+
+#include "timer_loop.h"
 
 namespace {
 
@@ -113,11 +118,22 @@ void reused(int got, int wanted) {
   check(got == wanted, "reuse of the descriptor number");
 }
 
-void socket_nonblocking_to_blocking() {
+// `close_number` closes a descriptor: close(), or fclose() of an fdopen() stream, which closes it
+// inside libc.
+void fclose_descriptor(int fd) {
+  FILE* f = fdopen(fd, "r+");
+  check(f != nullptr, "fdopen");
+  check(fclose(f) == 0, "fclose");
+}
+void close_descriptor(int fd) {
+  check(close(fd) == 0, "close");
+}
+
+void nonblocking_to_blocking(void (*close_number)(int)) {
   int a[2], b[2];
   pair(true, a);
   prime_recv_nonblocking(a[0]);
-  close(a[0]);
+  close_number(a[0]);
   close(a[1]);
   pair(false, b);
   reused(b[0], a[0]);
@@ -126,11 +142,11 @@ void socket_nonblocking_to_blocking() {
   reuse_recv_blocking(b[0]);
 }
 
-void socket_blocking_to_nonblocking() {
+void blocking_to_nonblocking(void (*close_number)(int)) {
   int b[2];
   int n = pending[0];
   prime_recv_blocking(n);
-  close(pending[0]);
+  close_number(n);
   close(pending[1]);
   pair(true, b);
   reused(b[0], n);
@@ -160,8 +176,13 @@ void dup_blocking_to_nonblocking(bool use_dup3) {
   reuse_recv_nonblocking(n);
 }
 
-void set_flag(int fd, bool nonblocking, bool use_ioctl) {
-  if (use_ioctl) {
+enum class Setter { fcntl, fcntl64, ioctl };
+void set_flag(int fd, bool nonblocking, Setter setter) {
+  if (setter == Setter::fcntl64) {
+    int flags = fcntl64(fd, F_GETFL);
+    check(fcntl64(fd, F_SETFL, nonblocking ? flags | O_NONBLOCK : flags & ~O_NONBLOCK) == 0,
+          "fcntl64(F_SETFL)");
+  } else if (setter == Setter::ioctl) {
     int on = nonblocking ? 1 : 0;
     check(ioctl(fd, FIONBIO, &on) == 0, "ioctl(FIONBIO)");
   } else {
@@ -172,19 +193,19 @@ void set_flag(int fd, bool nonblocking, bool use_ioctl) {
   check(is_nonblocking(fd) == nonblocking, "the flag changed");
 }
 
-void flag_clear(bool use_ioctl) {
+void flag_clear(Setter setter) {
   int a[2];
   pair(true, a);
   prime_recv_nonblocking(a[0]);
-  set_flag(a[0], false, use_ioctl);
+  set_flag(a[0], false, setter);
   peer_writes_later(a[1], 50);
   reuse_recv_blocking(a[0]);
 }
 
-void flag_set(bool use_ioctl) {
+void flag_set(Setter setter) {
   int n = pending[0];
   prime_recv_blocking(n);
-  set_flag(n, true, use_ioctl);
+  set_flag(n, true, setter);
   reuse_recv_nonblocking(n);
 }
 
@@ -209,7 +230,7 @@ void shared_description_clear() {
   prime_recv_nonblocking(a[0]);
   int other = dup(a[0]);
   check(other >= 0, "dup");
-  set_flag(other, false, false);
+  set_flag(other, false, Setter::fcntl);
   check(!is_nonblocking(a[0]), "the shared description is blocking");
   peer_writes_later(a[1], 50);
   reuse_recv_blocking(a[0]);
@@ -221,39 +242,33 @@ struct Mode {
   bool needs_pending;
 };
 const Mode kModes[] = {
-    {"socket-nonblocking-to-blocking", socket_nonblocking_to_blocking, false},
-    {"socket-blocking-to-nonblocking", socket_blocking_to_nonblocking, true},
+    {"socket-nonblocking-to-blocking", [] { nonblocking_to_blocking(close_descriptor); }, false},
+    {"socket-blocking-to-nonblocking", [] { blocking_to_nonblocking(close_descriptor); }, true},
     {"dup2-nonblocking-to-blocking", [] { dup_nonblocking_to_blocking(false); }, false},
     {"dup2-blocking-to-nonblocking", [] { dup_blocking_to_nonblocking(false); }, true},
     {"dup3-nonblocking-to-blocking", [] { dup_nonblocking_to_blocking(true); }, false},
     {"dup3-blocking-to-nonblocking", [] { dup_blocking_to_nonblocking(true); }, true},
-    {"fcntl-clear", [] { flag_clear(false); }, false},
-    {"fcntl-set", [] { flag_set(false); }, true},
-    {"ioctl-clear", [] { flag_clear(true); }, false},
-    {"ioctl-set", [] { flag_set(true); }, true},
+    {"fcntl-clear", [] { flag_clear(Setter::fcntl); }, false},
+    {"fcntl-set", [] { flag_set(Setter::fcntl); }, true},
+    {"fcntl64-clear", [] { flag_clear(Setter::fcntl64); }, false},
+    {"fcntl64-set", [] { flag_set(Setter::fcntl64); }, true},
+    {"ioctl-clear", [] { flag_clear(Setter::ioctl); }, false},
+    {"ioctl-set", [] { flag_set(Setter::ioctl); }, true},
     {"pipe-nonblocking-to-blocking", pipe_nonblocking_to_blocking, false},
     {"shared-description-clear", shared_description_clear, false},
+    {"fclose-nonblocking-to-blocking", [] { nonblocking_to_blocking(fclose_descriptor); }, false},
+    {"fclose-blocking-to-nonblocking", [] { blocking_to_nonblocking(fclose_descriptor); }, true},
 };
 
-// An epoll loop whose timer callback runs the mode once.
+// One turn of an epoll loop: the timer's callback runs the mode.
 int run(const Mode& mode) {
   if (mode.needs_pending) blocking_pair_with_data();
   std::thread peer(peer_main);
-  int ep = epoll_create1(EPOLL_CLOEXEC);
-  int timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  check(ep >= 0 && timer >= 0, "epoll_create1/timerfd_create");
-  itimerspec its{};
-  its.it_value.tv_nsec = 1000000;
-  check(timerfd_settime(timer, 0, &its, nullptr) == 0, "timerfd_settime");
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = timer;
-  check(epoll_ctl(ep, EPOLL_CTL_ADD, timer, &ev) == 0, "epoll_ctl");
-  epoll_event ready{};
-  check(epoll_wait(ep, &ready, 1, 5000) == 1, "the loop's epoll_wait");
+  TimerLoop loop;
+  check(open_timer_loop(loop), "the loop's descriptors");
+  check(wait_timer_loop(loop), "the loop's epoll_wait");
   mode.run();
-  close(timer);
-  close(ep);
+  close_timer_loop(loop);
   done.store(true);
   peer.join();
   return 0;

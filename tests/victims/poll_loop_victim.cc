@@ -2,9 +2,9 @@
 // timerfd and a pipe nobody writes), with callbacks that block, and clean programs around them.
 //
 //   poll_loop_victim <kind>-sleep    kind: poll ppoll select pselect. The callback sleeps
-//                                    (usleep) from <kind>_callback_sleeps: one finding.
+//                                    (usleep) from loop_callback_sleeps: one finding.
 //   poll_loop_victim <kind>-nested   The callback polls one other descriptor with a 100 ms
-//                                    timeout from <kind>_callback_polls: one finding (poll).
+//                                    timeout from loop_callback_polls: one finding (poll).
 //   poll_loop_victim <kind>-zero     The callback polls with a zero timeout: clean.
 //   poll_loop_victim <kind>-returns  The loop runs in a function that returns; its caller then
 //                                    sleeps and waits for a child: clean.
@@ -12,7 +12,7 @@
 //                                    sleeps: no loop, clean.
 //   poll_loop_victim poll-wrapped-sleep  The loop calls poll through a small function of its own
 //                                    (wait_for_events) and its callback sleeps, from
-//                                    wrapped_callback_sleeps.
+//                                    loop_callback_sleeps.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/select.h>
@@ -135,23 +135,7 @@ volatile int sink;        // written after a call, so that the call is never a t
 
 #define CALLBACK extern "C" __attribute__((noinline)) void
 
-CALLBACK poll_callback_sleeps() {
-  usleep(20000);
-  sink = 1;
-}
-CALLBACK ppoll_callback_sleeps() {
-  usleep(20000);
-  sink = 1;
-}
-CALLBACK select_callback_sleeps() {
-  usleep(20000);
-  sink = 1;
-}
-CALLBACK pselect_callback_sleeps() {
-  usleep(20000);
-  sink = 1;
-}
-CALLBACK wrapped_callback_sleeps() {
+CALLBACK loop_callback_sleeps() {
   usleep(20000);
   sink = 1;
 }
@@ -163,19 +147,7 @@ void nested_poll(int timeout_ms) {
 }
 }  // namespace
 
-CALLBACK poll_callback_polls() {
-  nested_poll(100);
-  sink = 1;
-}
-CALLBACK ppoll_callback_polls() {
-  nested_poll(100);
-  sink = 1;
-}
-CALLBACK select_callback_polls() {
-  nested_poll(100);
-  sink = 1;
-}
-CALLBACK pselect_callback_polls() {
+CALLBACK loop_callback_polls() {
   nested_poll(100);
   sink = 1;
 }
@@ -216,16 +188,14 @@ extern "C" __attribute__((noinline)) void single_socket_client(int sock) {
 namespace {
 
 struct Mode {
-  const char* kind_name;
+  const char* name;
   Kind kind;
-  void (*sleeps)();
-  void (*polls)();
 };
 const Mode kModes[] = {
-    {"poll", Kind::poll, poll_callback_sleeps, poll_callback_polls},
-    {"ppoll", Kind::ppoll, ppoll_callback_sleeps, ppoll_callback_polls},
-    {"select", Kind::select, select_callback_sleeps, select_callback_polls},
-    {"pselect", Kind::pselect, pselect_callback_sleeps, pselect_callback_polls},
+    {"poll", Kind::poll},
+    {"ppoll", Kind::ppoll},
+    {"select", Kind::select},
+    {"pselect", Kind::pselect},
 };
 
 int run_callbacks(Kind kind, void (*callback)()) {
@@ -270,16 +240,16 @@ int main(int argc, char** argv) {
   setvbuf(stdout, nullptr, _IONBF, 0);
   std::string mode = argc > 1 ? argv[1] : "";
   for (const Mode& m : kModes) {
-    std::string k = m.kind_name;
-    if (mode == k + "-sleep") return run_callbacks(m.kind, m.sleeps);
-    if (mode == k + "-nested") return run_callbacks(m.kind, m.polls);
+    std::string k = m.name;
+    if (mode == k + "-sleep") return run_callbacks(m.kind, loop_callback_sleeps);
+    if (mode == k + "-nested") return run_callbacks(m.kind, loop_callback_polls);
     if (mode == k + "-zero") return run_callbacks(m.kind, callback_polls_without_waiting);
     if (mode == k + "-returns") return loop_returns(m.kind);
   }
   if (mode == "single-socket") return single_socket();
   if (mode == "poll-wrapped-sleep") {
     Loop l = make_loop();
-    run_wrapped_loop(l, 2, wrapped_callback_sleeps);
+    run_wrapped_loop(l, 2, loop_callback_sleeps);
     close_loop(l);
     return 0;
   }
