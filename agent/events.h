@@ -126,6 +126,7 @@ struct BlockingState {
   BlockingCall call{};
   int64_t start_ns = 0;
   void* captured = nullptr;  // stacks taken before an "always" call
+  uint64_t site = 0;         // the call site's key (detectors/blocking.cc)
 };
 // Returns false when the call is not watched.
 bool blocking_begin(const BlockingCall& call, BlockingState& state);
@@ -215,12 +216,27 @@ class PollingWait {
   BlockingScope scope_;
 };
 
+// What a wait is to the calling thread: the fast answers inline, the rest (which may start a
+// loop and unwind a few frames) out of line, with errno kept and the re-entrancy guard set.
+loop_tracker::Wait epoll_wait_kind_slow(int epfd);
+loop_tracker::Wait poll_wait_kind_slow(uintptr_t site, int count);
 inline loop_tracker::Wait epoll_wait_kind(int epfd) {
-  return enabled() ? loop_tracker::epoll_wait(epfd) : loop_tracker::Wait::kNone;
+  if (!enabled()) return loop_tracker::Wait::kNone;
+  const ThreadState& t = tls_state;
+  if (t.in_loop && t.loop_fd == epfd && loop_tracker::generation_of(epfd) == t.loop_generation &&
+      loop_tracker::epoll_loop_live()) {
+    return loop_tracker::Wait::kOwn;
+  }
+  return epoll_wait_kind_slow(epfd);
 }
 inline loop_tracker::Wait poll_wait_kind(const void* site, int count) {
-  return enabled() ? loop_tracker::poll_wait(reinterpret_cast<uintptr_t>(site), count)
-                   : loop_tracker::Wait::kNone;
+  if (!enabled()) return loop_tracker::Wait::kNone;
+  const ThreadState& t = tls_state;
+  auto at = reinterpret_cast<uintptr_t>(site);
+  if (t.poll_loop && t.poll_site == at && loop_tracker::poll_loop_live()) {
+    return loop_tracker::Wait::kOwn;
+  }
+  return poll_wait_kind_slow(at, count);
 }
 
 // loopsan_allow_blocking_begin/end (C API): known waits the user accepts.

@@ -10,6 +10,8 @@ PACKAGES=(
   g++ make cmake pkg-config binutils
   libunwind-dev libboost-test-dev nlohmann-json3-dev
   python3
+  # the library event loops of the loop_kinds tests (tests/victims/loops/)
+  libuv1-dev libevent-dev libglib2.0-dev libboost-dev
 )
 
 install_deps() {

@@ -23,6 +23,11 @@ struct ThreadState {
   // closing it (even from another thread) ends the loop.
   int loop_fd;
   uint32_t loop_generation;
+  // The frames above the epoll loop's wait when it started (the wait's caller and its caller):
+  // the loop is over once neither is live any more (loop_tracker.cc, frames_live).
+  int loop_frames;
+  uintptr_t loop_frame_cfa[2];
+  uintptr_t loop_frame_ra[2];
   // Nesting depth of loopsan_loop_enter() and of loopsan_allow_blocking_begin().
   int explicit_loop_depth;
   int allow_blocking_depth;
@@ -35,11 +40,12 @@ struct ThreadState {
   int library_loop_depth;
   // A poll()/select() loop: the call site of its wait, and the frame of the function that
   // waits (its CFA and the return address stored below it), which must still be live for the
-  // loop to be (poll_frame_cfa = 0: not checked).
+  // loop to be (poll_frames = 0: not checked).
   int poll_loop;
   uintptr_t poll_site;
-  uintptr_t poll_frame_cfa;
-  uintptr_t poll_frame_ra;
+  int poll_frames;
+  uintptr_t poll_frame_cfa[1];
+  uintptr_t poll_frame_ra[1];
   // Cached kernel thread id (0 = not read yet); reset in a forked child.
   pid_t tid;
   ThreadRecord* record;

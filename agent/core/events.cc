@@ -92,6 +92,16 @@ void loop_wait_ended(int epfd) {
   }
 }
 
+loop_tracker::Wait epoll_wait_kind_slow(int epfd) {
+  AgentScope scope;
+  return loop_tracker::epoll_wait_slow(epfd);
+}
+
+loop_tracker::Wait poll_wait_kind_slow(uintptr_t site, int count) {
+  AgentScope scope;
+  return loop_tracker::poll_wait_slow(site, count);
+}
+
 void loop_enter(const char*) {
   if (active()) loop_tracker::enter();
 }

@@ -38,33 +38,47 @@ void init() {
 
 namespace {
 
-// The function that called the poll loop's wait is still running: its return address is
-// still in place, and the caller is at or below its frame. A frame that returned has its slot
-// overwritten by the next call made from the level above, whatever it is.
-bool poll_frame_live(const ThreadState& t) {
-  if (t.poll_frame_cfa == 0) return true;
+// Whether one of the recorded frames is still running: its return address is still in place
+// and the caller is below it. A frame that returned has its slot overwritten by the next call
+// made from the level above, whatever it is.
+bool frames_live(const uintptr_t* cfa, const uintptr_t* ra, int n) {
   auto here = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
-  return here < t.poll_frame_cfa && *reinterpret_cast<const uintptr_t*>(
-                                        t.poll_frame_cfa - sizeof(uintptr_t)) == t.poll_frame_ra;
+  for (int i = 0; i < n; ++i) {
+    if (here < cfa[i] && *reinterpret_cast<const uintptr_t*>(cfa[i] - sizeof(uintptr_t)) == ra[i]) {
+      return true;
+    }
+  }
+  return false;
 }
 
 void end_poll_loop(ThreadState& t) {
   t.poll_loop = 0;
   t.poll_site = 0;
-  t.poll_frame_cfa = 0;
-  t.poll_frame_ra = 0;
+  t.poll_frames = 0;
 }
 
+// An epoll loop started by a runtime that says when its loop ends (a known library function,
+// asyncio) lasts until then; any other lasts while the function that waits, or its caller, is
+// still running (libuv inside Node waits in uv__io_poll and runs timers from uv_run; asio waits
+// in the reactor and runs handlers from the scheduler), and at most until its set is closed.
 bool epoll_loop_current(ThreadState& t) {
   if (!t.in_loop) return false;
-  if (generation_of(t.loop_fd) == t.loop_generation) return true;
-  end_own_loop();  // another thread closed our loop's descriptor
+  if (generation_of(t.loop_fd) == t.loop_generation &&
+      (t.loop_frames == 0 || t.library_loop_depth > 0 || t.python_loop ||
+       frames_live(t.loop_frame_cfa, t.loop_frame_ra, t.loop_frames))) {
+    return true;
+  }
+  end_own_loop();  // its descriptor was closed, or the function that ran it returned
   return false;
 }
 
+// A poll loop started by a library's loop function or asyncio ends with them
+// (library_loop_returned, python_loop_running); any other when the function that polls returns.
 bool poll_loop_current(ThreadState& t) {
   if (!t.poll_loop) return false;
-  if (t.library_loop_depth > 0 || poll_frame_live(t)) return true;
+  if (t.poll_frames == 0 || frames_live(t.poll_frame_cfa, t.poll_frame_ra, t.poll_frames)) {
+    return true;
+  }
   end_poll_loop(t);
   return false;
 }
@@ -81,6 +95,10 @@ void start_epoll_loop(ThreadState& t, int epfd) {
   }
   t.loop_fd = epfd;
   t.loop_generation = gen;
+  t.loop_frames = 0;
+  if (t.library_loop_depth == 0 && !t.python_loop) {
+    t.loop_frames = caller_frames(t.loop_frame_cfa, t.loop_frame_ra, 2);
+  }
   t.in_loop = 1;
 }
 
@@ -89,13 +107,7 @@ void start_epoll_loop(ThreadState& t, int epfd) {
 void start_poll_loop(ThreadState& t, uintptr_t site, bool framed) {
   t.poll_loop = 1;
   t.poll_site = site;
-  t.poll_frame_cfa = 0;
-  t.poll_frame_ra = 0;
-  uintptr_t cfa = 0, ra = 0;
-  if (framed && caller_frame(&cfa, &ra)) {
-    t.poll_frame_cfa = cfa;
-    t.poll_frame_ra = ra;
-  }
+  t.poll_frames = framed ? caller_frames(t.poll_frame_cfa, t.poll_frame_ra, 1) : 0;
 }
 
 }  // namespace
@@ -107,9 +119,40 @@ bool is_loop_thread() {
          t.library_loop_depth > 0;
 }
 
+bool epoll_loop_live() {
+  ThreadState& t = tls_state;
+  return t.loop_frames == 0 || t.library_loop_depth > 0 || t.python_loop ||
+         frames_live(t.loop_frame_cfa, t.loop_frame_ra, t.loop_frames);
+}
+
+bool poll_loop_live() {
+  ThreadState& t = tls_state;
+  return t.poll_frames == 0 || frames_live(t.poll_frame_cfa, t.poll_frame_ra, t.poll_frames);
+}
+
+uintptr_t poll_loop_identity() {
+  const ThreadState& t = tls_state;
+  return t.poll_loop ? t.poll_site ^ (t.poll_frames > 0 ? t.poll_frame_cfa[0] << 1 : 0) : 0;
+}
+
+bool unconfirmed_poll_loop() {
+  const ThreadState& t = tls_state;
+  return t.poll_loop && t.poll_frames > 0 && !t.in_loop && t.library_loop_depth == 0 &&
+         !t.python_loop && t.explicit_loop_depth == 0 && !t.named_loop;
+}
+
 Wait epoll_wait_slow(int epfd) {
   ThreadState& t = tls_state;
-  if (epoll_loop_current(t) || poll_loop_current(t)) return Wait::kNested;
+  if (epoll_loop_current(t)) {
+    if (t.loop_fd != epfd) return Wait::kNested;
+    // Our own set, waited on from a new call chain: the loop runs from there now.
+    t.loop_frames = 0;
+    if (t.library_loop_depth == 0 && !t.python_loop) {
+      t.loop_frames = caller_frames(t.loop_frame_cfa, t.loop_frame_ra, 2);
+    }
+    return Wait::kOwn;
+  }
+  if (poll_loop_current(t)) return Wait::kNested;
   if (epfd < 0) return Wait::kNone;
   // No automatic loop yet: this wait starts one, on a loop thread of any kind (the library
   // loop's or asyncio's first wait is its own) or, with auto_loops, on any thread.

@@ -5,6 +5,8 @@
 // - its first epoll wait (auto_loops=1), until that epoll descriptor is closed;
 // - a poll()/select() over two descriptors or more (auto_loops=1), while the function that
 //   called it has not returned (a one-descriptor poll is a socket timeout, never a loop);
+//   the epoll loop ends earlier too if both the function that waits and its caller returned
+//   (asio's io_context::run(), Node's uv_run: code after them is not a loop);
 // - entering a known loop function of a library (uv_run, event_base_loop, g_main_loop_run,
 //   ...), until it returns; the waits it makes are the loop's own;
 // - asyncio's run_forever()/run_until_complete() (the CPython bridge), until they return;
@@ -51,23 +53,20 @@ enum class Wait {
 
 // The calling thread waits on the epoll set `epfd`.
 Wait epoll_wait_slow(int epfd);
-inline Wait epoll_wait(int epfd) {
-  const ThreadState& t = tls_state;
-  if (t.in_loop && t.loop_fd == epfd && generation_of(epfd) == t.loop_generation) {
-    return Wait::kOwn;
-  }
-  return epoll_wait_slow(epfd);
-}
+// The frames that run the thread's epoll / poll loop are still running.
+bool epoll_loop_live();
+bool poll_loop_live();
+// The thread runs a poll loop found by its shape alone (two descriptors or more, outside any
+// known loop function): a blocking call in it is reported only once the loop waits again,
+// which proves the call was inside the loop and not in code after it in the same function
+// (g_spawn_sync polls its pipes, then waits for the child).
+bool unconfirmed_poll_loop();
+// Which poll loop runs now (0: none): a finding held for confirmation belongs to it.
+uintptr_t poll_loop_identity();
 
 // The calling thread waits in poll()/select() at return address `site` on `count` descriptors.
+// (events.h has the inline fast paths of both.)
 Wait poll_wait_slow(uintptr_t site, int count);
-inline Wait poll_wait(uintptr_t site, int count) {
-  const ThreadState& t = tls_state;
-  // The common case of a running poll loop; liveness of its function is checked when a
-  // blocking call asks, not on every wait.
-  if (t.poll_loop && t.poll_site == site) return Wait::kOwn;
-  return poll_wait_slow(site, count);
-}
 
 // close() family: cheap test first, so that every close() costs one load.
 inline bool is_loop_fd(int fd) {

@@ -17,6 +17,7 @@
 #include "agent/report/summary.h"
 #include "agent/report/suppressions.h"
 #include "agent/runtimes/cpython_api.h"
+#include "agent/detectors/blocking.h"
 #include "agent/runtimes/cxx_exceptions.h"
 #include "agent/runtimes/python_hooks.h"
 #include "agent/stacks/stack.h"
@@ -57,6 +58,9 @@ const Module kTable[] = {
     {.name = "future_tracker",
      .after_fork_child = future_tracker::reset_after_fork,
      .at_exit = future_tracker::check_at_exit},
+    {.name = "blocking",
+     .thread_exiting = blocking::thread_exiting,
+     .loop_wait_ended = blocking::loop_waited},
     {.name = "uncaught",
      .init = [](const StartInfo&) { uncaught::install(REAL(_ZSt13set_terminatePFvvE)); }},
     {.name = "cpython",

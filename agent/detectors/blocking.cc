@@ -1,8 +1,10 @@
 #include "agent/detectors/blocking.h"
 
+#include <atomic>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "agent/base/json.h"
 #include "agent/base/options.h"
@@ -37,17 +39,63 @@ Captured* capture() {
   return c;
 }
 
-// A repeat of a finding already reported (the same call from the same native stack) is
-// counted from its return addresses alone: no depot entry, no Python dump, no symbolization.
-// Only where the native stack tells call sites apart: under an interpreter, every Python line
-// that blocks shares the eval loop's frames.
-bool counted_as_repeat(const events::BlockingCall& call) {
-  if (python::present()) return false;
+// Call sites already reported, so that the thousandth repeat of a hot bug is counted from a
+// cheap key: no depot entry, no Python dump, no symbolization. The key is the call and its
+// native return addresses, plus under CPython the code objects and instruction pointers of
+// the Python frames (every Python line that blocks shares the eval loop's native frames).
+// Lock-free open addressing; a full table only means repeats are captured again.
+constexpr int kSites = 4096;
+std::atomic<uint64_t> site_keys[kSites];
+std::atomic<uint64_t> site_findings[kSites];  // the finding's raw hash; 0 while being published
+
+uint64_t mix(uint64_t h, uint64_t v) {
+  return (h ^ v) * 0x100000001b3ull;
+}
+
+// 0 when this call has no cheap key (a CPython whose frames loopsan cannot read).
+uint64_t site_key(const events::BlockingCall& call) {
   uintptr_t ips[kSiteFrames];
   int n = capture_frames(ips, kSiteFrames);
-  if (n == 0) return false;
-  uint64_t raw = reporter::native_raw_hash(Kind::kBlockingCall, call.call, kStackName, ips, n);
-  return finding_table::count_if_known(raw);
+  uint64_t h = mix(0xcbf29ce484222325ull, reinterpret_cast<uintptr_t>(call.call));
+  for (int i = 0; i < n; ++i) h = mix(h, ips[i]);
+  uint64_t python = 0;
+  switch (python::frame_key(&python)) {
+    case python::FrameKey::kKey:
+      h = mix(h, python);
+      break;
+    case python::FrameKey::kUnknown:
+      return 0;
+    case python::FrameKey::kNoPython:
+      break;
+  }
+  return h == 0 ? 1 : h;
+}
+
+bool counted_as_repeat(uint64_t key) {
+  if (key == 0) return false;
+  for (int probe = 0; probe < kSites; ++probe) {
+    int i = static_cast<int>((key + static_cast<uint64_t>(probe)) % kSites);
+    uint64_t cur = site_keys[i].load(std::memory_order_acquire);
+    if (cur == 0) return false;
+    if (cur == key) {
+      uint64_t raw = site_findings[i].load(std::memory_order_acquire);
+      return raw != 0 && finding_table::count_if_known(raw);
+    }
+  }
+  return false;
+}
+
+void remember_site(uint64_t key, uint64_t raw) {
+  if (key == 0 || raw == 0) return;
+  for (int probe = 0; probe < kSites; ++probe) {
+    int i = static_cast<int>((key + static_cast<uint64_t>(probe)) % kSites);
+    uint64_t expected = 0;
+    if (site_keys[i].compare_exchange_strong(expected, key, std::memory_order_acq_rel) ||
+        expected == key) {
+      site_findings[i].store(raw, std::memory_order_release);
+      return;
+    }
+  }
 }
 
 // Waits that are the runtime's, not the code's: CPython's GIL (a condition variable and mutex
@@ -77,6 +125,26 @@ bool loop_internal(const Captured& captured) {
   return false;
 }
 
+// Findings held until their poll loop waits again (loop_tracker::unconfirmed_poll_loop), per
+// thread. Few: one callback's blocking calls.
+struct Pending {
+  events::BlockingCall call;
+  int64_t waited;
+  Captured* captured;
+  uint64_t site;
+};
+struct PendingList {
+  uintptr_t loop = 0;  // loop_tracker::poll_loop_identity() when they were held
+  std::vector<Pending> items;
+};
+__thread PendingList* pending __attribute__((tls_model("initial-exec"))) = nullptr;
+
+void drop_pending() {
+  if (pending == nullptr) return;
+  for (Pending& p : pending->items) delete p.captured;
+  pending->items.clear();
+}
+
 std::string format_ms(int64_t ns) {
   char buf[32];
   double ms = static_cast<double>(ns) / 1e6;
@@ -84,7 +152,7 @@ std::string format_ms(int64_t ns) {
   return buf;
 }
 
-void report(const events::BlockingCall& call, int64_t waited, Captured* captured) {
+void report(const events::BlockingCall& call, int64_t waited, Captured* captured, uint64_t site) {
   Finding f;
   f.kind = Kind::kBlockingCall;
   f.thread = registry::current_thread_info();
@@ -96,8 +164,13 @@ void report(const events::BlockingCall& call, int64_t waited, Captured* captured
   f.add_field("call", json_quote(call.call));
   f.add_field("duration_ms", cat((waited + 500000) / 1000000));
   f.stacks.emplace_back(kStackName, captured->stack);
+  // A Python finding is the Python line that blocked: the interpreter's own native path to
+  // the call changes as CPython specializes the code, and must not split it in two.
+  if (!captured->python_stack.empty()) f.identity_stacks = {"python_stack"};
   f.python_stacks.emplace_back("python_stack", std::move(captured->python_stack));
+  uint64_t raw = reporter::raw_hash(f);
   reporter::submit(f);
+  remember_site(site, raw);
 }
 
 }  // namespace
@@ -108,13 +181,16 @@ bool begin(const events::BlockingCall& call, events::BlockingState& state) {
     return false;
   }
   state.call = call;
+  // From before the capture: the loop is frozen for that too, and a sleep to an absolute
+  // deadline ends no later for it.
+  state.start_ns = sys::monotonic_ns();
   if (call.rule == BlockRule::kAlways) {
-    if (counted_as_repeat(call)) return false;
+    state.site = site_key(call);
+    if (counted_as_repeat(state.site)) return false;
     // Reported whatever happens: take the stacks now, while the frames are certainly alive
     // (a Python daemon thread's state may be gone once a sleep ends at interpreter exit).
     state.captured = capture();
   }
-  state.start_ns = sys::monotonic_ns();
   return true;
 }
 
@@ -126,12 +202,42 @@ void end(events::BlockingState& state) {
   bool due =
       call.rule == BlockRule::kAlways || waited >= int64_t{options().block_threshold_ms} * 1000000;
   if (due && captured == nullptr) {
-    if (runtime_internal(call) || counted_as_repeat(call)) return;
+    if (runtime_internal(call)) return;
+    state.site = site_key(call);
+    if (counted_as_repeat(state.site)) return;
     captured = capture();
     if (loop_internal(*captured)) due = false;
   }
-  if (due) report(call, waited, captured);
+  if (due && loop_tracker::unconfirmed_poll_loop()) {
+    uintptr_t loop = loop_tracker::poll_loop_identity();
+    if (pending == nullptr) pending = new PendingList();
+    if (pending->loop != loop) drop_pending();
+    pending->loop = loop;
+    pending->items.push_back(Pending{call, waited, captured, state.site});
+    events::g_loop_wait_end_wanted.store(true, std::memory_order_relaxed);
+    return;
+  }
+  if (due) report(call, waited, captured, state.site);
   delete captured;
+}
+
+void loop_waited(int) {
+  if (pending == nullptr || pending->items.empty()) return;
+  if (pending->loop == loop_tracker::poll_loop_identity()) {
+    for (Pending& p : pending->items) {
+      report(p.call, p.waited, p.captured, p.site);
+      delete p.captured;
+    }
+    pending->items.clear();
+  } else {
+    drop_pending();  // that loop ended without waiting again: the calls came after it
+  }
+}
+
+void thread_exiting() {
+  drop_pending();
+  delete pending;
+  pending = nullptr;
 }
 
 }  // namespace loopsan::blocking

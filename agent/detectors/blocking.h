@@ -16,4 +16,9 @@ namespace loopsan::blocking {
 bool begin(const events::BlockingCall& call, events::BlockingState& state);
 void end(events::BlockingState& state);
 
+// Module hooks (core/modules.cc): a loop thread returned from its own wait, which confirms the
+// findings held for a poll loop found by its shape; the thread ends (they are dropped).
+void loop_waited(int epfd);
+void thread_exiting();
+
 }  // namespace loopsan::blocking

@@ -40,7 +40,7 @@ uint64_t python_hash(uint64_t h, const std::vector<python::PyFrame>& frames) {
   return h;
 }
 
-uint64_t raw_hash(const Finding& f) {
+uint64_t raw_stacks_hash(const Finding& f) {
   uint64_t h = mix(0xcbf29ce484222325ull, static_cast<uint64_t>(f.kind));
   h = mix(h, f.identity);
   for (const auto& [name, id] : f.stacks) {
@@ -49,7 +49,6 @@ uint64_t raw_hash(const Finding& f) {
     depot::StackView stack = depot::get(id);
     for (int i = 0; i < stack.size && i < kIdentityFrames; ++i) h = mix(h, stack.ips[i]);
   }
-  // An empty Python stack adds nothing, so that native_raw_hash() matches.
   for (const auto& [name, frames] : f.python_stacks) {
     if (f.in_identity(name) && !frames.empty()) h = python_hash(mix(h, name), frames);
   }
@@ -59,15 +58,6 @@ uint64_t raw_hash(const Finding& f) {
 using Symbolized = suppressions::NativeStacks;
 
 }  // namespace
-
-uint64_t native_raw_hash(Kind kind, const std::string& identity, const char* stack_name,
-                         const uintptr_t* ips, int size) {
-  uint64_t h = mix(0xcbf29ce484222325ull, static_cast<uint64_t>(kind));
-  h = mix(h, identity);
-  h = mix(h, std::string(stack_name));
-  for (int i = 0; i < size && i < kIdentityFrames; ++i) h = mix(h, ips[i]);
-  return h;
-}
 
 namespace {
 
@@ -135,6 +125,10 @@ std::string where(const Finding& f, const Symbolized& stacks) {
 
 }  // namespace
 
+uint64_t raw_hash(const Finding& finding) {
+  return raw_stacks_hash(finding);
+}
+
 uint64_t fnv1a(const void* data, size_t len, uint64_t seed) {
   uint64_t h = seed;
   const auto* p = static_cast<const unsigned char*>(data);
@@ -147,7 +141,7 @@ uint64_t fnv1a(const void* data, size_t len, uint64_t seed) {
 
 bool submit(Finding& f) {
   int slot = -1;
-  finding_table::Claim claim = finding_table::claim(raw_hash(f), f.kind, &slot);
+  finding_table::Claim claim = finding_table::claim(raw_stacks_hash(f), f.kind, &slot);
   if (claim == finding_table::Claim::kRepeat) return false;
 
   Symbolized stacks;

@@ -13,10 +13,9 @@ namespace loopsan::reporter {
 // re-entrancy guard set. Returns true if the finding was new (written), false for a repeat.
 bool submit(Finding& finding);
 
-// The raw hash submit() gives a finding of `kind` and `identity` whose only stack is a native
-// one named `stack_name` with these return addresses (no Python or JavaScript stack).
-uint64_t native_raw_hash(Kind kind, const std::string& identity, const char* stack_name,
-                         const uintptr_t* ips, int size);
+// The hash of a finding's raw stacks that submit() deduplicates by: a detector that keeps it
+// can count a later repeat with finding_table::count_if_known() before capturing anything.
+uint64_t raw_hash(const Finding& finding);
 
 // Where finished report lines go instead of the report file and stderr, for unit tests that
 // drive detectors with synthetic events (Seastar's stall detector has the same seam: an

@@ -12,8 +12,9 @@ using PyObject = void;
 // What a group of symbols makes possible. A Python that lacks one symbol loses that feature
 // only: the report's start line says which ("hooks").
 enum Feature : uint32_t {
-  kStacks = 1u << 0,  // Python stacks in findings (python_bridge.cc)
-  kHooks = 1u << 1,   // the audit hook that runs python_hooks.py (python_hooks.cc)
+  kStacks = 1u << 0,     // Python stacks in findings (python_bridge.cc)
+  kHooks = 1u << 1,      // the audit hook that runs python_hooks.py (python_hooks.cc)
+  kFrameKeys = 1u << 2,  // cheap call-site keys read from frames (python_bridge.cc)
 };
 
 // LOOPSAN_CPYTHON_SYMBOL(member, features, name, fallback, type)
@@ -31,7 +32,9 @@ enum Feature : uint32_t {
   X(add_audit_hook, kHooks, "PySys_AddAuditHook", nullptr,                                         \
     int(int (*)(const char*, PyObject*, void*), void*))                                            \
   X(gil_check, kHooks, "PyGILState_Check", nullptr, int())                                         \
-  X(get_version, kHooks, "Py_GetVersion", nullptr, const char*())                                  \
+  X(get_version, kHooks | kFrameKeys, "Py_GetVersion", nullptr, const char*())                     \
+  /* Data: code objects' type, to check a frame before trusting what it points to. */              \
+  X(code_type, kFrameKeys, "PyCode_Type", nullptr, char)                                           \
   X(cfunction_new, kHooks, "PyCFunction_NewEx", nullptr,                                           \
     PyObject*(void* def, PyObject* self, PyObject* module))                                        \
   X(dict_new, kHooks, "PyDict_New", nullptr, PyObject*())                                          \

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 
 #include "agent/base/options.h"
 #include "agent/base/sys.h"
@@ -56,6 +57,66 @@ std::vector<PyFrame> parse_dump(const std::string& text) {
     frames.push_back(std::move(f));
   }
   return frames;
+}
+
+namespace {
+
+// Where a thread's innermost frame is, for the CPython versions whose layout loopsan knows
+// (Include/cpython/pystate.h, Include/internal/pycore_frame.h): PyThreadState.cframe,
+// _PyCFrame.current_frame, _PyInterpreterFrame.f_code / .previous / .prev_instr, and
+// PyObject.ob_type.
+struct FrameLayout {
+  size_t cframe, current_frame, f_code, previous, prev_instr, ob_type;
+};
+
+const FrameLayout* frame_layout() {
+  static constexpr FrameLayout k311{56, 8, 32, 48, 56, 8};
+  static std::atomic<int> known{-1};  // -1 unknown yet, 0 no, 1 3.11
+  int k = known.load(std::memory_order_acquire);
+  if (k < 0) {
+    const char* version = cpython::api.get_version();
+    k = version != nullptr && strncmp(version, "3.11.", 5) == 0 ? 1 : 0;
+    known.store(k, std::memory_order_release);
+  }
+  return k == 1 ? &k311 : nullptr;
+}
+
+template <typename T>
+T read_at(const void* base, size_t offset) {
+  T value;
+  memcpy(&value, static_cast<const char*>(base) + offset, sizeof value);
+  return value;
+}
+
+}  // namespace
+
+FrameKey frame_key(uint64_t* key) {
+  if (!options().python_stacks || !present()) return FrameKey::kNoPython;
+  const cpython::Api& a = cpython::api;
+  if (!a.is_initialized() || a.is_finalizing()) return FrameKey::kNoPython;
+  void* tstate = a.this_thread_state();
+  if (tstate == nullptr) return FrameKey::kNoPython;
+  const FrameLayout* layout = cpython::available(cpython::kFrameKeys) ? frame_layout() : nullptr;
+  if (layout == nullptr) return FrameKey::kUnknown;
+  auto* cframe = read_at<void*>(tstate, layout->cframe);
+  if (cframe == nullptr) return FrameKey::kNoPython;
+  auto* frame = read_at<void*>(cframe, layout->current_frame);
+  uint64_t h = 0xcbf29ce484222325ull;
+  int frames = 0;
+  // The reporter's identity takes 16 Python frames; so does the key.
+  for (; frame != nullptr && frames < 16; ++frames) {
+    auto* code = read_at<void*>(frame, layout->f_code);
+    if (code == nullptr || read_at<void*>(code, layout->ob_type) != a.code_type) {
+      return FrameKey::kUnknown;
+    }
+    auto instr = read_at<uintptr_t>(frame, layout->prev_instr);
+    h = (h ^ reinterpret_cast<uintptr_t>(code)) * 0x100000001b3ull;
+    h = (h ^ instr) * 0x100000001b3ull;
+    frame = read_at<void*>(frame, layout->previous);
+  }
+  if (frames == 0) return FrameKey::kNoPython;
+  *key = h;
+  return FrameKey::kKey;
 }
 
 std::vector<PyFrame> capture_stack() {

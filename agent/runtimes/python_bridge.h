@@ -3,6 +3,7 @@
 // are found at run time with dlsym, and every entry point degrades to "no Python" otherwise.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,18 @@ bool present();
 // True for an address inside the interpreter itself (the python executable or libpython that
 // exports the C API): a wait called from there is the interpreter's own (the GIL).
 bool is_interpreter_code(const void* address);
+
+// A cheap key for where the calling thread's Python code is: the code objects and instruction
+// pointers of its innermost frames, read directly from the thread's frames (no dump, no
+// allocation). Two calls from the same Python lines give the same key: what a detector needs
+// to count a repeat without taking the stack again.
+enum class FrameKey {
+  kKey,       // *key is set
+  kNoPython,  // this thread runs no Python code (or there is no CPython)
+  kUnknown,   // there may be Python frames, but this CPython's frame layout is not one
+              // loopsan knows (3.11 only, each frame checked against PyCode_Type)
+};
+FrameKey frame_key(uint64_t* key);
 
 // The Python stack of the calling thread, innermost first. Empty when the thread runs no
 // Python code, the interpreter is not initialised or is finalizing, or python_stacks=0.

@@ -239,31 +239,32 @@ int capture_frames(uintptr_t* out, int max) {
   return std::max(size, 0);
 }
 
-bool caller_frame(uintptr_t* cfa, uintptr_t* return_address) {
-  if (unwinder_unusable.load(std::memory_order_relaxed)) return false;
+int caller_frames(uintptr_t* cfa, uintptr_t* return_address, int max) {
+  // Without loopsan's own range (the agent linked into a test program) the caller cannot be
+  // told from the agent.
+  if (max <= 0 || own_end == 0 || unwinder_unusable.load(std::memory_order_relaxed)) return 0;
   unwinding.fetch_add(1, std::memory_order_relaxed);
   ensure_unwinder();
-  bool found = false;
+  int found = 0;
   unw_context_t context;
   unw_cursor_t cursor;
   if (unw_getcontext(&context) == 0 && unw_init_local(&cursor, &context) == 0) {
-    // Walk to the first frame outside loopsan (the wrapper's caller), then one more: that
-    // frame's SP is the caller's CFA and its IP the return address stored below it.
+    // Walk to the first frame outside loopsan (the wrapper's caller). From there each step
+    // lands in the caller of the frame before: its SP is that frame's CFA, its IP the return
+    // address stored below it.
     bool outside = false;
-    for (int depth = 0; depth < 32 && unw_step(&cursor) > 0; ++depth) {
-      unw_word_t ip = 0;
+    for (int depth = 0; depth < 64 && found < max && unw_step(&cursor) > 0; ++depth) {
+      unw_word_t ip = 0, sp = 0;
       unw_get_reg(&cursor, UNW_REG_IP, &ip);
       if (!outside) {
         outside = !(ip >= own_begin && ip < own_end);
-        if (!outside) continue;
-        continue;  // now at the caller; step once more to its caller
+        continue;
       }
-      unw_word_t sp = 0;
       unw_get_reg(&cursor, UNW_REG_SP, &sp);
-      *cfa = sp;
-      *return_address = ip;
-      found = sp != 0 && ip != 0;
-      break;
+      if (sp == 0 || ip == 0) break;
+      cfa[found] = sp;
+      return_address[found] = ip;
+      ++found;
     }
   }
   unwinding.fetch_sub(1, std::memory_order_relaxed);

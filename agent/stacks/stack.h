@@ -36,11 +36,12 @@ StackId capture_stack(int max = kMaxStackDepth);
 // `max`).
 int capture_frames(uintptr_t* out, int max);
 
-// The innermost frame outside loopsan's code (the function that called a wrapper): its
-// canonical frame address and the return address into its caller, stored just below that
-// address while the function runs. False when it cannot be told (unwinder unusable, no frame).
-// A few microseconds: for rare events such as a loop's first wait, not for every call.
-bool caller_frame(uintptr_t* cfa, uintptr_t* return_address);
+// The innermost `max` frames outside loopsan's code (the function that called a wrapper, its
+// caller, ...): for each, its canonical frame address and the return address into its caller,
+// stored just below that address while the function runs. Returns how many were found (0 when
+// the unwinder is unusable). A few microseconds: for rare events such as a loop's first wait,
+// not for every call.
+int caller_frames(uintptr_t* cfa, uintptr_t* return_address, int max);
 
 // Resolves module, offset, build-id and function name for every frame. May take the loader's
 // lock and read ELF files: call it with no agent lock held.

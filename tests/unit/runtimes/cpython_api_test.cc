@@ -22,7 +22,8 @@ BOOST_AUTO_TEST_CASE(table_names_are_unique_and_each_serves_a_feature) {
       BOOST_TEST(names.insert(s.name).second);
       if (s.fallback != nullptr) BOOST_TEST(names.insert(s.fallback).second);
       BOOST_TEST(s.features != 0u);
-      BOOST_TEST((s.features & ~uint32_t{cpython::kStacks | cpython::kHooks}) == 0u);
+      BOOST_TEST(
+          (s.features & ~uint32_t{cpython::kStacks | cpython::kHooks | cpython::kFrameKeys}) == 0u);
     }
   }
 }
@@ -48,6 +49,8 @@ BOOST_AUTO_TEST_CASE(absent_until_an_interpreter_is_loaded_then_per_feature) {
              dlsym(lib, "_Py_DumpTraceback"));
   BOOST_TEST(cpython::api.none == dlsym(lib, "_Py_NoneStruct"));
   BOOST_TEST((cpython::api.add_audit_hook == nullptr));
+  // No PyCode_Type: no frame keys, which only cheapen repeats.
+  BOOST_TEST(!cpython::available(cpython::kFrameKeys));
   std::string start = loopsan::process_info::start_line_json();
   BOOST_TEST(start.find("\"cpython.stacks\":true") != std::string::npos, start);
 }

@@ -13,5 +13,5 @@ async def spin():
 
 
 threading.Thread(target=lambda: asyncio.run(spin()), daemon=True).start()
-time.sleep(0.05)
+time.sleep(0.2)  # long enough for the daemon loop to start on a loaded machine
 print("main exits")
