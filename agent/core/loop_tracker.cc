@@ -178,8 +178,12 @@ Wait poll_wait_slow(uintptr_t site, int count) {
       t.poll_confirmed = 1;
       return Wait::kOwn;
     }
-    if (t.poll_confirmed) return Wait::kNested;
-    end_poll_loop(t);  // a one-off poll elsewhere before this one: no loop
+    // Not confirmed yet: a wait that may be a loop of its own (several descriptors, or a
+    // known loop function's) means the earlier poll was a one-off; a one-descriptor wait is
+    // nested in it (and its finding waits for the confirmation).
+    bool own_loop_candidate = count >= 2 || t.library_loop_depth > 0 || t.python_loop;
+    if (t.poll_confirmed || !own_loop_candidate) return Wait::kNested;
+    end_poll_loop(t);
   }
   // The first wait of a known loop function or of asyncio is the loop's (GLib may poll only
   // its wakeup descriptor).

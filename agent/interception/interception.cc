@@ -26,6 +26,14 @@ Hook g_hooks[kHookCount] = {
 
 namespace {
 
+#if defined(__x86_64__)
+constexpr char kGlibcBaseVersion[] = "GLIBC_2.2.5";
+#elif defined(__aarch64__)
+constexpr char kGlibcBaseVersion[] = "GLIBC_2.17";
+#else
+constexpr char kGlibcBaseVersion[] = "GLIBC_2.0";
+#endif
+
 // Set while this thread is inside dlsym on our behalf.
 __thread int resolving __attribute__((tls_model("initial-exec")));
 
@@ -88,6 +96,9 @@ void* lookup(const Hook& h) {
   if (h.version[0] != '\0') fn = dlvsym(RTLD_NEXT, h.symbol, h.version);
   if (h.exact_version) return fn;
   if (fn == nullptr) fn = dlsym(RTLD_NEXT, h.symbol);
+  // A symbol glibc keeps only as a compatibility version (__res_query since 2.34) has no
+  // default version for dlsym to find: its first version is the architecture's base one.
+  if (fn == nullptr) fn = dlvsym(RTLD_NEXT, h.symbol, kGlibcBaseVersion);
   if (fn == nullptr) {
     // Nothing after us defines it: libc came first in the search order.
     fn = dlsym(RTLD_DEFAULT, h.symbol);

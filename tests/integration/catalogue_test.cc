@@ -294,11 +294,9 @@ BOOST_AUTO_TEST_CASE(the_large_file_aliases_are_reported) {
       {"extra"}, other_symbols([](const std::string& row) { return row.rfind("__", 0) != 0; }));
 }
 
-// Known gap (8 rows, not wrapped yet): __read_chk __recv_chk __recvfrom_chk __pread_chk
-// __pread64_chk __poll_chk __ppoll_chk __res_query. Boost says "fewer failures than expected"
-// once some are: lower the count, or drop it when all pass.
-BOOST_AUTO_TEST_CASE(the_fortified_and_old_resolver_symbols_are_reported,
-                     *boost::unit_test::expected_failures(8)) {
+// __read_chk __recv_chk __recvfrom_chk __pread_chk __pread64_chk __poll_chk __ppoll_chk
+// (what -D_FORTIFY_SOURCE programs call) and __res_query (a compatibility symbol only).
+BOOST_AUTO_TEST_CASE(the_fortified_and_old_resolver_symbols_are_reported) {
   check_blocking_rows(
       {"extra"}, other_symbols([](const std::string& row) { return row.rfind("__", 0) == 0; }));
 }
@@ -365,12 +363,9 @@ BOOST_AUTO_TEST_CASE(poll_programs_that_do_not_block_a_loop_are_clean) {
 }
 
 // The loop's poll is in a function of its own that returns before each callback runs (libevent's
-// poll backend, Redis's ae_select.c are built this way): the callback still runs on the loop.
-//
-// Known gap: the contract ends a poll loop when the function that called poll returns, which
-// here happens before every callback. Expected to fail until the contract says otherwise.
-BOOST_AUTO_TEST_CASE(a_loop_that_polls_through_a_function_of_its_own_is_a_loop,
-                     *boost::unit_test::expected_failures(1)) {
+// poll backend, Redis's ae_select.c are built this way): the callback still runs on the loop,
+// which lives while the polling function or its caller runs.
+BOOST_AUTO_TEST_CASE(a_loop_that_polls_through_a_function_of_its_own_is_a_loop) {
   RunResult r = run({.argv = {victim("poll_loop_victim"), "poll-wrapped-sleep"}});
   std::string why;
   BOOST_TEST(one_finding(r, "usleep", "loop_callback_sleeps", &why), why << "\n" << r.describe());
@@ -398,10 +393,9 @@ BOOST_AUTO_TEST_CASE(what_loopsan_knows_about_a_descriptor_follows_its_number) {
 }
 
 // fclose() of an fdopen() stream closes the number inside libc, where no close() wrapper sees
-// it; the number is then reused by a socket of the other kind. Known gap (3 assertions): the
-// stale answer misses the blocking recv and reports the non-blocking one.
-BOOST_AUTO_TEST_CASE(a_descriptor_closed_inside_libc_is_forgotten_too,
-                     *boost::unit_test::expected_failures(3)) {
+// it (the fclose wrapper forgets it first); the number is then reused by a socket of the other
+// kind.
+BOOST_AUTO_TEST_CASE(a_descriptor_closed_inside_libc_is_forgotten_too) {
   check_reuse({
       {"fclose-nonblocking-to-blocking", "recv", "reuse_recv_blocking"},
       {"fclose-blocking-to-nonblocking", "recv", "prime_recv_blocking"},
