@@ -22,6 +22,7 @@
 #include <cstdint>
 
 #include "agent/base/errno_saver.h"
+#include "agent/base/sys.h"  // raw system calls, for a wrapper whose real function is missing
 #include "agent/base/thread_state.h"
 #include "agent/core/fd_status.h"
 #include "agent/core/loop_tracker.h"
@@ -138,7 +139,7 @@ class BlockingScope {
  public:
   explicit BlockingScope(const BlockingCall& call) {
     if (call.rule != BlockRule::kNever && loop_tracker::maybe_loop_thread() &&
-        tls_state.guard == 0) {
+        tls_state.guard == 0 && tls_state.in_signal == 0) {
       watched_ = blocking_begin(call, state_);
     }
   }
@@ -221,7 +222,7 @@ class PollingWait {
 loop_tracker::Wait epoll_wait_kind_slow(int epfd);
 loop_tracker::Wait poll_wait_kind_slow(uintptr_t site, int count);
 inline loop_tracker::Wait epoll_wait_kind(int epfd) {
-  if (!enabled()) return loop_tracker::Wait::kNone;
+  if (!enabled() || tls_state.in_signal) return loop_tracker::Wait::kNone;
   const ThreadState& t = tls_state;
   if (t.in_loop && t.loop_fd == epfd && loop_tracker::generation_of(epfd) == t.loop_generation &&
       loop_tracker::epoll_loop_live()) {
@@ -230,7 +231,7 @@ inline loop_tracker::Wait epoll_wait_kind(int epfd) {
   return epoll_wait_kind_slow(epfd);
 }
 inline loop_tracker::Wait poll_wait_kind(const void* site, int count) {
-  if (!enabled()) return loop_tracker::Wait::kNone;
+  if (!enabled() || tls_state.in_signal) return loop_tracker::Wait::kNone;
   const ThreadState& t = tls_state;
   auto at = reinterpret_cast<uintptr_t>(site);
   if (t.poll_loop && t.poll_site == at && loop_tracker::poll_loop_live()) {
@@ -259,13 +260,19 @@ inline void fds_closing(unsigned first, unsigned last, const void* caller) {
   fd_status::forget_range(first, last);
   fds_closing_slow(first, last, caller);
 }
-// dup2()/dup3() onto `fd`: the number now names another open file.
-inline void fd_replaced(int fd) {
+// After a close: a query made while it ran may have cached the closed file's answer.
+inline void fd_closed(int fd) {
   fd_status::forget(fd);
 }
-// fcntl(F_SETFL)/ioctl(FIONBIO): O_NONBLOCK may have changed on a shared open file.
-inline void fd_flags_changed() {
-  fd_status::flags_changed();
+// dup2()/dup3() of `fd` onto `copy` (or dup/F_DUPFD giving `copy`): the number now names
+// another open file, shared with `fd`.
+inline void fd_duplicated(int fd, int copy) {
+  fd_status::forget(copy);
+  fd_status::duplicated_to(fd, copy);
+}
+// fcntl(F_SETFL)/ioctl(FIONBIO) on `fd`: O_NONBLOCK may have changed.
+inline void fd_flags_changed(int fd) {
+  fd_status::flags_changed(fd);
 }
 
 // pipe2() called from libunwind (its memory-validation pipe): the pipe is moved out of the
@@ -319,6 +326,9 @@ TerminateHandler terminate_handler_for(const void* caller);
 // summary handler in the kernel while the host's view is SIG_DFL.
 bool signal_watched(int sig);
 int host_sigaction(int sig, const struct sigaction* act, struct sigaction* oldact);
+// Any other signal: the host's handler runs through loopsan's trampoline, which marks the
+// thread as inside a signal handler (core/signal_handlers.h).
+int plain_sigaction(int sig, const struct sigaction* act, struct sigaction* oldact);
 
 // --- Runtime bridges
 // ------------------------------------------------------------------------------

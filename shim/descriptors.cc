@@ -17,7 +17,9 @@ LOOPSAN_EXPORT int close(int fd) {
   auto real = REAL(close);
   if (real == nullptr) MISSING_ERRNO;
   events::fd_closing(fd, __builtin_return_address(0));
-  return real(fd);
+  int rc = real(fd);
+  events::fd_closed(fd);
+  return rc;
 }
 
 LOOPSAN_EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
@@ -53,26 +55,42 @@ LOOPSAN_EXPORT int fclose(FILE* stream) {
   if (stream != nullptr) {
     int fd = fileno(stream);
     if (fd >= 0) events::fd_closing(fd, __builtin_return_address(0));
+    int rc = real(stream);
+    if (fd >= 0) events::fd_closed(fd);
+    return rc;
   }
   return real(stream);
 }
 
-// dup2/dup3 replace whatever the target number named.
+// dup/dup2/dup3: the new number names the old one's open file; dup2/dup3 first close whatever
+// the target number named (only if the call can succeed: a bad `oldfd` leaves it open).
+LOOPSAN_EXPORT int dup(int oldfd) {
+  auto real = REAL(dup);
+  if (real == nullptr) MISSING_ERRNO;
+  int rc = real(oldfd);
+  if (rc >= 0) events::fd_duplicated(oldfd, rc);
+  return rc;
+}
+
 LOOPSAN_EXPORT int dup2(int oldfd, int newfd) {
   auto real = REAL(dup2);
   if (real == nullptr) MISSING_ERRNO;
-  if (oldfd != newfd) events::fd_closing(newfd, __builtin_return_address(0));
+  if (oldfd != newfd && loopsan::sys::call(SYS_fcntl, oldfd, F_GETFD) >= 0) {
+    events::fd_closing(newfd, __builtin_return_address(0));
+  }
   int rc = real(oldfd, newfd);
-  events::fd_replaced(newfd);
+  if (rc >= 0 && oldfd != newfd) events::fd_duplicated(oldfd, newfd);
   return rc;
 }
 
 LOOPSAN_EXPORT int dup3(int oldfd, int newfd, int flags) {
   auto real = REAL(dup3);
   if (real == nullptr) MISSING_ERRNO;
-  if (oldfd != newfd) events::fd_closing(newfd, __builtin_return_address(0));
+  if (oldfd != newfd && loopsan::sys::call(SYS_fcntl, oldfd, F_GETFD) >= 0) {
+    events::fd_closing(newfd, __builtin_return_address(0));
+  }
   int rc = real(oldfd, newfd, flags);
-  events::fd_replaced(newfd);
+  if (rc >= 0) events::fd_duplicated(oldfd, newfd);
   return rc;
 }
 
@@ -85,7 +103,7 @@ LOOPSAN_EXPORT int ioctl(int fd, unsigned long request, ...) {
   auto real = REAL(ioctl);
   if (real == nullptr) MISSING_ERRNO;
   int rc = real(fd, request, arg);
-  if (request == FIONBIO) events::fd_flags_changed();
+  if (request == FIONBIO) events::fd_flags_changed(fd);
   return rc;
 }
 
@@ -96,7 +114,12 @@ template <typename Real>
 int fcntl_common(Real real, const char* name, int fd, int cmd, void* arg, const void* caller) {
   if (cmd == F_SETFL) {
     int rc = real(fd, cmd, arg);
-    events::fd_flags_changed();
+    events::fd_flags_changed(fd);
+    return rc;
+  }
+  if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) {
+    int rc = real(fd, cmd, arg);
+    if (rc >= 0) events::fd_duplicated(fd, rc);
     return rc;
   }
   if ((cmd == F_SETLKW || cmd == F_OFD_SETLKW) && events::maybe_loop_thread()) {
@@ -163,9 +186,12 @@ LOOPSAN_EXPORT long syscall(long number, ...) {
       }
       break;
 #endif
-    case SYS_close:
+    case SYS_close: {
       events::fd_closing(static_cast<int>(a1), __builtin_return_address(0));
-      break;
+      long rc = real(number, a1, a2, a3, a4, a5, a6);
+      events::fd_closed(static_cast<int>(a1));
+      return rc;
+    }
     case SYS_close_range:
       if ((a3 & CLOSE_RANGE_CLOEXEC) == 0) {
         events::fds_closing(static_cast<unsigned>(a1), static_cast<unsigned>(a2),
@@ -177,20 +203,20 @@ LOOPSAN_EXPORT long syscall(long number, ...) {
       if (a1 != a2) events::fd_closing(static_cast<int>(a2), __builtin_return_address(0));
       {
         long rc = real(number, a1, a2, a3, a4, a5, a6);
-        events::fd_replaced(static_cast<int>(a2));
+        if (rc >= 0) events::fd_duplicated(static_cast<int>(a1), static_cast<int>(a2));
         return rc;
       }
     case SYS_fcntl:
       if (a2 == F_SETFL) {
         long rc = real(number, a1, a2, a3, a4, a5, a6);
-        events::fd_flags_changed();
+        events::fd_flags_changed(static_cast<int>(a1));
         return rc;
       }
       break;
     case SYS_ioctl:
       if (static_cast<unsigned long>(a2) == FIONBIO) {
         long rc = real(number, a1, a2, a3, a4, a5, a6);
-        events::fd_flags_changed();
+        events::fd_flags_changed(static_cast<int>(a1));
         return rc;
       }
       break;

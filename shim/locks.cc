@@ -49,33 +49,40 @@ events::BlockingCall waited(const char* call) {
 
 LOOPSAN_LOCK_WRAPPER(pthread_mutex_lock, pthread_mutex_trylock(mutex), EBUSY,
                      (pthread_mutex_t * mutex), (mutex), __pthread_mutex_lock(mutex))
-LOOPSAN_LOCK_WRAPPER(pthread_mutex_timedlock, pthread_mutex_trylock(mutex), EBUSY,
+// The timed and clock variants are not tried first: they validate their deadline and clock
+// even when the lock is free (EINVAL), which a trylock would skip. They are timed instead.
+LOOPSAN_LOCK_WRAPPER(pthread_mutex_timedlock, EBUSY, EBUSY,
                      (pthread_mutex_t * mutex, const timespec* abstime), (mutex, abstime), ENOSYS)
-LOOPSAN_LOCK_WRAPPER(pthread_mutex_clocklock, pthread_mutex_trylock(mutex), EBUSY,
+LOOPSAN_LOCK_WRAPPER(pthread_mutex_clocklock, EBUSY, EBUSY,
                      (pthread_mutex_t * mutex, clockid_t clock, const timespec* abstime),
                      (mutex, clock, abstime), ENOSYS)
 LOOPSAN_LOCK_WRAPPER(pthread_rwlock_rdlock, pthread_rwlock_tryrdlock(lock), EBUSY,
                      (pthread_rwlock_t * lock), (lock), __pthread_rwlock_rdlock(lock))
 LOOPSAN_LOCK_WRAPPER(pthread_rwlock_wrlock, pthread_rwlock_trywrlock(lock), EBUSY,
                      (pthread_rwlock_t * lock), (lock), __pthread_rwlock_wrlock(lock))
-LOOPSAN_LOCK_WRAPPER(pthread_rwlock_timedrdlock, pthread_rwlock_tryrdlock(lock), EBUSY,
+LOOPSAN_LOCK_WRAPPER(pthread_rwlock_timedrdlock, EBUSY, EBUSY,
                      (pthread_rwlock_t * lock, const timespec* abstime), (lock, abstime), ENOSYS)
-LOOPSAN_LOCK_WRAPPER(pthread_rwlock_timedwrlock, pthread_rwlock_trywrlock(lock), EBUSY,
+LOOPSAN_LOCK_WRAPPER(pthread_rwlock_timedwrlock, EBUSY, EBUSY,
                      (pthread_rwlock_t * lock, const timespec* abstime), (lock, abstime), ENOSYS)
-LOOPSAN_LOCK_WRAPPER(pthread_rwlock_clockrdlock, pthread_rwlock_tryrdlock(lock), EBUSY,
+LOOPSAN_LOCK_WRAPPER(pthread_rwlock_clockrdlock, EBUSY, EBUSY,
                      (pthread_rwlock_t * lock, clockid_t clock, const timespec* abstime),
                      (lock, clock, abstime), ENOSYS)
-LOOPSAN_LOCK_WRAPPER(pthread_rwlock_clockwrlock, pthread_rwlock_trywrlock(lock), EBUSY,
+LOOPSAN_LOCK_WRAPPER(pthread_rwlock_clockwrlock, EBUSY, EBUSY,
                      (pthread_rwlock_t * lock, clockid_t clock, const timespec* abstime),
                      (lock, clock, abstime), ENOSYS)
 
 // sem_trywait reports "would wait" through errno, which the real call then sets again.
-#define LOOPSAN_SEM_WRAPPER(sym, params, args)                               \
+// `try_first`: whether an uncontended call may be taken by sem_trywait (untimed only).
+#define LOOPSAN_SEM_WRAPPER(sym, try_first, params, args)                    \
   static LOOPSAN_SLOW_PATH int on_loop_##sym params {                        \
-    int saved = errno;                                                       \
-    if (sem_trywait(sem) == 0) return 0;                                     \
-    if (errno != EAGAIN) return -1;                                          \
-    errno = saved;                                                           \
+    if (try_first) {                                                         \
+      /* sem_wait is a cancellation point even when it need not wait. */     \
+      pthread_testcancel();                                                  \
+      int saved = errno;                                                     \
+      if (sem_trywait(sem) == 0) return 0;                                   \
+      if (errno != EAGAIN) return -1;                                        \
+      errno = saved;                                                         \
+    }                                                                        \
     events::BlockingCall call = waited(#sym);                                \
     call.caller = __builtin_return_address(0);                               \
     events::BlockingScope scope(call);                                       \
@@ -88,9 +95,10 @@ LOOPSAN_LOCK_WRAPPER(pthread_rwlock_clockwrlock, pthread_rwlock_trywrlock(lock),
     return on_loop_##sym args;                                               \
   }
 
-LOOPSAN_SEM_WRAPPER(sem_wait, (sem_t * sem), (sem))
-LOOPSAN_SEM_WRAPPER(sem_timedwait, (sem_t * sem, const timespec* abstime), (sem, abstime))
-LOOPSAN_SEM_WRAPPER(sem_clockwait, (sem_t * sem, clockid_t clock, const timespec* abstime),
+// The timed variants validate their deadline even when the semaphore is free: not tried first.
+LOOPSAN_SEM_WRAPPER(sem_wait, true, (sem_t * sem), (sem))
+LOOPSAN_SEM_WRAPPER(sem_timedwait, false, (sem_t * sem, const timespec* abstime), (sem, abstime))
+LOOPSAN_SEM_WRAPPER(sem_clockwait, false, (sem_t * sem, clockid_t clock, const timespec* abstime),
                     (sem, clock, abstime))
 
 // A condition wait always waits: it is timed on a loop thread.

@@ -108,7 +108,7 @@ LOOPSAN_EXPORT int execle(const char* path, const char* arg, ...) {
 LOOPSAN_EXPORT void _exit(int status) {
   auto real = REAL(_exit);
   status = events::process_exiting_now(status);
-  if (real == nullptr) syscall(SYS_exit_group, status);
+  if (real == nullptr) loopsan::sys::call(SYS_exit_group, status);
   real(status);
   __builtin_unreachable();
 }
@@ -116,7 +116,7 @@ LOOPSAN_EXPORT void _exit(int status) {
 LOOPSAN_EXPORT void _Exit(int status) {
   auto real = REAL(_Exit);
   status = events::process_exiting_now(status);
-  if (real == nullptr) syscall(SYS_exit_group, status);
+  if (real == nullptr) loopsan::sys::call(SYS_exit_group, status);
   real(status);
   __builtin_unreachable();
 }

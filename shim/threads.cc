@@ -106,7 +106,7 @@ LOOPSAN_EXPORT void pthread_exit(void* retval) {
   // The main thread is not started by our trampoline: record its end here. For other threads
   // the trampoline's recorder runs again during the unwind and finds nothing left to do.
   events::thread_exiting();
-  if (real == nullptr) syscall(SYS_exit, 0);
+  if (real == nullptr) loopsan::sys::call(SYS_exit, 0);
   real(retval);
   __builtin_unreachable();
 }
@@ -130,8 +130,9 @@ LOOPSAN_EXPORT int prctl(int option, ...) {
   unsigned long a5 = va_arg(ap, unsigned long);
   va_end(ap);
   auto real = REAL(prctl);
-  int rc = real != nullptr ? real(option, a2, a3, a4, a5)
-                           : static_cast<int>(syscall(SYS_prctl, option, a2, a3, a4, a5));
+  int rc = real != nullptr
+               ? real(option, a2, a3, a4, a5)
+               : static_cast<int>(loopsan::sys::call_with(SYS_prctl, option, a2, a3, a4, a5));
   if (rc == 0 && option == PR_SET_NAME && a2 != 0) {
     // The kernel keeps 15 characters and a terminator.
     char name[16];

@@ -21,7 +21,7 @@ void wait_for_quiet_moment(bool inside_agent) {
   int self = inside_agent ? 1 : 0;
   int64_t deadline = sys::monotonic_ns() + kDrainNs;
   while (g_inside.load(std::memory_order_relaxed) > self && sys::monotonic_ns() < deadline) {
-    syscall(SYS_sched_yield);
+    sys::call_with(SYS_sched_yield);
   }
 }
 

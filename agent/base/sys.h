@@ -1,6 +1,7 @@
 // Raw system-call helpers. The agent uses these instead of libc wrappers that the shim
-// intercepts (close, write, sleeps, ...), so that its own work never re-enters a detector and
-// keeps working in a forked child or a signal handler. All are async-signal-safe.
+// intercepts (close, write, sleeps, and syscall() itself), so that its own work never re-enters
+// a detector and keeps working in a forked child, a signal handler, or while the real
+// functions are still being looked up. All are async-signal-safe.
 #pragma once
 
 #include <sys/syscall.h>
@@ -12,14 +13,37 @@
 
 namespace loopsan::sys {
 
+// A system call made here, not through libc's syscall(): the shim interposes that one
+// (futex waits), and loopsan's own calls must not pass through its wrapper. Returns the
+// kernel's result with errno set on failure, as syscall() does.
+long call(long number, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0,
+          long a6 = 0);
+
+// Any argument as the register-sized value the kernel takes.
+inline long arg(std::nullptr_t) {
+  return 0;
+}
+template <typename T>
+inline long arg(T* p) {
+  return reinterpret_cast<long>(p);
+}
+template <typename T>
+inline long arg(T v) {
+  return static_cast<long>(v);
+}
+template <typename... Args>
+inline long call_with(long number, Args... args) {
+  return call(number, arg(args)...);
+}
+
 inline pid_t gettid() {
-  return static_cast<pid_t>(::syscall(SYS_gettid));
+  return static_cast<pid_t>(call(SYS_gettid));
 }
 inline pid_t getpid() {
-  return static_cast<pid_t>(::syscall(SYS_getpid));
+  return static_cast<pid_t>(call(SYS_getpid));
 }
 inline int close(int fd) {
-  return static_cast<int>(::syscall(SYS_close, fd));
+  return static_cast<int>(call(SYS_close, fd));
 }
 
 // Moves `fd` to a high descriptor number (close-on-exec), closing the original, and returns

@@ -47,6 +47,8 @@ struct ThreadState {
   int poll_frames;
   uintptr_t poll_frame_cfa[2];
   uintptr_t poll_frame_ra[2];
+  // Non-zero while a host signal handler runs on this thread (core/signal_handlers.h).
+  int in_signal;
   // Cached kernel thread id (0 = not read yet); reset in a forked child.
   pid_t tid;
   ThreadRecord* record;

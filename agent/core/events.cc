@@ -21,6 +21,7 @@
 #include "agent/core/loop_tracker.h"
 #include "agent/core/module.h"
 #include "agent/core/process_info.h"
+#include "agent/core/signal_handlers.h"
 #include "agent/core/thread_registry.h"
 #include "agent/detectors/blocking.h"
 #include "agent/detectors/future_tracker.h"
@@ -332,6 +333,14 @@ bool signal_watched(int sig) {
 
 int host_sigaction(int sig, const struct sigaction* act, struct sigaction* oldact) {
   return fatal_signals::host_sigaction(sig, act, oldact);
+}
+
+int plain_sigaction(int sig, const struct sigaction* act, struct sigaction* oldact) {
+  auto real = REAL(sigaction);
+  if (real == nullptr) return interception::missing_errno_result();
+  // Not before start-up, nor in a vfork child (which must not change our table).
+  if (!active() || !same_process()) return real(sig, act, oldact);
+  return signal_handlers::host_sigaction(real, sig, act, oldact);
 }
 
 // --- Runtime bridges ----------------------------------------------------------------------------

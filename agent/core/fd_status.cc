@@ -7,12 +7,13 @@
 
 namespace loopsan::fd_status {
 
-std::atomic<uint32_t> entries[kCached];
+std::atomic<uint64_t> entries[kCached];
 std::atomic<uint32_t> flags_epoch{0};
+std::atomic<uint8_t> duplicated[kCached];
 
 Blocking query(int fd) {
-  uint32_t before = fd >= 0 && fd < kCached ? entries[fd].load(std::memory_order_acquire) : 0;
-  uint32_t epoch = flags_epoch.load(std::memory_order_acquire) & 0xffff;
+  uint64_t before = fd >= 0 && fd < kCached ? entries[fd].load(std::memory_order_acquire) : 0;
+  uint64_t epoch = flags_epoch.load(std::memory_order_acquire);
   auto real_fcntl = REAL(fcntl);
   int flags = real_fcntl != nullptr ? real_fcntl(fd, F_GETFL) : -1;
   if (flags < 0) return Blocking::kUnknown;  // not open: the real call will say so
@@ -23,7 +24,8 @@ Blocking query(int fd) {
     answer = socket ? Blocking::kBlockingSocket : Blocking::kBlockingOther;
   }
   if (fd >= 0 && fd < kCached) {
-    uint32_t entry = (epoch << 16) | (before & 0xfff8u) | (static_cast<uint32_t>(answer) << 1) | 1;
+    uint64_t entry =
+        (epoch << 32) | (before & 0xfffffff8ull) | (static_cast<uint64_t>(answer) << 1) | 1;
     // Fails if the number was forgotten meanwhile: the answer may describe a closed file.
     entries[fd].compare_exchange_strong(before, entry, std::memory_order_acq_rel);
   }
@@ -35,7 +37,7 @@ void forget_range(unsigned first, unsigned last) {
     forget(static_cast<int>(first));
   } else {
     // close_range(3, ~0U) before every exec: one epoch step instead of 65536 entries.
-    flags_changed();
+    flags_epoch.fetch_add(1, std::memory_order_acq_rel);
   }
 }
 

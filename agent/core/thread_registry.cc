@@ -72,7 +72,7 @@ void remove_if_done(std::unordered_map<pthread_t, ThreadRecord*>& t,
 std::string kernel_thread_name() {
   char name[17] = {};
   // Raw syscall: the shim intercepts prctl().
-  syscall(SYS_prctl, PR_GET_NAME, name, 0, 0, 0);
+  sys::call_with(SYS_prctl, PR_GET_NAME, name, 0, 0, 0);
   return name;
 }
 

@@ -3,7 +3,10 @@
 #include <dlfcn.h>
 #include <link.h>
 
+#include <sys/mman.h>
+
 #include <cstring>
+#include <new>
 
 #include "agent/base/log.h"
 #include "agent/base/text.h"
@@ -73,21 +76,22 @@ void* search_loaded_objects(const char* symbol) {
   auto real_dlopen = reinterpret_cast<decltype(&::dlopen)>(g_hooks[kHook_dlopen].real.load());
   auto real_dlclose = reinterpret_cast<decltype(&::dlclose)>(g_hooks[kHook_dlclose].real.load());
   if (real_dlopen == nullptr || real_dlclose == nullptr) return nullptr;
-  static LoadedObjects objects;  // too big for a thread's stack; only resolve() uses it
-  static std::atomic<bool> busy{false};
-  if (busy.exchange(true)) return nullptr;
-  objects.count = 0;
-  objects.used = 0;
-  dl_iterate_phdr(collect_object, &objects);
+  // Its own copy per call (mmap: no allocator, no lock to wait for): two threads making their
+  // first uv_run at once must both find it.
+  void* mem = mmap(nullptr, sizeof(LoadedObjects), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return nullptr;
+  auto* objects = new (mem) LoadedObjects;
+  dl_iterate_phdr(collect_object, objects);
   void* found = nullptr;
-  for (int i = 0; i < objects.count && found == nullptr; ++i) {
-    void* handle = real_dlopen(objects.names[i], RTLD_LAZY | RTLD_NOLOAD);
+  for (int i = 0; i < objects->count && found == nullptr; ++i) {
+    void* handle = real_dlopen(objects->names[i], RTLD_LAZY | RTLD_NOLOAD);
     if (handle == nullptr) continue;
     void* fn = dlsym(handle, symbol);
     if (fn != nullptr && !is_ours(fn)) found = fn;
     real_dlclose(handle);
   }
-  busy.store(false);
+  munmap(mem, sizeof(LoadedObjects));
   return found;
 }
 

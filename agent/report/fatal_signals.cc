@@ -36,7 +36,7 @@ void handler(int sig, siginfo_t* info, void*) {
   // pending while this handler blocks it and is delivered as we return.
   bool recurs = info != nullptr && info->si_code > 0 &&
                 (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE);
-  if (!recurs) syscall(SYS_tgkill, sys::getpid(), sys::gettid(), sig);
+  if (!recurs) sys::call_with(SYS_tgkill, sys::getpid(), sys::gettid(), sig);
 }
 
 void install_ours(int sig) {

@@ -30,11 +30,11 @@ bool failed = false;  // creation failed once: warned, do not retry for every fi
 char path_buf[PATH_MAX];
 
 int raw_open(const char* path, int flags, mode_t mode) {
-  return static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, flags, mode));
+  return static_cast<int>(sys::call_with(SYS_openat, AT_FDCWD, path, flags, mode));
 }
 
 bool raw_fstat(int f, struct stat* st) {
-  return syscall(SYS_fstat, f, st) == 0;
+  return sys::call_with(SYS_fstat, f, st) == 0;
 }
 
 // Our descriptor still refers to our file (the host did not close or replace it).
@@ -126,7 +126,7 @@ bool append_raw_signal_safe(const char* data, size_t len) {
   bool locked = false;
   for (int i = 0; i < 1000 && !(locked = lock.try_lock()); ++i) {
     timespec pause{0, 10000};
-    syscall(SYS_nanosleep, &pause, nullptr);
+    sys::call_with(SYS_nanosleep, &pause, nullptr);
   }
   bool ok = false;
   int f = fd.load(std::memory_order_acquire);
@@ -159,7 +159,7 @@ const char* path_cstr() {
 void sync() {
   LockGuard g(lock);
   int f = fd.load(std::memory_order_relaxed);
-  if (fd_is_ours(f)) syscall(SYS_fdatasync, f);
+  if (fd_is_ours(f)) sys::call_with(SYS_fdatasync, f);
 }
 
 void create_now() {

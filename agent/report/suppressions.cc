@@ -23,11 +23,13 @@ std::string trim(const std::string& s) {
 }
 
 bool read_file(const std::string& path, std::string& out) {
-  int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, path.c_str(), O_RDONLY | O_CLOEXEC));
+  int fd =
+      static_cast<int>(sys::call_with(SYS_openat, AT_FDCWD, path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd < 0) return false;
   char buf[4096];
   ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  while ((n = sys::call_with(SYS_read, fd, buf, sizeof buf)) > 0)
+    out.append(buf, static_cast<size_t>(n));
   sys::close(fd);
   return n == 0;
 }

@@ -127,14 +127,14 @@ std::vector<PyFrame> capture_stack() {
   void* tstate = a.this_thread_state();
   if (tstate == nullptr) return {};
   // An anonymous in-memory file: unlike a pipe it never fills up and blocks the writer.
-  int fd = static_cast<int>(syscall(SYS_memfd_create, "loopsan-pystack", MFD_CLOEXEC));
+  int fd = static_cast<int>(sys::call_with(SYS_memfd_create, "loopsan-pystack", MFD_CLOEXEC));
   if (fd < 0) return {};
   a.dump_traceback(fd, tstate);
   std::string text;
   off_t size = lseek(fd, 0, SEEK_CUR);
   if (size > 0) {
     text.resize(static_cast<size_t>(size));
-    ssize_t n = pread(fd, text.data(), text.size(), 0);
+    ssize_t n = sys::call_with(SYS_pread64, fd, text.data(), text.size(), 0);
     text.resize(n > 0 ? static_cast<size_t>(n) : 0);
   }
   sys::close(fd);

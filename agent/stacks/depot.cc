@@ -1,3 +1,4 @@
+#include "agent/base/sys.h"
 #include "agent/base/errno_saver.h"
 #include "agent/stacks/depot.h"
 
@@ -46,8 +47,8 @@ std::atomic<size_t> dropped{0};
 // Raw syscalls: the depot runs inside wrappers and on throw paths, and must not go through
 // anything the shim (or a host's own interposer) might intercept.
 void* raw_mmap(size_t len, int prot) {
-  long r =
-      syscall(SYS_mmap, nullptr, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  long r = sys::call_with(SYS_mmap, nullptr, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                          -1, 0);
   return r == -1 ? nullptr : reinterpret_cast<void*>(r);
 }
 
@@ -88,7 +89,7 @@ char* base_or_reserve() {
     return nullptr;
   }
   if (!region.compare_exchange_strong(base, mine, std::memory_order_acq_rel)) {
-    syscall(SYS_munmap, mine, kReserved);  // another thread reserved first
+    sys::call_with(SYS_munmap, mine, kReserved);  // another thread reserved first
     return base;
   }
   return mine;
@@ -99,7 +100,7 @@ char* base_or_reserve() {
 bool commit(char* base, size_t begin, size_t end) {
   for (size_t c = begin / kChunk; c <= (end - 1) / kChunk; ++c) {
     if (chunk_ready[c].load(std::memory_order_acquire)) continue;
-    if (syscall(SYS_mprotect, base + c * kChunk, kChunk, PROT_READ | PROT_WRITE) != 0) {
+    if (sys::call_with(SYS_mprotect, base + c * kChunk, kChunk, PROT_READ | PROT_WRITE) != 0) {
       return false;
     }
     chunk_ready[c].store(true, std::memory_order_release);

@@ -39,11 +39,12 @@ class SymbolTable {
   }
 
   bool load(const std::string& path) {
-    int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, path.c_str(), O_RDONLY | O_CLOEXEC));
+    int fd =
+        static_cast<int>(sys::call_with(SYS_openat, AT_FDCWD, path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd < 0) return false;
     struct stat st;
-    bool ok =
-        syscall(SYS_fstat, fd, &st) == 0 && st.st_size >= static_cast<off_t>(sizeof(Elf64_Ehdr));
+    bool ok = sys::call_with(SYS_fstat, fd, &st) == 0 &&
+              st.st_size >= static_cast<off_t>(sizeof(Elf64_Ehdr));
     void* map = ok ? mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0)
                    : MAP_FAILED;
     sys::close(fd);

@@ -1,0 +1,19 @@
+// The host's signal handlers run through a trampoline that marks the thread as "in a signal
+// handler" (tls_state.in_signal) for as long as the handler runs. A handler may legally call
+// wait(), write() or sem_post() (async-signal-safe); on a loop thread those reach the
+// blocking detector, which must then neither allocate nor take a lock, since the code the
+// signal interrupted may hold the allocator's. Fatal signals are not routed here: loopsan's
+// summary handler owns them (report/fatal_signals.h).
+#pragma once
+
+#include <signal.h>
+
+namespace loopsan::signal_handlers {
+
+// sigaction() for a signal loopsan does not watch: installs the trampoline in place of a
+// handler function, and gives back the host's own handler in `oldact`.
+using RealSigaction = int (*)(int, const struct sigaction*, struct sigaction*);
+int host_sigaction(RealSigaction real, int sig, const struct sigaction* act,
+                   struct sigaction* oldact);
+
+}  // namespace loopsan::signal_handlers
