@@ -220,7 +220,15 @@ class PollingWait {
 // What a wait is to the calling thread: the fast answers inline, the rest (which may start a
 // loop and unwind a few frames) out of line, with errno kept and the re-entrancy guard set.
 loop_tracker::Wait epoll_wait_kind_slow(int epfd);
-loop_tracker::Wait poll_wait_kind_slow(uintptr_t site, int count);
+// What a poll()/select() waits on, read only when the answer needs it (a thread that may start
+// a loop), and then through a copy that fails instead of faulting on a bad pointer: the host
+// must get its EFAULT, not a crash.
+struct PollSet {
+  const void* pollfds = nullptr;                      // poll/ppoll: the pollfd array
+  unsigned long count = 0;                            // its length, or select's nfds
+  const void* sets[3] = {nullptr, nullptr, nullptr};  // select/pselect: the fd_sets
+};
+loop_tracker::Wait poll_wait_kind_slow(uintptr_t site, const PollSet& set);
 inline loop_tracker::Wait epoll_wait_kind(int epfd) {
   if (!enabled() || tls_state.in_signal) return loop_tracker::Wait::kNone;
   const ThreadState& t = tls_state;
@@ -230,7 +238,7 @@ inline loop_tracker::Wait epoll_wait_kind(int epfd) {
   }
   return epoll_wait_kind_slow(epfd);
 }
-inline loop_tracker::Wait poll_wait_kind(const void* site, int count) {
+inline loop_tracker::Wait poll_wait_kind(const void* site, const PollSet& set) {
   if (!enabled() || tls_state.in_signal) return loop_tracker::Wait::kNone;
   const ThreadState& t = tls_state;
   auto at = reinterpret_cast<uintptr_t>(site);
@@ -238,7 +246,7 @@ inline loop_tracker::Wait poll_wait_kind(const void* site, int count) {
     tls_state.poll_confirmed = 1;
     return loop_tracker::Wait::kOwn;
   }
-  return poll_wait_kind_slow(at, count);
+  return poll_wait_kind_slow(at, set);
 }
 
 // loopsan_allow_blocking_begin/end (C API): known waits the user accepts.

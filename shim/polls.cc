@@ -12,23 +12,20 @@ int64_t select_timeout_ms(const timeval* tv) {
   return tv != nullptr ? int64_t{tv->tv_sec} * 1000 + (tv->tv_usec + 999) / 1000 : -1;
 }
 
-// Descriptors in the sets, counted only where it matters (a loop thread or a wait that may
-// start a loop): two are enough to call it a loop.
-int select_count(int nfds, const fd_set* r, const fd_set* w, const fd_set* e) {
-  int count = 0;
-  for (int fd = 0; fd < nfds && fd < FD_SETSIZE && count < 2; ++fd) {
-    if ((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) || (e && FD_ISSET(fd, e))) ++count;
-  }
-  return count;
+events::PollSet pollfds(const pollfd* fds, nfds_t nfds) {
+  events::PollSet set;
+  set.pollfds = fds;
+  set.count = nfds;
+  return set;
 }
 
-// Entries with a negative descriptor are ignored by poll(): g_spawn_sync polls {fd, -1}.
-int poll_count(const pollfd* fds, nfds_t nfds) {
-  int count = 0;
-  for (nfds_t i = 0; i < nfds && count < 2; ++i) {
-    if (fds[i].fd >= 0) ++count;
-  }
-  return count;
+events::PollSet fd_sets(int nfds, const fd_set* r, const fd_set* w, const fd_set* e) {
+  events::PollSet set;
+  set.count = nfds > 0 ? static_cast<unsigned long>(nfds) : 0;
+  set.sets[0] = r;
+  set.sets[1] = w;
+  set.sets[2] = e;
+  return set;
 }
 
 }  // namespace
@@ -36,9 +33,9 @@ int poll_count(const pollfd* fds, nfds_t nfds) {
 LOOPSAN_EXPORT int poll(pollfd* fds, nfds_t nfds, int timeout) {
   auto real = REAL(poll);
   if (real == nullptr) MISSING_ERRNO;
-  events::PollingWait wait(
-      "poll", events::poll_wait_kind(__builtin_return_address(0), poll_count(fds, nfds)), timeout,
-      __builtin_return_address(0));
+  events::PollingWait wait("poll",
+                           events::poll_wait_kind(__builtin_return_address(0), pollfds(fds, nfds)),
+                           timeout, __builtin_return_address(0));
   return real(fds, nfds, timeout);
 }
 
@@ -46,9 +43,9 @@ LOOPSAN_EXPORT int ppoll(pollfd* fds, nfds_t nfds, const timespec* timeout,
                          const sigset_t* sigmask) {
   auto real = REAL(ppoll);
   if (real == nullptr) MISSING_ERRNO;
-  events::PollingWait wait(
-      "ppoll", events::poll_wait_kind(__builtin_return_address(0), poll_count(fds, nfds)),
-      timeout_ms(timeout), __builtin_return_address(0));
+  events::PollingWait wait("ppoll",
+                           events::poll_wait_kind(__builtin_return_address(0), pollfds(fds, nfds)),
+                           timeout_ms(timeout), __builtin_return_address(0));
   return real(fds, nfds, timeout, sigmask);
 }
 
@@ -60,9 +57,9 @@ extern "C" int __ppoll_chk(pollfd* fds, nfds_t nfds, const timespec* timeout,
 LOOPSAN_EXPORT int __poll_chk(pollfd* fds, nfds_t nfds, int timeout, size_t fdslen) {
   auto real = REAL(__poll_chk);
   if (real == nullptr) MISSING_ERRNO;
-  events::PollingWait wait(
-      "poll", events::poll_wait_kind(__builtin_return_address(0), poll_count(fds, nfds)), timeout,
-      __builtin_return_address(0));
+  events::PollingWait wait("poll",
+                           events::poll_wait_kind(__builtin_return_address(0), pollfds(fds, nfds)),
+                           timeout, __builtin_return_address(0));
   return real(fds, nfds, timeout, fdslen);
 }
 
@@ -70,9 +67,9 @@ LOOPSAN_EXPORT int __ppoll_chk(pollfd* fds, nfds_t nfds, const timespec* timeout
                                const sigset_t* sigmask, size_t fdslen) {
   auto real = REAL(__ppoll_chk);
   if (real == nullptr) MISSING_ERRNO;
-  events::PollingWait wait(
-      "ppoll", events::poll_wait_kind(__builtin_return_address(0), poll_count(fds, nfds)),
-      timeout_ms(timeout), __builtin_return_address(0));
+  events::PollingWait wait("ppoll",
+                           events::poll_wait_kind(__builtin_return_address(0), pollfds(fds, nfds)),
+                           timeout_ms(timeout), __builtin_return_address(0));
   return real(fds, nfds, timeout, sigmask, fdslen);
 }
 
@@ -80,8 +77,9 @@ LOOPSAN_EXPORT int select(int nfds, fd_set* readfds, fd_set* writefds, fd_set* e
                           timeval* timeout) {
   auto real = REAL(select);
   if (real == nullptr) MISSING_ERRNO;
-  int count = nfds > 0 ? select_count(nfds, readfds, writefds, exceptfds) : 0;
-  events::PollingWait wait("select", events::poll_wait_kind(__builtin_return_address(0), count),
+  events::PollingWait wait("select",
+                           events::poll_wait_kind(__builtin_return_address(0),
+                                                  fd_sets(nfds, readfds, writefds, exceptfds)),
                            select_timeout_ms(timeout), __builtin_return_address(0));
   return real(nfds, readfds, writefds, exceptfds, timeout);
 }
@@ -90,8 +88,9 @@ LOOPSAN_EXPORT int pselect(int nfds, fd_set* readfds, fd_set* writefds, fd_set* 
                            const timespec* timeout, const sigset_t* sigmask) {
   auto real = REAL(pselect);
   if (real == nullptr) MISSING_ERRNO;
-  int count = nfds > 0 ? select_count(nfds, readfds, writefds, exceptfds) : 0;
-  events::PollingWait wait("pselect", events::poll_wait_kind(__builtin_return_address(0), count),
+  events::PollingWait wait("pselect",
+                           events::poll_wait_kind(__builtin_return_address(0),
+                                                  fd_sets(nfds, readfds, writefds, exceptfds)),
                            timeout_ms(timeout), __builtin_return_address(0));
   return real(nfds, readfds, writefds, exceptfds, timeout, sigmask);
 }

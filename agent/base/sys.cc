@@ -31,6 +31,15 @@ long call(long number, long a1, long a2, long a3, long a4, long a5, long a6) {
 #endif
 }
 
+bool read_memory(void* to, const void* from, size_t len) {
+  int saved = errno;
+  iovec local{to, len};
+  iovec remote{const_cast<void*>(from), len};
+  long n = call_with(SYS_process_vm_readv, getpid(), &local, 1, &remote, 1, 0);
+  errno = saved;
+  return n == static_cast<long>(len);
+}
+
 int move_to_high_fd(int fd) {
   // Just under the soft limit (capped: the kernel sizes the descriptor table to the highest
   // number in use), where a host only gets to when it is about to run out.

@@ -46,6 +46,10 @@ inline int close(int fd) {
   return static_cast<int>(call(SYS_close, fd));
 }
 
+// Copies `len` bytes of this process's memory at `from`; false (errno kept) where it is not
+// readable, instead of a fault. For memory the host handed to a wrapper.
+bool read_memory(void* to, const void* from, size_t len);
+
 // Moves `fd` to a high descriptor number (close-on-exec), closing the original, and returns
 // the new number (or `fd` itself if that is not possible). loopsan's own descriptors stay
 // out of the low numbers a host expects open() to return (a daemon that closed 0-2 and

@@ -47,6 +47,9 @@ struct ThreadState {
   int poll_frames;
   uintptr_t poll_frame_cfa[2];
   uintptr_t poll_frame_ra[2];
+  // The thread's own stack, [stack_lo, stack_hi), once a loop needed it (0: not known yet).
+  // Recorded loop frames are read only there: a coroutine may run on a stack that is gone.
+  uintptr_t stack_lo, stack_hi;
   // Non-zero while a host signal handler runs on this thread (core/signal_handlers.h).
   int in_signal;
   // Cached kernel thread id (0 = not read yet); reset in a forked child.

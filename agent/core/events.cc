@@ -8,6 +8,8 @@
 #include "agent/events.h"
 
 #include <arpa/inet.h>
+#include <poll.h>
+#include <sys/select.h>
 #include <dlfcn.h>
 #include <link.h>
 #include <netdb.h>
@@ -86,7 +88,7 @@ void thread_named(pthread_t thread, const char* name) {
 // --- Event loops ------------------------------------------------------------------------------
 
 void loop_wait_ended(int epfd) {
-  if (!enabled()) return;
+  if (!enabled() || !same_process()) return;
   AgentScope scope;
   for (const Module* m = modules::begin(); m != modules::end(); ++m) {
     if (m->loop_wait_ended != nullptr) m->loop_wait_ended(epfd);
@@ -101,10 +103,49 @@ loop_tracker::Wait epoll_wait_kind_slow(int epfd) {
   return loop_tracker::epoll_wait_slow(epfd);
 }
 
-loop_tracker::Wait poll_wait_kind_slow(uintptr_t site, int count) {
+namespace {
+
+// How many descriptors a poll()/select() waits on, counting to 2 at most (all a loop test
+// needs); 0 when the memory cannot be read.
+int descriptors_in(const PollSet& set) {
+  // Fewer than two entries (or select's nfds below 2) cannot hold two descriptors: no copy.
+  if (set.count < 2) return static_cast<int>(set.count);
+  int count = 0;
+  if (set.pollfds != nullptr) {
+    struct pollfd_copy {
+      int fd;
+      short events, revents;
+    } chunk[16];
+    for (unsigned long done = 0; done < set.count && count < 2; done += 16) {
+      unsigned long n = set.count - done < 16 ? set.count - done : 16;
+      if (!sys::read_memory(chunk, static_cast<const pollfd_copy*>(set.pollfds) + done,
+                            n * sizeof chunk[0])) {
+        return 0;
+      }
+      for (unsigned long i = 0; i < n && count < 2; ++i) count += chunk[i].fd >= 0 ? 1 : 0;
+    }
+    return count;
+  }
+  unsigned long nfds = set.count > FD_SETSIZE ? FD_SETSIZE : set.count;
+  size_t bytes = (nfds + 63) / 64 * 8;
+  for (const void* p : set.sets) {
+    uint64_t words[FD_SETSIZE / 64] = {};
+    if (p == nullptr || bytes == 0) continue;
+    if (!sys::read_memory(words, p, bytes)) return 0;
+    for (size_t w = 0; w < bytes / 8 && count < 2; ++w) {
+      count += __builtin_popcountll(words[w]);
+    }
+    if (count >= 2) return 2;
+  }
+  return count > 2 ? 2 : count;
+}
+
+}  // namespace
+
+loop_tracker::Wait poll_wait_kind_slow(uintptr_t site, const PollSet& set) {
   if (!same_process()) return loop_tracker::Wait::kNone;
   AgentScope scope;
-  return loop_tracker::poll_wait_slow(site, count);
+  return loop_tracker::poll_wait_slow(site, descriptors_in(set));
 }
 
 void loop_enter(const char*) {
@@ -133,6 +174,8 @@ void blocking_end(BlockingState& state) {
 }
 
 BlockRule fd_rule_slow(int fd) {
+  // A vfork child's descriptor table is its own: its answers must not enter our cache.
+  if (!same_process()) return BlockRule::kNever;
   ErrnoSaver errno_saver;
   ReentryGuard guard;
   switch (fd_status::query(fd)) {

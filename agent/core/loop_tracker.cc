@@ -1,6 +1,7 @@
 #include "agent/core/loop_tracker.h"
 
 #include <fnmatch.h>
+#include <pthread.h>
 
 #include <string>
 #include <vector>
@@ -43,6 +44,9 @@ namespace {
 // made from the level above, whatever it is.
 bool frames_live(const uintptr_t* cfa, const uintptr_t* ra, int n) {
   auto here = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  const ThreadState& t = tls_state;
+  // On another stack (a coroutine's): the thread's frames cannot be judged from here.
+  if (here < t.stack_lo || here >= t.stack_hi) return true;
   for (int i = 0; i < n; ++i) {
     if (here < cfa[i] && *reinterpret_cast<const uintptr_t*>(cfa[i] - sizeof(uintptr_t)) == ra[i]) {
       return true;
@@ -86,6 +90,29 @@ bool poll_loop_current(ThreadState& t) {
   return false;
 }
 
+// The frames above a loop's first wait, if they are on the thread's own stack (recorded frames
+// are read later, and only a stack that lives as long as the thread is safe to read).
+int record_frames(ThreadState& t, uintptr_t* cfa, uintptr_t* ra, int max) {
+  if (t.stack_hi == 0) {
+    pthread_attr_t attr;
+    void* base = nullptr;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+      if (pthread_attr_getstack(&attr, &base, &size) != 0) size = 0;
+      pthread_attr_destroy(&attr);
+    }
+    t.stack_lo = reinterpret_cast<uintptr_t>(base);
+    t.stack_hi = size != 0 ? t.stack_lo + size : 1;  // 1: unknown, never read
+  }
+  auto here = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  if (here < t.stack_lo || here >= t.stack_hi) return 0;
+  int n = caller_frames(cfa, ra, max);
+  for (int i = 0; i < n; ++i) {
+    if (cfa[i] <= t.stack_lo || cfa[i] > t.stack_hi) return 0;
+  }
+  return n;
+}
+
 void start_epoll_loop(ThreadState& t, int epfd) {
   uint32_t gen = 1;
   if (epfd < kMaxTrackedFd) {
@@ -100,7 +127,7 @@ void start_epoll_loop(ThreadState& t, int epfd) {
   t.loop_generation = gen;
   t.loop_frames = 0;
   if (t.library_loop_depth == 0 && !t.python_loop) {
-    t.loop_frames = caller_frames(t.loop_frame_cfa, t.loop_frame_ra, 2);
+    t.loop_frames = record_frames(t, t.loop_frame_cfa, t.loop_frame_ra, 2);
   }
   t.in_loop = 1;
 }
@@ -111,7 +138,7 @@ void start_poll_loop(ThreadState& t, uintptr_t site, bool framed) {
   t.poll_loop = 1;
   t.poll_confirmed = framed ? 0 : 1;
   t.poll_site = site;
-  t.poll_frames = framed ? caller_frames(t.poll_frame_cfa, t.poll_frame_ra, 2) : 0;
+  t.poll_frames = framed ? record_frames(t, t.poll_frame_cfa, t.poll_frame_ra, 2) : 0;
 }
 
 }  // namespace
@@ -152,7 +179,7 @@ Wait epoll_wait_slow(int epfd) {
     // Our own set, waited on from a new call chain: the loop runs from there now.
     t.loop_frames = 0;
     if (t.library_loop_depth == 0 && !t.python_loop) {
-      t.loop_frames = caller_frames(t.loop_frame_cfa, t.loop_frame_ra, 2);
+      t.loop_frames = record_frames(t, t.loop_frame_cfa, t.loop_frame_ra, 2);
     }
     return Wait::kOwn;
   }
