@@ -84,12 +84,12 @@ uint32_t resolve() {
     return expected == kResolved ? g_features.load(std::memory_order_relaxed) : 0;
   }
   detail::g_table = probe;
-  uint32_t all = kStacks | kLocation | kLineColumn | kTerminating | kLocker;
+  uint32_t all = kStacks | kLocation | kLineColumn | kTerminating | kLocker | kIsolate;
   uint32_t available = usable(all & ~missing);
   g_features.store(available, std::memory_order_relaxed);
   g_state.store(kResolved, std::memory_order_release);
   // Said once, when the table is resolved (a V8 without a needed symbol: stacks stay native).
-  process_info::set_hook(kHook, (available & kStacks) != 0);
+  if (options().js_stacks) process_info::set_hook(kHook, (available & kStacks) != 0);
   return available;
 }
 

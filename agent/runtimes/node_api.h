@@ -19,9 +19,10 @@
 
 namespace loopsan::node_api {
 
-using Local = void*;   // v8::Local<T>: the handle slot, or null when empty
-using Isolate = void;  // v8::Isolate*
-struct Location {      // v8::Location: 0-based line and column
+using Local = void*;                // v8::Local<T>: the handle slot, or null when empty
+using Isolate = void;               // v8::Isolate*
+using CurrentIsolate = Isolate*();  // v8::Isolate::TryGetCurrent
+struct Location {                   // v8::Location: 0-based line and column
   int line;
   int column;
 };
@@ -65,12 +66,15 @@ enum Feature : uint32_t {
   // Optional checks, used when present.
   kTerminating = 1u << 3,
   kLocker = 1u << 4,
+  // Whether the calling thread is in an isolate (node::in_isolate), whatever js_stacks says.
+  kIsolate = 1u << 5,
 };
 
 // LOOPSAN_V8_SYMBOL(member, features, name, fallback, type): as in cpython_api.h. `fallback`
 // is looked up when `name` is missing (another V8 version's name for the same function).
 #define LOOPSAN_V8_API(X)                                                                          \
-  X(try_get_current, kStacks, "_ZN2v87Isolate13TryGetCurrentEv", nullptr, Isolate*())              \
+  X(try_get_current, kStacks | kIsolate, "_ZN2v87Isolate13TryGetCurrentEv", nullptr,               \
+    CurrentIsolate)                                                                                \
   X(in_context, kStacks, "_ZN2v87Isolate9InContextEv", nullptr, bool(Isolate*))                    \
   X(is_execution_terminating, kTerminating, "_ZN2v87Isolate22IsExecutionTerminatingEv", nullptr,   \
     bool(Isolate*))                                                                                \

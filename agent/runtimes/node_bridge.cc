@@ -36,24 +36,33 @@ bool loop_started() {
   return true;
 }
 
-// First, cheap half of "called from an API callback" (the other half: node_callers.h): the
-// isolate runs C++ called from JavaScript, in a VM state where that C++ may be an API
-// callback. GetStackSample reads the VM state and walks V8's frames without allocating; the
-// walk starts from the isolate's last exit frame, so our own registers only bound the stack.
-__attribute__((noinline)) bool in_callback_from_javascript(const node_api::Api& a,
-                                                           node_api::Isolate* isolate) {
+// Isolate::GetStackSample on the calling thread: the VM state, and up to `limit` JavaScript
+// frames as V8's profiler sees them (an interpreted frame as its bytecode array + offset, a
+// compiled one as its pc), read without allocating. The walk starts from the isolate's last
+// exit frame, so our own registers only have to bound the stack.
+__attribute__((noinline)) node_api::SampleInfo sample(const node_api::Api& a,
+                                                      node_api::Isolate* isolate, void** frames,
+                                                      size_t limit) {
   alignas(16) unsigned char regs[node_api::kRegisterStateBytes] = {};
   a.register_state_construct(regs);
   void** fields = reinterpret_cast<void**>(regs);  // pc, sp, fp, lr, ...
   volatile char here = 0;
-  fields[0] = reinterpret_cast<void*>(&in_callback_from_javascript);
+  fields[0] = reinterpret_cast<void*>(&sample);
   fields[1] = const_cast<char*>(&here);
   fields[2] = __builtin_frame_address(0);
   fields[3] = nullptr;
-  void* frames[1] = {nullptr};
   node_api::SampleInfo info{};
-  a.get_stack_sample(isolate, regs, frames, 1, &info);
+  a.get_stack_sample(isolate, regs, frames, limit, &info);
   a.register_state_destruct(regs);
+  if (info.frames_count > limit) info.frames_count = 0;
+  return info;
+}
+
+// First, cheap half of "called from an API callback" (the other half: node_callers.h): the
+// isolate runs C++ called from JavaScript, in a VM state where that C++ may be an API callback.
+bool in_callback_from_javascript(const node_api::Api& a, node_api::Isolate* isolate) {
+  void* frames[1] = {nullptr};
+  node_api::SampleInfo info = sample(a, isolate, frames, 1);
   if (info.frames_count == 0) return false;  // no JavaScript on this thread's stack
   // Called through V8's C++ (FunctionCallbackArguments::Call, ExternalCallbackScope).
   if (info.vm_state == node_api::kStateExternal) return true;
@@ -130,6 +139,32 @@ void library_unloaded(uintptr_t, const char*) {
 
 bool present() {
   return options().js_stacks && node_api::available(node_api::kStacks);
+}
+
+bool process_is_node() {
+  return node_api::process_is_node();
+}
+
+bool in_isolate() {
+  return node_api::available(node_api::kIsolate) && node_api::api.try_get_current() != nullptr;
+}
+
+FrameKey frame_key(uint64_t* key) {
+  if (t_capturing != 0 || !present()) return FrameKey::kNoJs;
+  const node_api::Api& a = node_api::api;
+  node_api::Isolate* isolate = a.try_get_current();
+  if (isolate == nullptr) return FrameKey::kNoJs;
+  if (a.locker_is_locked != nullptr && !a.locker_is_locked(isolate)) return FrameKey::kNoJs;
+  // The reporter's identity takes 16 frames; so does the key.
+  void* frames[16];
+  node_api::SampleInfo info = sample(a, isolate, frames, 16);
+  if (info.frames_count == 0) return FrameKey::kNoJs;
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < info.frames_count; ++i) {
+    h = (h ^ reinterpret_cast<uintptr_t>(frames[i])) * 0x100000001b3ull;
+  }
+  *key = h;
+  return FrameKey::kKey;
 }
 
 std::vector<JsFrame> capture_stack() {

@@ -38,6 +38,26 @@ bool present();
 // creates lives in that scope; nothing it calls runs JavaScript or throws.
 std::vector<JsFrame> capture_stack();
 
+// True when the calling thread has entered a V8 isolate (Isolate::TryGetCurrent, a
+// thread-local read): node runs its event loop inside the isolate's scope (SpinEventLoop), so
+// node's main thread without one is before its loop or tearing down after it (joining its
+// platform's workers, libuv's thread pool at exit). False without a usable V8.
+bool in_isolate();
+// True when the process is node (V8's API is exported, or the executable is node/nodejs).
+bool process_is_node();
+
+// A cheap key for where the calling thread's JavaScript is: its innermost 16 frames as V8's
+// sampling profiler reads them (an interpreted frame's bytecode array and offset, a compiled
+// frame's code address), without allocating. Two calls from the same JavaScript lines give
+// the same key while V8 neither moves nor recompiles those functions: what a detector needs
+// to count a repeat without taking the stack again, where the native return addresses alone
+// cannot tell two interpreted functions apart (they all run in the same interpreter frames).
+enum class FrameKey {
+  kKey,   // *key is set
+  kNoJs,  // no JavaScript on this thread's stack (or no usable V8, or js_stacks=0)
+};
+FrameKey frame_key(uint64_t* key);
+
 // The module table's hooks (core/module.h).
 void reset_after_fork();
 void library_unloaded(uintptr_t load_bias, const char* path);
