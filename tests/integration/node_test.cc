@@ -161,6 +161,27 @@ BOOST_AUTO_TEST_CASE(a_hot_call_site_stays_one_finding_while_v8_optimizes_it) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(two_functions_with_the_same_native_stack_are_two_findings) {
+  if (!have_node()) return;
+  std::string script = node_victim("two_sites.js");
+  for (const Node& node : nodes()) {
+    BOOST_TEST_CONTEXT(node.exe) {
+      RunResult r = run_node(node, {script, make_temp_dir() + "/state"});
+      BOOST_TEST(r.exit_code == 0, r.describe());
+      auto findings = r.findings("blocking-call");
+      BOOST_REQUIRE_MESSAGE(findings.size() == 2u, r.describe());
+      BOOST_TEST(findings[0]["js_stack"][0]["function"] == "saveUsers");
+      BOOST_TEST(findings[0]["js_stack"][0]["line"] == line_of(script, "USERS"));
+      BOOST_TEST(findings[1]["js_stack"][0]["function"] == "saveOrders");
+      BOOST_TEST(findings[1]["js_stack"][0]["line"] == line_of(script, "ORDERS"));
+      const json& repeats = r.reports.at(0).summary["repeats"];
+      for (const auto& f : findings) {
+        BOOST_TEST(repeats[f["id"].get<std::string>()] == 2, repeats.dump());
+      }
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_worker_thread_reports_with_its_own_javascript_stack) {
   if (!have_node()) return;
   std::string script = node_victim("fsync_in_worker.js");
@@ -169,7 +190,11 @@ BOOST_AUTO_TEST_CASE(a_worker_thread_reports_with_its_own_javascript_stack) {
       RunResult r = run_node(node, {script, make_temp_dir() + "/journal"});
       BOOST_TEST(r.exit_code == 0, r.describe());
       BOOST_TEST(r.out == "worker exited 0\n");
-      auto findings = r.findings("blocking-call");
+      // Only the fsync: node itself may join the finished worker's thread from the loop.
+      std::vector<json> findings;
+      for (const json& f : r.findings("blocking-call")) {
+        if (f["call"] == "fsync") findings.push_back(f);
+      }
       BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
       json f = findings[0];
       BOOST_TEST(f["call"] == "fsync");

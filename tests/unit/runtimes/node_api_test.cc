@@ -45,6 +45,7 @@ BOOST_AUTO_TEST_CASE(absent_until_v8_is_loaded_then_missing_one_symbol_costs_the
   BOOST_TEST(!(f & node_api::kLocation));
   BOOST_TEST((f & node_api::kLineColumn));
   BOOST_TEST((f & node_api::kTerminating));
+  BOOST_TEST((f & node_api::kIsolate), "what the loop tracker needs does not need the stacks");
   BOOST_TEST(reinterpret_cast<void*>(node_api::api.frame_script_name) ==
              dlsym(lib, "_ZNK2v810StackFrame13GetScriptNameEv"));
   BOOST_TEST((node_api::api.string_write_utf8 == nullptr));
