@@ -19,6 +19,8 @@
 #include "agent/runtimes/cpython_api.h"
 #include "agent/detectors/blocking.h"
 #include "agent/runtimes/cxx_exceptions.h"
+#include "agent/runtimes/node_api.h"
+#include "agent/runtimes/node_bridge.h"
 #include "agent/runtimes/python_hooks.h"
 #include "agent/stacks/stack.h"
 
@@ -69,6 +71,10 @@ const Module kTable[] = {
            if (options().python_stacks) python_hooks::init();
          },
      .after_fork_child = cpython::reset_after_fork},
+    {.name = "node",
+     .init = [](const StartInfo&) { node_api::init(); },
+     .after_fork_child = node::reset_after_fork,
+     .library_unloaded = node::library_unloaded},
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "agent/runtimes/node_bridge.h"
 #include "agent/runtimes/python_bridge.h"
 #include "agent/stacks/stack.h"
 #include "agent/core/thread_registry.h"
@@ -37,11 +38,14 @@ struct Finding {
   std::vector<std::pair<std::string, StackId>> stacks;
   // Python stacks by field name ("python_stack", ...).
   std::vector<std::pair<std::string, std::vector<python::PyFrame>>> python_stacks;
+  // JavaScript stacks by field name ("js_stack", ...), inside node. An empty one is written
+  // only when the process is node (node::present()).
+  std::vector<std::pair<std::string, std::vector<node::JsFrame>>> js_stacks;
   // Extra text that distinguishes findings with the same stacks (e.g. the blocking call).
   std::string identity;
-  // The stacks (native or Python, by field name) that make up the finding's id; all of them
-  // when empty. A lost exception is identified by where it was thrown, not by where the
-  // garbage collector happened to drop it.
+  // The stacks (native, Python or JavaScript, by field name) that make up the finding's id;
+  // all of them when empty. A lost exception is identified by where it was thrown, not by
+  // where the garbage collector happened to drop it.
   std::vector<std::string> identity_stacks;
 
   bool in_identity(const std::string& stack_name) const {

@@ -40,6 +40,21 @@ uint64_t python_hash(uint64_t h, const std::vector<python::PyFrame>& frames) {
   return h;
 }
 
+// An empty JavaScript stack adds nothing: findings outside node keep the ids they had.
+uint64_t js_hash(uint64_t h, const Finding& f) {
+  for (const auto& [name, frames] : f.js_stacks) {
+    if (frames.empty() || !f.in_identity(name)) continue;
+    h = mix(h, name);
+    for (size_t i = 0; i < frames.size() && i < kIdentityFrames; ++i) {
+      h = mix(h, frames[i].script);
+      h = mix(h, frames[i].function);
+      h = mix(h, static_cast<uint64_t>(frames[i].line));
+      h = mix(h, static_cast<uint64_t>(frames[i].column));
+    }
+  }
+  return h;
+}
+
 uint64_t raw_stacks_hash(const Finding& f) {
   uint64_t h = mix(0xcbf29ce484222325ull, static_cast<uint64_t>(f.kind));
   h = mix(h, f.identity);
@@ -52,7 +67,7 @@ uint64_t raw_stacks_hash(const Finding& f) {
   for (const auto& [name, frames] : f.python_stacks) {
     if (f.in_identity(name) && !frames.empty()) h = python_hash(mix(h, name), frames);
   }
-  return h;
+  return js_hash(h, f);
 }
 
 using Symbolized = suppressions::NativeStacks;
@@ -75,7 +90,7 @@ uint64_t stable_id(const Finding& f, const Symbolized& stacks) {
   for (const auto& [name, frames] : f.python_stacks) {
     if (f.in_identity(name)) h = python_hash(mix(h, name), frames);
   }
-  return h;
+  return js_hash(h, f);
 }
 
 void write_frames(JsonWriter& w, const std::vector<Frame>& frames) {
@@ -107,10 +122,27 @@ void write_python_frames(JsonWriter& w, const std::vector<python::PyFrame>& fram
   w.end_array();
 }
 
+void write_js_frames(JsonWriter& w, const std::vector<node::JsFrame>& frames) {
+  w.begin_array();
+  for (const auto& fr : frames) {
+    w.begin_object().field("function", fr.function).field("script", fr.script);
+    if (fr.line >= 0) w.field("line", static_cast<int64_t>(fr.line));
+    if (fr.column >= 0) w.field("column", static_cast<int64_t>(fr.column));
+    w.end_object();
+  }
+  w.end_array();
+}
+
 std::string where(const Finding& f, const Symbolized& stacks) {
   for (const auto& [name, frames] : f.python_stacks) {
     if (!frames.empty()) {
       return cat(frames[0].function, " (", frames[0].file, ":", frames[0].line, ")");
+    }
+  }
+  for (const auto& [name, frames] : f.js_stacks) {
+    if (!frames.empty()) {
+      return cat(frames[0].function.empty() ? "<anonymous>" : frames[0].function, " (",
+                 frames[0].script, ":", frames[0].line, ":", frames[0].column, ")");
     }
   }
   for (const auto& [name, frames] : stacks) {
@@ -179,6 +211,11 @@ bool submit(Finding& f) {
   for (const auto& [name, frames] : f.python_stacks) {
     w.key(name);
     write_python_frames(w, frames);
+  }
+  for (const auto& [name, frames] : f.js_stacks) {
+    if (frames.empty() && !node::present()) continue;
+    w.key(name);
+    write_js_frames(w, frames);
   }
   w.end_object();
   if (LineSink to = sink.load(std::memory_order_acquire)) {

@@ -115,6 +115,11 @@ bool suppressed(const Finding& finding, const NativeStacks& native) {
         if (glob(r.pattern, f.function) || glob(r.pattern, f.file)) return true;
       }
     }
+    for (const auto& [name, frames] : finding.js_stacks) {
+      for (const auto& f : frames) {
+        if (glob(r.pattern, f.function) || glob(r.pattern, f.script)) return true;
+      }
+    }
   }
   return false;
 }

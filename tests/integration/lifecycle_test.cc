@@ -204,7 +204,7 @@ BOOST_AUTO_TEST_CASE(help_lists_every_option_and_the_program_still_runs) {
   for (const char* key :
        {"report_dir", "log_to_stderr", "block_threshold_ms", "stall_threshold_ms",
         "hang_threshold_ms", "loop_threads", "auto_loops", "suppressions", "stack_depth",
-        "python_stacks", "report_always", "exitcode", "verbosity"}) {
+        "python_stacks", "js_stacks", "report_always", "exitcode", "verbosity"}) {
     BOOST_TEST(r.err.find(std::string("  ") + key + "=") != std::string::npos, key);
   }
 }

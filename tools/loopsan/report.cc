@@ -37,6 +37,9 @@ bool is_python_stack(const json& v) {
   return v.is_array() && !v.empty() && v[0].is_object() && v[0].contains("file") &&
          !v[0].contains("ip");
 }
+bool is_js_stack(const json& v) {
+  return v.is_array() && !v.empty() && v[0].is_object() && v[0].contains("script");
+}
 
 // Headings for the stacks a finding may carry, in display order.
 const std::vector<std::pair<std::string, std::string>>& stack_titles() {
@@ -44,6 +47,7 @@ const std::vector<std::pair<std::string, std::string>>& stack_titles() {
       {"throw_python_stack", "Python stack where the exception was raised"},
       {"throw_stack", "Native stack where the exception was thrown"},
       {"python_stack", "Python stack"},
+      {"js_stack", "JavaScript stack"},
       {"stack", "Native stack"},
       {"sampled_stack", "Native stack (sampled)"},
   };
@@ -81,6 +85,18 @@ void print_python(std::ostream& out, const json& frames) {
   for (const auto& f : frames) {
     out << "    #" << i++ << " " << str(f, "function", "??") << " at " << str(f, "file", "??");
     if (num(f, "line", -1) >= 0) out << ":" << num(f, "line");
+    out << "\n";
+  }
+}
+
+void print_js(std::ostream& out, const json& frames) {
+  int i = 0;
+  for (const auto& f : frames) {
+    std::string function = str(f, "function");
+    out << "    #" << i++ << " " << (function.empty() ? "<anonymous>" : function) << " at "
+        << str(f, "script", "??");
+    if (num(f, "line", -1) >= 0) out << ":" << num(f, "line");
+    if (num(f, "column", -1) >= 0) out << ":" << num(f, "column");
     out << "\n";
   }
 }
@@ -139,6 +155,9 @@ void print_text(std::ostream& out, const std::vector<DistinctFinding>& findings,
       if (is_python_stack(frames)) {
         out << "\n  " << title << " (most recent call first):\n";
         print_python(out, frames);
+      } else if (is_js_stack(frames)) {
+        out << "\n  " << title << " (most recent call first):\n";
+        print_js(out, frames);
       } else if (is_stack(frames)) {
         out << "\n  " << title << ":\n";
         print_native(out, frames, lines);
