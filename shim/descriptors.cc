@@ -155,16 +155,18 @@ LOOPSAN_EXPORT int fcntl64(int fd, int cmd, ...) {
 
 // syscall(): the futex waits libstdc++ makes for std::future, std::atomic::wait, semaphores
 // and latches (and GLib for GMutex/GCond), and the close/dup/fcntl/ioctl that some runtimes
-// (libuv) make without their libc wrappers. Six arguments are always passed on: the kernel
-// takes at most six, and reading unused ones is what glibc's own syscall() does.
-LOOPSAN_EXPORT long syscall(long number, ...) {
-  va_list ap;
-  va_start(ap, number);
-  long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
-  long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
-  va_end(ap);
+// (libuv) make without their libc wrappers. It is defined with six fixed arguments under the
+// name "syscall" rather than as a variadic function: on x86-64 a variadic call passes them in
+// the same registers (the sixth on the stack), and glibc's own syscall() reads all six the same
+// way whatever the caller passed; no va_arg walk on a path this hot. (<unistd.h> declares it
+// variadic, hence the assembler name.)
+extern "C" long loopsan_syscall(long number, long a1, long a2, long a3, long a4, long a5,
+                                long a6) __asm__("syscall");
+extern "C" __attribute__((visibility("default"))) long loopsan_syscall(long number, long a1,
+                                                                       long a2, long a3, long a4,
+                                                                       long a5, long a6) {
   auto real = REAL(syscall);
-  if (real == nullptr) MISSING_ERRNO;
+  if (real == nullptr) return loopsan::sys::call(number, a1, a2, a3, a4, a5, a6);
   switch (number) {
     case SYS_futex: {
       int op = static_cast<int>(a2) & FUTEX_CMD_MASK;

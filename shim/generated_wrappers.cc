@@ -40,22 +40,26 @@ int __res_nquerydomain(res_state, const char*, const char*, int, int, unsigned c
 }
 
 // Off a loop thread a row's wrapper costs the real function's load and one TLS test, then jumps
-// to the real function with no frame of its own; the rule (which may look at the descriptor)
-// is computed only on a loop thread, in on_loop_<symbol>, which the wrapper tail-calls (so that
-// its return address is still the caller's).
+// to the real function with no frame of its own. Everything else (the first lookup of the real
+// function, and on a loop thread the rule, which may look at the descriptor) is in
+// slow_<symbol>, which the wrapper tail-calls, so that its return address is the caller's.
 #define LOOPSAN_HOOK(group, sym, version, need)
 #define LOOPSAN_COMPAT(group, id, sym, version)
 #define LOOPSAN_BLOCKING(group, sym, rule, ret, params, args, requested_ns, on_missing) \
-  static LOOPSAN_SLOW_PATH ret on_loop_##sym params {                                   \
-    events::BlockingScope scope(                                                        \
-        events::BlockingCall{#sym, rule, requested_ns, __builtin_return_address(0)});   \
-    return REAL(sym) args;                                                              \
-  }                                                                                     \
-  LOOPSAN_EXPORT ret sym params {                                                       \
+  static LOOPSAN_SLOW_PATH ret slow_##sym params {                                      \
     auto real = REAL(sym);                                                              \
     if (real == nullptr) on_missing;                                                    \
-    if (__builtin_expect(!events::maybe_loop_thread(), 1)) return real args;            \
-    return on_loop_##sym args;                                                          \
+    if (!events::maybe_loop_thread()) return real args;                                 \
+    events::BlockingScope scope(                                                        \
+        events::BlockingCall{#sym, rule, requested_ns, __builtin_return_address(0)});   \
+    return real args;                                                                   \
+  }                                                                                     \
+  LOOPSAN_EXPORT ret sym params {                                                       \
+    auto real = REAL_IF_RESOLVED(sym);                                                  \
+    if (__builtin_expect(real != nullptr && !events::maybe_loop_thread(), 1)) {         \
+      return real args;                                                                 \
+    }                                                                                   \
+    return slow_##sym args;                                                             \
   }
 #define LOOPSAN_LOOP_WAIT(group, sym, ret, params, args, epfd, timeout, on_missing) \
   LOOPSAN_EXPORT ret sym params {                                                   \

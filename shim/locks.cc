@@ -29,22 +29,27 @@ events::BlockingCall waited(const char* call) {
 }  // namespace
 
 // The try-first pattern: `try_expr` attempts the lock without waiting (`busy`: it would wait).
-// The loop-thread path is a separate function that the wrapper tail-calls, so that the path
-// taken everywhere else has no stack frame (and the return address stays the caller's).
-#define LOOPSAN_LOCK_WRAPPER(sym, try_expr, busy, params, args, fallback)    \
-  static LOOPSAN_SLOW_PATH int on_loop_##sym params {                        \
-    int tried = try_expr;                                                    \
-    if (tried != busy) return tried;                                         \
-    events::BlockingCall call = waited(#sym);                                \
-    call.caller = __builtin_return_address(0);                               \
-    events::BlockingScope scope(call);                                       \
-    return REAL(sym) args;                                                   \
-  }                                                                          \
-  LOOPSAN_EXPORT int sym params {                                            \
-    auto real = REAL(sym);                                                   \
-    if (real == nullptr) return fallback;                                    \
-    if (__builtin_expect(!events::maybe_loop_thread(), 1)) return real args; \
-    return on_loop_##sym args;                                               \
+// The first lookup of the real function and the loop-thread path are in slow_<symbol>, which
+// the wrapper tail-calls, so that the path taken everywhere else has no stack frame (and the
+// return address stays the caller's).
+#define LOOPSAN_LOCK_WRAPPER(sym, try_expr, busy, params, args, fallback)       \
+  static LOOPSAN_SLOW_PATH int slow_##sym params {                              \
+    auto real = REAL(sym);                                                      \
+    if (real == nullptr) return fallback;                                       \
+    if (!events::maybe_loop_thread()) return real args;                         \
+    int tried = try_expr;                                                       \
+    if (tried != busy) return tried;                                            \
+    events::BlockingCall call = waited(#sym);                                   \
+    call.caller = __builtin_return_address(0);                                  \
+    events::BlockingScope scope(call);                                          \
+    return REAL(sym) args;                                                      \
+  }                                                                             \
+  LOOPSAN_EXPORT int sym params {                                               \
+    auto real = REAL_IF_RESOLVED(sym);                                          \
+    if (__builtin_expect(real != nullptr && !events::maybe_loop_thread(), 1)) { \
+      return real args;                                                         \
+    }                                                                           \
+    return slow_##sym args;                                                     \
   }
 
 LOOPSAN_LOCK_WRAPPER(pthread_mutex_lock, pthread_mutex_trylock(mutex), EBUSY,
@@ -73,26 +78,28 @@ LOOPSAN_LOCK_WRAPPER(pthread_rwlock_clockwrlock, EBUSY, EBUSY,
 
 // sem_trywait reports "would wait" through errno, which the real call then sets again.
 // `try_first`: whether an uncontended call may be taken by sem_trywait (untimed only).
-#define LOOPSAN_SEM_WRAPPER(sym, try_first, params, args)                    \
-  static LOOPSAN_SLOW_PATH int on_loop_##sym params {                        \
-    if (try_first) {                                                         \
-      /* sem_wait is a cancellation point even when it need not wait. */     \
-      pthread_testcancel();                                                  \
-      int saved = errno;                                                     \
-      if (sem_trywait(sem) == 0) return 0;                                   \
-      if (errno != EAGAIN) return -1;                                        \
-      errno = saved;                                                         \
-    }                                                                        \
-    events::BlockingCall call = waited(#sym);                                \
-    call.caller = __builtin_return_address(0);                               \
-    events::BlockingScope scope(call);                                       \
-    return REAL(sym) args;                                                   \
-  }                                                                          \
-  LOOPSAN_EXPORT int sym params {                                            \
-    auto real = REAL(sym);                                                   \
-    if (real == nullptr) MISSING_ERRNO;                                      \
-    if (__builtin_expect(!events::maybe_loop_thread(), 1)) return real args; \
-    return on_loop_##sym args;                                               \
+#define LOOPSAN_SEM_WRAPPER(sym, try_first, params, args)                                       \
+  static LOOPSAN_SLOW_PATH int slow_##sym params {                                              \
+    auto real = REAL(sym);                                                                      \
+    if (real == nullptr) MISSING_ERRNO;                                                         \
+    if (!events::maybe_loop_thread()) return real args;                                         \
+    if (try_first) {                                                                            \
+      /* sem_wait is a cancellation point even when it need not wait. */                        \
+      pthread_testcancel();                                                                     \
+      int saved = errno;                                                                        \
+      if (sem_trywait(sem) == 0) return 0;                                                      \
+      if (errno != EAGAIN) return -1;                                                           \
+      errno = saved;                                                                            \
+    }                                                                                           \
+    events::BlockingCall call = waited(#sym);                                                   \
+    call.caller = __builtin_return_address(0);                                                  \
+    events::BlockingScope scope(call);                                                          \
+    return real args;                                                                           \
+  }                                                                                             \
+  LOOPSAN_EXPORT int sym params {                                                               \
+    auto real = REAL_IF_RESOLVED(sym);                                                          \
+    if (__builtin_expect(real != nullptr && !events::maybe_loop_thread(), 1)) return real args; \
+    return slow_##sym args;                                                                     \
   }
 
 // The timed variants validate their deadline even when the semaphore is free: not tried first.
@@ -102,18 +109,20 @@ LOOPSAN_SEM_WRAPPER(sem_clockwait, false, (sem_t * sem, clockid_t clock, const t
                     (sem, clock, abstime))
 
 // A condition wait always waits: it is timed on a loop thread.
-#define LOOPSAN_COND_WRAPPER(sym, params, args)                              \
-  static LOOPSAN_SLOW_PATH int on_loop_##sym params {                        \
-    events::BlockingCall call = waited(#sym);                                \
-    call.caller = __builtin_return_address(0);                               \
-    events::BlockingScope scope(call);                                       \
-    return REAL(sym) args;                                                   \
-  }                                                                          \
-  LOOPSAN_EXPORT int sym params {                                            \
-    auto real = REAL(sym);                                                   \
-    if (real == nullptr) return ENOSYS;                                      \
-    if (__builtin_expect(!events::maybe_loop_thread(), 1)) return real args; \
-    return on_loop_##sym args;                                               \
+#define LOOPSAN_COND_WRAPPER(sym, params, args)                                                 \
+  static LOOPSAN_SLOW_PATH int slow_##sym params {                                              \
+    auto real = REAL(sym);                                                                      \
+    if (real == nullptr) return ENOSYS;                                                         \
+    if (!events::maybe_loop_thread()) return real args;                                         \
+    events::BlockingCall call = waited(#sym);                                                   \
+    call.caller = __builtin_return_address(0);                                                  \
+    events::BlockingScope scope(call);                                                          \
+    return real args;                                                                           \
+  }                                                                                             \
+  LOOPSAN_EXPORT int sym params {                                                               \
+    auto real = REAL_IF_RESOLVED(sym);                                                          \
+    if (__builtin_expect(real != nullptr && !events::maybe_loop_thread(), 1)) return real args; \
+    return slow_##sym args;                                                                     \
   }
 
 LOOPSAN_COND_WRAPPER(pthread_cond_wait, (pthread_cond_t * cond, pthread_mutex_t* mutex),

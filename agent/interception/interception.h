@@ -68,6 +68,12 @@ inline int missing_errno_result() {
 #define REAL(sym)                      \
   (reinterpret_cast<decltype(&::sym)>( \
       ::loopsan::interception::real_function(::loopsan::interception::kHook_##sym)))
+// The real function if it was looked up already, else null (no lookup): for a wrapper's fast
+// path, which leaves everything else to a function it tail-calls, so that it needs no frame.
+#define REAL_IF_RESOLVED(sym)                                                           \
+  (reinterpret_cast<decltype(&::sym)>(                                                  \
+      ::loopsan::interception::g_hooks[::loopsan::interception::kHook_##sym].real.load( \
+          std::memory_order_acquire)))
 // The real function of a LOOPSAN_COMPAT row (an older symbol version of `sym`).
 #define REAL_COMPAT(id, sym)           \
   (reinterpret_cast<decltype(&::sym)>( \
