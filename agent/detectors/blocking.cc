@@ -14,6 +14,7 @@
 #include "agent/core/thread_registry.h"
 #include "agent/report/finding_table.h"
 #include "agent/report/reporter.h"
+#include "agent/runtimes/node_bridge.h"
 #include "agent/runtimes/python_bridge.h"
 #include "agent/stacks/stack.h"
 
@@ -30,19 +31,22 @@ constexpr int kSiteFrames = 16;
 struct Captured {
   StackId stack = 0;
   std::vector<python::PyFrame> python_stack;
+  std::vector<node::JsFrame> js_stack;
 };
 
 Captured* capture() {
   auto* c = new Captured();
   c->stack = capture_stack();
   c->python_stack = python::capture_stack();
+  c->js_stack = node::capture_stack();
   return c;
 }
 
 // Call sites already reported, so that the thousandth repeat of a hot bug is counted from a
 // cheap key: no depot entry, no Python dump, no symbolization. The key is the call and its
 // native return addresses, plus under CPython the code objects and instruction pointers of
-// the Python frames (every Python line that blocks shares the eval loop's native frames).
+// the Python frames (every Python line that blocks shares the eval loop's native frames), and
+// under node the innermost JavaScript frames (node_bridge.h, frame_key).
 // Lock-free open addressing; a full table only means repeats are captured again.
 constexpr int kSites = 4096;
 std::atomic<uint64_t> site_keys[kSites];
@@ -68,6 +72,9 @@ uint64_t site_key(const events::BlockingCall& call) {
     case python::FrameKey::kNoPython:
       break;
   }
+  // Every interpreted JavaScript function runs in the same native frames too.
+  uint64_t js = 0;
+  if (node::frame_key(&js) == node::FrameKey::kKey) h = mix(h, js);
   return h == 0 ? 1 : h;
 }
 
@@ -167,7 +174,10 @@ void report(const events::BlockingCall& call, int64_t waited, Captured* captured
   // A Python finding is the Python line that blocked: the interpreter's own native path to
   // the call changes as CPython specializes the code, and must not split it in two.
   if (!captured->python_stack.empty()) f.identity_stacks = {"python_stack"};
+  // So is a JavaScript finding: V8's frames under it change as it optimizes the function.
+  if (!captured->js_stack.empty()) f.identity_stacks = {"js_stack"};
   f.python_stacks.emplace_back("python_stack", std::move(captured->python_stack));
+  f.js_stacks.emplace_back("js_stack", std::move(captured->js_stack));
   uint64_t raw = reporter::raw_hash(f);
   reporter::submit(f);
   remember_site(site, raw);
