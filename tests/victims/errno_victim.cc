@@ -3,9 +3,14 @@
 // line per check and exits non-zero if any check fails; the test runs it with and without the
 // shim.
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/wait.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,6 +19,7 @@
 #include <cstring>
 
 static int failures = 0;
+static timeval zero_tv{0, 0};
 
 static void check(bool ok, const char* what) {
   printf("%s %s\n", ok ? "PASS" : "FAIL", what);
@@ -86,6 +92,57 @@ int main() {
   errno = 0;
   int rc = nanosleep(&long_sleep, &rem);
   check(rc == -1 && errno == EINTR && rem.tv_sec >= 4, "interrupted nanosleep: EINTR and rem");
+
+  // A host handler that the interrupted sleep ran: a plain (non-watched) signal goes through
+  // loopsan's trampoline, and the host still reads back its own handler and flags.
+  struct sigaction usr1 {};
+  check(sigaction(SIGUSR1, nullptr, &usr1) == 0 && !(usr1.sa_flags & SA_SIGINFO) &&
+            usr1.sa_handler != SIG_DFL && usr1.sa_handler != SIG_IGN,
+        "the host reads back its SIGUSR1 handler without SA_SIGINFO");
+
+  // Bad pointers are the kernel's to refuse: EFAULT, not a crash in a wrapper.
+  errno = 0;
+  check(poll(reinterpret_cast<pollfd*>(16), 3, 0) == -1 && errno == EFAULT,
+        "poll(bad pointer) fails with EFAULT");
+  errno = 0;
+  check(
+      select(5, reinterpret_cast<fd_set*>(16), nullptr, nullptr, &zero_tv) == -1 && errno == EFAULT,
+      "select(bad pointer) fails with EFAULT");
+  // Timed waits check their arguments even when they need not wait.
+  sem_t sem;
+  sem_init(&sem, 0, 1);
+  errno = 0;
+  check(sem_timedwait(&sem, &bad) == -1 && errno == EINVAL,
+        "sem_timedwait(bad deadline) on a free semaphore fails with EINVAL");
+  check(sem_trywait(&sem) == 0, "...and does not take it");
+  pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+  timespec later{time(nullptr) + 5, 0};
+  check(pthread_mutex_clocklock(&m, static_cast<clockid_t>(-42), &later) == EINVAL,
+        "pthread_mutex_clocklock(bad clock) on a free mutex fails with EINVAL");
+  check(pthread_mutex_trylock(&m) == 0, "...and does not take it");
+  pthread_mutex_unlock(&m);
+
+  // A SIGCHLD handler that reaps with wait() on the loop thread (async-signal-safe): no
+  // capture, no allocation inside the handler, no finding, no deadlock.
+  signal(SIGCHLD, [](int) {
+    int status;
+    while (waitpid(-1, &status, WNOHANG) > 0) {
+    }
+    wait(&status);  // nothing left: ECHILD at once
+  });
+  for (int i = 0; i < 20; ++i) {
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    while (true) {
+      // Allocation on the loop thread while children end: a handler that allocated here would
+      // deadlock on malloc's lock.
+      void* p = malloc(64);
+      free(p);
+      if (kill(child, 0) != 0) break;
+    }
+  }
+  signal(SIGCHLD, SIG_DFL);
+  check(true, "a SIGCHLD handler that calls wait() on the loop thread returns");
 
   close(epfd);
   printf("%s\n", failures == 0 ? "ALL PASS" : "SOME FAILED");
