@@ -184,9 +184,21 @@ inline BlockRule fd_pair_rule(int in_fd, int out_fd) {
 // never leave the process.
 BlockRule host_rule(const char* node, const ::addrinfo* hints = nullptr);
 BlockRule address_rule(int ni_flags);
-// Process waits with WNOHANG return at once.
-inline BlockRule wait_rule(int options) {
-  return (options & WNOHANG) != 0 ? BlockRule::kNever : BlockRule::kAlways;
+// Process waits return at once with WNOHANG, or when a child they would take has already
+// ended (asyncio's PidfdChildWatcher waitpid()s a child its pidfd said is gone): asked of the
+// kernel with WNOHANG|WNOWAIT, which reaps nothing. Otherwise they wait: always reported.
+BlockRule child_wait_rule(int idtype, long id, int options);
+inline BlockRule waitpid_rule(pid_t pid, int options) {
+  if ((options & WNOHANG) != 0) return BlockRule::kNever;
+  int wait_options = WEXITED | ((options & WUNTRACED) ? WSTOPPED : 0) |
+                     (options & (WCONTINUED | __WALL | __WCLONE | __WNOTHREAD));
+  if (pid > 0) return child_wait_rule(P_PID, pid, wait_options);
+  if (pid == -1) return child_wait_rule(P_ALL, 0, wait_options);
+  return child_wait_rule(P_PGID, pid == 0 ? 0 : -pid, wait_options);
+}
+inline BlockRule waitid_rule(idtype_t idtype, id_t id, int options) {
+  if ((options & WNOHANG) != 0) return BlockRule::kNever;
+  return child_wait_rule(idtype, static_cast<long>(id), options);
 }
 // sync_file_range() waits only with a SYNC_FILE_RANGE_WAIT_* flag; without, it starts writeback.
 inline BlockRule sync_range_rule(unsigned int flags) {

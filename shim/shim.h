@@ -52,7 +52,8 @@ using ::loopsan::events::fd_rule;
 using ::loopsan::events::host_rule;
 using ::loopsan::events::socket_rule;
 using ::loopsan::events::sync_range_rule;
-using ::loopsan::events::wait_rule;
+using ::loopsan::events::waitid_rule;
+using ::loopsan::events::waitpid_rule;
 
 // Every shim file speaks of events::thread_joined(...), events::BlockingScope, ...
 namespace events = ::loopsan::events;

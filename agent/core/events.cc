@@ -32,6 +32,7 @@
 #include "agent/report/reporter.h"
 #include "agent/report/report_file.h"
 #include "agent/runtimes/cxx_exceptions.h"
+#include "agent/runtimes/python_bridge.h"
 #include "agent/runtimes/python_hooks.h"
 #include "agent/stacks/stack.h"
 #include "agent/stacks/unwinder_pipe.h"
@@ -100,7 +101,7 @@ void loop_wait_ended(int epfd) {
 loop_tracker::Wait epoll_wait_kind_slow(int epfd) {
   if (!same_process()) return loop_tracker::Wait::kNone;
   AgentScope scope;
-  return loop_tracker::epoll_wait_slow(epfd);
+  return loop_tracker::epoll_wait_slow(epfd, !python::thread_runs_python());
 }
 
 namespace {
@@ -145,7 +146,7 @@ int descriptors_in(const PollSet& set) {
 loop_tracker::Wait poll_wait_kind_slow(uintptr_t site, const PollSet& set) {
   if (!same_process()) return loop_tracker::Wait::kNone;
   AgentScope scope;
-  return loop_tracker::poll_wait_slow(site, descriptors_in(set));
+  return loop_tracker::poll_wait_slow(site, descriptors_in(set), !python::thread_runs_python());
 }
 
 void loop_enter(const char*) {
@@ -188,6 +189,15 @@ BlockRule fd_rule_slow(int fd) {
     default:
       return BlockRule::kNever;  // not open: the call fails at once
   }
+}
+
+BlockRule child_wait_rule(int idtype, long id, int options) {
+  ErrnoSaver errno_saver;
+  siginfo_t info{};
+  long rc = sys::call_with(SYS_waitid, idtype, id, &info, options | WNOHANG | WNOWAIT, nullptr);
+  // Ready now, or failing at once (no such child): no wait.
+  if (rc != 0 || info.si_pid != 0) return BlockRule::kNever;
+  return BlockRule::kAlways;
 }
 
 BlockRule host_rule(const char* node, const ::addrinfo* hints) {

@@ -172,7 +172,7 @@ bool unconfirmed_poll_loop() {
          !t.python_loop && t.explicit_loop_depth == 0 && !t.named_loop;
 }
 
-Wait epoll_wait_slow(int epfd) {
+Wait epoll_wait_slow(int epfd, bool may_start) {
   ThreadState& t = tls_state;
   if (epoll_loop_current(t)) {
     if (t.loop_fd != epfd) return Wait::kNested;
@@ -192,12 +192,12 @@ Wait epoll_wait_slow(int epfd) {
   // loop's or asyncio's first wait is its own) or, with auto_loops, on any thread.
   bool loop_thread =
       t.explicit_loop_depth > 0 || t.named_loop || t.python_loop || t.library_loop_depth > 0;
-  if (!loop_thread && !options().auto_loops) return Wait::kNone;
+  if (!loop_thread && (!options().auto_loops || !may_start)) return Wait::kNone;
   start_epoll_loop(t, epfd);
   return Wait::kOwn;
 }
 
-Wait poll_wait_slow(uintptr_t site, int count) {
+Wait poll_wait_slow(uintptr_t site, int count, bool may_start) {
   ThreadState& t = tls_state;
   if (epoll_loop_current(t)) return Wait::kNested;
   if (poll_loop_current(t)) {
@@ -220,7 +220,7 @@ Wait poll_wait_slow(uintptr_t site, int count) {
   }
   // Elsewhere a loop waits on several descriptors; one descriptor is a socket timeout.
   bool loop_thread = t.explicit_loop_depth > 0 || t.named_loop;
-  if (count >= 2 && (loop_thread || options().auto_loops)) {
+  if (count >= 2 && (loop_thread || (options().auto_loops && may_start))) {
     start_poll_loop(t, site, true);
     return Wait::kOwn;
   }

@@ -52,8 +52,10 @@ enum class Wait {
   kNested,  // a loop thread waiting on something else: a blocking call when it has a timeout
 };
 
-// The calling thread waits on the epoll set `epfd`.
-Wait epoll_wait_slow(int epfd);
+// The calling thread waits on the epoll set `epfd`. `may_start`: an automatic loop may start
+// here (false on a thread that runs an interpreter whose runtime bridge says when its loop
+// runs: CPython's poll in subprocess.communicate() is no event loop).
+Wait epoll_wait_slow(int epfd, bool may_start = true);
 // The frames that run the thread's epoll / poll loop are still running.
 bool epoll_loop_live();
 bool poll_loop_live();
@@ -67,7 +69,7 @@ uintptr_t poll_loop_identity();
 
 // The calling thread waits in poll()/select() at return address `site` on `count` descriptors.
 // (events.h has the inline fast paths of both.)
-Wait poll_wait_slow(uintptr_t site, int count);
+Wait poll_wait_slow(uintptr_t site, int count, bool may_start = true);
 
 // close() family: cheap test first, so that every close() costs one load.
 inline bool is_loop_fd(int fd) {

@@ -19,6 +19,12 @@ bool present() {
   return cpython::available(cpython::kStacks);
 }
 
+bool thread_runs_python() {
+  if (!present()) return false;
+  const cpython::Api& a = cpython::api;
+  return a.is_initialized() && a.this_thread_state() != nullptr;
+}
+
 bool is_interpreter_code(const void* address) {
   if (!present() || address == nullptr) return false;
   static std::atomic<uintptr_t> begin{0}, end{0};

@@ -18,6 +18,11 @@ struct PyFrame {
 // True when the process contains a CPython whose C API we can use.
 bool present();
 
+// The calling thread runs Python code (it has a Python thread state). Its waits are the
+// interpreter's: a native poll or epoll site there is shared by every Python line, so only the
+// bridge (asyncio) says when such a thread runs a loop. Cheap: a TLS lookup in CPython.
+bool thread_runs_python();
+
 // True for an address inside the interpreter itself (the python executable or libpython that
 // exports the C API): a wait called from there is the interpreter's own (the GIL).
 bool is_interpreter_code(const void* address);

@@ -10,7 +10,7 @@ import time
 async def main():
     proc = await asyncio.create_subprocess_exec("true")
     await proc.wait()
-    subprocess.run(["true"], close_fds=True, check=True)  # BLOCK-IN-WAIT
+    subprocess.run(["sleep", "0.05"], close_fds=True, check=True)  # BLOCK-IN-WAIT
     time.sleep(0.02)  # BLOCK-AFTER-SPAWN
 
 

@@ -9,7 +9,7 @@ import subprocess
 
 
 async def run_tool():
-    return subprocess.run(["true"], check=True)  # BLOCKING-CALL-HERE
+    return subprocess.run(["sleep", "0.05"], check=True)  # BLOCKING-CALL-HERE
 
 
 async def main():
