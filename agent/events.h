@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include <atomic>
 #include <cstdint>
@@ -134,17 +135,39 @@ bool blocking_begin(const BlockingCall& call, BlockingState& state);
 void blocking_end(BlockingState& state);
 
 // Opened around the real call of a potentially blocking function. Off a loop thread it costs
-// one TLS test.
+// one TLS test. A threshold call is timed right here (two clock reads), and the agent hears of
+// it only if it waited block_threshold_ms: a loop that reads files or takes locks pays no more.
+void blocking_threshold_exceeded(BlockingState& state);
+extern std::atomic<int64_t> g_block_threshold_ns;
+inline int64_t clock_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
 class BlockingScope {
  public:
   explicit BlockingScope(const BlockingCall& call) {
-    if (call.rule != BlockRule::kNever && loop_tracker::maybe_loop_thread() &&
-        tls_state.guard == 0 && tls_state.in_signal == 0) {
-      watched_ = blocking_begin(call, state_);
+    const ThreadState& t = tls_state;
+    if (call.rule == BlockRule::kNever || !loop_tracker::maybe_loop_thread() || t.guard != 0 ||
+        t.in_signal != 0 || t.allow_blocking_depth != 0) {
+      return;
     }
+    if (call.rule == BlockRule::kThreshold) {
+      state_.call = call;
+      state_.start_ns = clock_ns();
+      timed_ = true;
+      return;
+    }
+    watched_ = blocking_begin(call, state_);
   }
   ~BlockingScope() {
-    if (watched_) blocking_end(state_);
+    if (timed_) {
+      if (clock_ns() - state_.start_ns >= g_block_threshold_ns.load(std::memory_order_relaxed)) {
+        blocking_threshold_exceeded(state_);
+      }
+    } else if (watched_) {
+      blocking_end(state_);
+    }
   }
   BlockingScope(const BlockingScope&) = delete;
   BlockingScope& operator=(const BlockingScope&) = delete;
@@ -152,6 +175,7 @@ class BlockingScope {
  private:
   BlockingState state_;
   bool watched_ = false;
+  bool timed_ = false;
 };
 
 // The rule for an I/O call on `fd` (asked on loop threads only): never on a non-blocking
@@ -219,7 +243,10 @@ class PollingWait {
                                 : BlockRule::kNever,
                             timeout_ms > 0 ? timeout_ms * 1000000 : -1, caller}) {}
   ~PollingWait() {
-    if (own_ && g_loop_wait_end_wanted.load(std::memory_order_relaxed)) loop_wait_ended(-1);
+    if (own_ && (tls_state.pending_confirmations != 0 ||
+                 g_loop_wait_end_wanted.load(std::memory_order_relaxed))) {
+      loop_wait_ended(-1);
+    }
   }
   PollingWait(const PollingWait&) = delete;
   PollingWait& operator=(const PollingWait&) = delete;
@@ -244,8 +271,9 @@ loop_tracker::Wait poll_wait_kind_slow(uintptr_t site, const PollSet& set);
 inline loop_tracker::Wait epoll_wait_kind(int epfd) {
   if (!enabled() || tls_state.in_signal) return loop_tracker::Wait::kNone;
   const ThreadState& t = tls_state;
-  if (t.in_loop && t.loop_fd == epfd && loop_tracker::generation_of(epfd) == t.loop_generation &&
-      loop_tracker::epoll_loop_live()) {
+  // The loop's own set: its own wait. (Whether the functions that run the loop are still
+  // running is asked when a blocking call needs the answer, not on every wait.)
+  if (t.in_loop && t.loop_fd == epfd && loop_tracker::generation_of(epfd) == t.loop_generation) {
     return loop_tracker::Wait::kOwn;
   }
   return epoll_wait_kind_slow(epfd);

@@ -50,8 +50,11 @@ int __res_nquerydomain(res_state, const char*, const char*, int, int, unsigned c
     auto real = REAL(sym);                                                              \
     if (real == nullptr) on_missing;                                                    \
     if (!events::maybe_loop_thread()) return real args;                                 \
+    events::BlockRule how = rule;                                                       \
+    /* A non-blocking descriptor, WNOHANG, ...: nothing to time or report. */           \
+    if (how == NEVER) return real args;                                                 \
     events::BlockingScope scope(                                                        \
-        events::BlockingCall{#sym, rule, requested_ns, __builtin_return_address(0)});   \
+        events::BlockingCall{#sym, how, requested_ns, __builtin_return_address(0)});    \
     return real args;                                                                   \
   }                                                                                     \
   LOOPSAN_EXPORT ret sym params {                                                       \

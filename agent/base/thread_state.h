@@ -50,6 +50,8 @@ struct ThreadState {
   // The thread's own stack, [stack_lo, stack_hi), once a loop needed it (0: not known yet).
   // Recorded loop frames are read only there: a coroutine may run on a stack that is gone.
   uintptr_t stack_lo, stack_hi;
+  // The blocking detector holds findings until this thread's poll loop waits again.
+  int pending_confirmations;
   // Non-zero while a host signal handler runs on this thread (core/signal_handlers.h).
   int in_signal;
   // Cached kernel thread id (0 = not read yet); reset in a forked child.

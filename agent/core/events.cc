@@ -169,6 +169,14 @@ bool blocking_begin(const BlockingCall& call, BlockingState& state) {
   return blocking::begin(call, state);
 }
 
+std::atomic<int64_t> g_block_threshold_ns{100000000};
+
+void blocking_threshold_exceeded(BlockingState& state) {
+  if (!active()) return;
+  AgentScope scope;
+  blocking::threshold_exceeded(state);
+}
+
 void blocking_end(BlockingState& state) {
   AgentScope scope;
   blocking::end(state);

@@ -52,8 +52,6 @@ void process_started(int argc, char** argv, const void* own_code) {
   StartInfo start{argc, argv, own_code};
   for (const Module* m = modules::begin(); m != modules::end(); ++m) {
     if (m->init != nullptr) m->init(start);
-    // The wrappers call out on every loop wait's return only if some module listens.
-    if (m->loop_wait_ended != nullptr) g_loop_wait_end_wanted.store(true);
   }
   if (options().report_always) report_file::create_now();
   g_active = 1;

@@ -29,9 +29,10 @@ struct Module {
   void (*after_fork_child)() = nullptr;
   // The calling thread ends (return, pthread_exit or cancellation).
   void (*thread_exiting)() = nullptr;
-  // A thread returned from its loop's own wait (events::PollingWait). Called only once
-  // g_loop_wait_end_wanted is set (the blocking detector sets it when it holds a finding for
-  // confirmation; the stall watchdog will): until then the wrappers do not call out for it.
+  // A thread returned from its loop's own wait (events::PollingWait). Called only while that
+  // thread has findings held for confirmation (tls_state.pending_confirmations, the blocking
+  // detector) or once a module that needs every wait sets events::g_loop_wait_end_wanted in
+  // its init (the stall watchdog will): otherwise the wrappers do not call out for it.
   void (*loop_wait_ended)(int epfd) = nullptr;
   // A shared object was unmapped by dlclose(): caches keyed by its address or path are stale.
   void (*library_unloaded)(uintptr_t load_bias, const char* path) = nullptr;

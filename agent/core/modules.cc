@@ -61,6 +61,10 @@ const Module kTable[] = {
      .after_fork_child = future_tracker::reset_after_fork,
      .at_exit = future_tracker::check_at_exit},
     {.name = "blocking",
+     .init =
+         [](const StartInfo&) {
+           events::g_block_threshold_ns.store(int64_t{options().block_threshold_ms} * 1000000);
+         },
      .thread_exiting = blocking::thread_exiting,
      .loop_wait_ended = blocking::loop_waited},
     {.name = "uncaught",

@@ -150,6 +150,7 @@ void drop_pending() {
   if (pending == nullptr) return;
   for (Pending& p : pending->items) delete p.captured;
   pending->items.clear();
+  tls_state.pending_confirmations = 0;
 }
 
 std::string format_ms(int64_t ns) {
@@ -227,11 +228,16 @@ void end(events::BlockingState& state) {
     if (pending->loop != loop) drop_pending();
     pending->loop = loop;
     pending->items.push_back(Pending{call, waited, captured, state.site});
-    events::g_loop_wait_end_wanted.store(true, std::memory_order_relaxed);
+    tls_state.pending_confirmations = 1;  // the next own wait calls loop_waited()
     return;
   }
   if (due) report(call, waited, captured, state.site);
   delete captured;
+}
+
+void threshold_exceeded(events::BlockingState& state) {
+  if (!loop_tracker::is_loop_thread()) return;
+  end(state);
 }
 
 void loop_waited(int) {
@@ -242,6 +248,7 @@ void loop_waited(int) {
       delete p.captured;
     }
     pending->items.clear();
+    tls_state.pending_confirmations = 0;
   } else {
     drop_pending();  // that loop ended without waiting again: the calls came after it
   }

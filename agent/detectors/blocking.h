@@ -15,6 +15,8 @@ namespace loopsan::blocking {
 // Run with the re-entrancy guard set.
 bool begin(const events::BlockingCall& call, events::BlockingState& state);
 void end(events::BlockingState& state);
+// A threshold call (timed by events::BlockingScope) waited block_threshold_ms.
+void threshold_exceeded(events::BlockingState& state);
 
 // Module hooks (core/modules.cc): a loop thread returned from its own wait, which confirms the
 // findings held for a poll loop found by its shape; the thread ends (they are dropped).

@@ -95,7 +95,7 @@ void* search_loaded_objects(const char* symbol) {
   return found;
 }
 
-void* lookup(const Hook& h) {
+void* lookup(const Hook& h, bool everywhere) {
   void* fn = nullptr;
   if (h.version[0] != '\0') fn = dlvsym(RTLD_NEXT, h.symbol, h.version);
   if (h.exact_version) return fn;
@@ -108,17 +108,17 @@ void* lookup(const Hook& h) {
     fn = dlsym(RTLD_DEFAULT, h.symbol);
     if (fn != nullptr && is_ours(fn)) fn = nullptr;
   }
-  if (fn == nullptr && h.need == kOptional) fn = search_loaded_objects(h.symbol);
+  if (fn == nullptr && everywhere && h.need == kOptional) fn = search_loaded_objects(h.symbol);
   return fn;
 }
 
 }  // namespace
 
-void* resolve(HookId id) {
+void* resolve(HookId id, bool everywhere) {
   if (resolving) return nullptr;
   ++resolving;
   Hook& h = g_hooks[id];
-  void* fn = lookup(h);
+  void* fn = lookup(h, everywhere);
   --resolving;
   if (fn != nullptr) h.real.store(fn, std::memory_order_release);
   return fn;
@@ -127,7 +127,10 @@ void* resolve(HookId id) {
 void resolve_all() {
   for (int i = 0; i < kHookCount; ++i) {
     const Hook& h = g_hooks[i];
-    bool present = real_function(static_cast<HookId>(i)) != nullptr;
+    // Not searched everywhere at start-up: a library loop function found later, when first
+    // called, is found then.
+    bool present = h.real.load(std::memory_order_acquire) != nullptr ||
+                   resolve(static_cast<HookId>(i), false) != nullptr;
     process_info::set_hook(h.label, present);
     if (!present && h.need == kRequired) {
       log_line(cat("warning: ", h.symbol,

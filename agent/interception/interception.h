@@ -45,7 +45,9 @@ extern Hook g_hooks[kHookCount];
 // version, then RTLD_DEFAULT for hosts that load loopsan after libc (dlopen rather than
 // LD_PRELOAD), rejecting a result that is loopsan's own wrapper. Null when the symbol is
 // missing or this thread is already inside dlsym on loopsan's behalf.
-void* resolve(HookId id);
+// `everywhere`: also look in loaded objects outside the global scope (slow: every object is
+// opened by name), which only a wrapper that is actually called needs.
+void* resolve(HookId id, bool everywhere = true);
 
 // At start-up: resolves every hook; records which are present in the start line's `hooks`
 // object and warns about a missing required one (that feature is then off).
