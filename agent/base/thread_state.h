@@ -17,8 +17,20 @@ struct ThreadState {
   // Re-entrancy guard: non-zero while the agent works on this thread. Every wrapper passes
   // straight through to the real function when it is set.
   int guard;
-  // Non-zero while this thread runs an event loop (see loop_tracker.h).
-  int in_loop;
+  // Whether this thread may be running an event loop, as one word: loop_flags != 0 is the one
+  // test every wrapper's fast path makes (loop_tracker.h, maybe_loop_thread).
+  union {
+    struct {
+      uint8_t in_loop;      // an epoll loop (loop_fd, loop_generation, loop_frames)
+      uint8_t named_loop;   // the thread's name matched a loop_threads glob
+      uint8_t python_loop;  // an asyncio loop is running (asyncio.events._set_running_loop)
+      uint8_t poll_loop;    // a poll()/select() loop (poll_site, poll_frames)
+      uint8_t explicit_loop_depth;  // nesting of loopsan_loop_enter()
+      uint8_t library_loop_depth;   // nesting of known loop functions (uv_run, ...)
+      uint8_t unused_[2];
+    };
+    uint64_t loop_flags;
+  };
   // The loop's polling descriptor and the generation it had when the loop started, so that
   // closing it (even from another thread) ends the loop.
   int loop_fd;
@@ -28,20 +40,11 @@ struct ThreadState {
   int loop_frames;
   uintptr_t loop_frame_cfa[2];
   uintptr_t loop_frame_ra[2];
-  // Nesting depth of loopsan_loop_enter() and of loopsan_allow_blocking_begin().
-  int explicit_loop_depth;
+  // Nesting depth of loopsan_allow_blocking_begin().
   int allow_blocking_depth;
-  // The thread's name matched a loop_threads glob.
-  int named_loop;
-  // An asyncio loop is running on this thread (asyncio.events._set_running_loop).
-  int python_loop;
-  // Depth of known loop functions (uv_run, event_base_loop, g_main_loop_run, ...) running on
-  // this thread: their return ends the loop.
-  int library_loop_depth;
   // A poll()/select() loop: the call site of its wait, and the frames of the function that
   // waits and of its caller (CFA and the return address stored below it), one of which must
   // still be live for the loop to be (poll_frames = 0: not checked).
-  int poll_loop;
   int poll_confirmed;  // it waited again from its site: a loop, not a one-off poll
   uintptr_t poll_site;
   int poll_frames;

@@ -249,7 +249,7 @@ void reset_after_fork() {
 }
 
 void enter() {
-  ++tls_state.explicit_loop_depth;
+  if (tls_state.explicit_loop_depth < 255) ++tls_state.explicit_loop_depth;
 }
 
 void exit() {
@@ -257,7 +257,7 @@ void exit() {
 }
 
 void library_loop_entered() {
-  ++tls_state.library_loop_depth;
+  if (tls_state.library_loop_depth < 255) ++tls_state.library_loop_depth;
 }
 
 void library_loop_returned() {

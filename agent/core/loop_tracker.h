@@ -36,9 +36,7 @@ inline uint32_t generation_of(int fd) {
 
 // Fast filter for blocking wrappers: false means "certainly not a loop thread".
 inline bool maybe_loop_thread() {
-  const ThreadState& t = tls_state;
-  return (t.in_loop | t.explicit_loop_depth | t.named_loop | t.python_loop | t.library_loop_depth |
-          t.poll_loop) != 0;
+  return tls_state.loop_flags != 0;
 }
 
 // The precise answer (also ends a loop whose descriptor another thread closed, or whose poll
