@@ -153,15 +153,17 @@ BOOST_AUTO_TEST_CASE(glib_timeout_contended_gmutex) {
 BOOST_AUTO_TEST_CASE(glib_timeout_g_spawn_sync) {
   // Output to /dev/null: GLib forks, reads its exec-error pipe (returns at exec), waitpid()s.
   expect_blocking("glib_victim", "spawn", {{{"waitpid"}, "on_timeout_spawns_sync"}},
-                  "g_spawn_sync(true) in a timeout callback: status 0");
+                  "g_spawn_sync(sleep) in a timeout callback: status 0");
 }
 
 BOOST_AUTO_TEST_CASE(glib_timeout_g_spawn_sync_reading_output) {
   // Output captured: GLib poll()s its output pipes with no timeout (a nested wait on a set
-  // that is not the loop's: two entries, one of them -1) until the child closed them by
-  // exiting; the waitpid() that follows takes a child that already ended, and does not wait.
-  expect_blocking("glib_victim", "spawn-output", {{{"poll"}, "on_timeout_spawns_for_output"}},
-                  "output loopsan");
+  // that is not the loop's: two entries, one of them -1) until the child closes them, then
+  // waitpid()s for the child, which lives on for 50 ms.
+  expect_blocking(
+      "glib_victim", "spawn-output",
+      {{{"poll"}, "on_timeout_spawns_for_output"}, {{"waitpid"}, "on_timeout_spawns_for_output"}},
+      "output loopsan");
 }
 
 BOOST_AUTO_TEST_CASE(glib_clean_gio_streams_watches_child_watch) {

@@ -5,7 +5,7 @@
 //   mutex         a g_timeout_add callback takes a GMutex another thread holds for 350 ms
 //                 (GLib waits with syscall(SYS_futex))
 //   spawn         a g_timeout_add callback runs g_spawn_sync("true") (fork, then waitpid)
-//   spawn-output  a g_timeout_add callback runs g_spawn_sync("echo") and reads its output
+//   spawn-output  a g_timeout_add callback runs g_spawn_sync(sh) and reads its output
 //                 (a poll() of the output pipes with no timeout, then waitpid)
 //   clean-io      no finding: GIO asynchronous streams over a socketpair (GSocketConnection),
 //                 g_io_add_watch on a non-blocking pipe, g_spawn_async + g_child_watch_add
@@ -73,28 +73,31 @@ __attribute__((noinline)) gboolean on_timeout_locks_gmutex(gpointer data) {
 
 __attribute__((noinline)) gboolean on_timeout_spawns_sync(gpointer data) {
   (void)data;
-  gchar* argv[] = {"true", NULL};
+  // A child that lives a while: one that already ended is taken without waiting.
+  gchar* argv[] = {"sleep", "0.05", NULL};
   gint status = -1;
   GError* error = NULL;
   if (!g_spawn_sync(NULL, argv, NULL,
                     G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
                     NULL, NULL, NULL, NULL, &status, &error))
     lv_die(error->message);
-  printf("g_spawn_sync(true) in a timeout callback: status %d\n", status);
+  printf("g_spawn_sync(sleep) in a timeout callback: status %d\n", status);
   g_main_loop_quit(loop);
   return G_SOURCE_REMOVE;
 }
 
 __attribute__((noinline)) gboolean on_timeout_spawns_for_output(gpointer data) {
   (void)data;
-  gchar* argv[] = {"echo", "loopsan", NULL};
+  // The child closes its output, then lives 50 ms more: GLib's poll sees the end of the output
+  // and its waitpid then really waits (a child that already ended would be taken at once).
+  gchar* argv[] = {"sh", "-c", "echo loopsan; exec >&-; sleep 0.05", NULL};
   gchar* out = NULL;
   gint status = -1;
   GError* error = NULL;
   if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
                     &out, NULL, &status, &error))
     lv_die(error->message);
-  printf("g_spawn_sync(echo) in a timeout callback: status %d, output %s", status, out);
+  printf("g_spawn_sync(sh) in a timeout callback: status %d, output %s", status, out);
   g_free(out);
   g_main_loop_quit(loop);
   return G_SOURCE_REMOVE;
