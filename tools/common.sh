@@ -8,7 +8,7 @@ BUILD=${LOOPSAN_BUILD_DIR:-$ROOT/build}
 # Build and test dependencies, as Debian packages.
 PACKAGES=(
   g++ make cmake pkg-config binutils
-  libunwind-dev libboost-test-dev nlohmann-json3-dev
+  libunwind-dev libboost-test-dev nlohmann-json3-dev libdw-dev
   python3
   # the library event loops of the loop_kinds tests (tests/victims/loops/)
   libuv1-dev libevent-dev libglib2.0-dev libboost-dev
