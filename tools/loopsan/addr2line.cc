@@ -66,42 +66,17 @@ bool parse_location(const std::string& text, SourceLocation& out) {
 }  // namespace
 
 void Addr2Line::resolve() {
+  // libdwfl, in this process: every inlined level with its own name (binutils' addr2line names
+  // the innermost level wrongly in common cases), separate debug files by build-id and
+  // .gnu_debuglink, one open per module.
   for (auto& [module, offsets] : pending_) {
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(module, ec)) continue;
-    // -a: each address first, then -f -i: function and location of every inlined level.
-    std::vector<std::string> argv = {"addr2line", "-a", "-f", "-i", "-C", "-e", module};
     for (unsigned long off : offsets) {
-      // Offsets are return addresses: the call is the instruction before.
-      char text[32];
-      snprintf(text, sizeof text, "0x%lx", off > 0 ? off - 1 : 0);
-      argv.push_back(text);
+      std::vector<SourceLocation> chain = dwarf_.locate(module, off);
+      // Only frames with a source location: a name alone adds nothing to the report's own.
+      bool located = false;
+      for (const SourceLocation& loc : chain) located |= loc.line > 0;
+      if (located) found_[{module, off}] = std::move(chain);
     }
-    std::string out;
-    if (!run_and_capture(argv, out)) continue;
-    std::istringstream lines(out);
-    std::string line;
-    long index = -1;
-    std::vector<SourceLocation> current;
-    auto flush = [&] {
-      if (index >= 0 && index < static_cast<long>(offsets.size()) && !current.empty()) {
-        found_[{module, offsets[static_cast<size_t>(index)]}] = current;
-      }
-      current.clear();
-    };
-    while (std::getline(lines, line)) {
-      if (is_address_line(line)) {
-        flush();
-        ++index;
-        continue;
-      }
-      std::string location;
-      if (!std::getline(lines, location)) break;
-      SourceLocation loc;
-      loc.function = line == "??" ? "" : line;
-      if (parse_location(location, loc)) current.push_back(std::move(loc));
-    }
-    flush();
   }
   pending_.clear();
 }

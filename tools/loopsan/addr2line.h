@@ -1,6 +1,6 @@
-// Offline source locations for native frames: module + offset -> file:line, through binutils'
-// addr2line when it is installed and the module has debug information. Reports carry module,
-// offset and build-id for exactly this.
+// Offline source locations for native frames: module + offset -> file:line and the inlined
+// functions there, through libdwfl (dwarf_symbolizer.h) when the module or its separate debug
+// file has DWARF. Reports carry module, offset and build-id for exactly this.
 #pragma once
 
 #include <map>
@@ -8,13 +8,10 @@
 #include <utility>
 #include <vector>
 
-namespace loopsan::cli {
+#include "tools/loopsan/source_location.h"
+#include "tools/loopsan/dwarf_symbolizer.h"
 
-struct SourceLocation {
-  std::string function;  // may be empty
-  std::string file;
-  int line = 0;
-};
+namespace loopsan::cli {
 
 class Addr2Line {
  public:
@@ -26,6 +23,7 @@ class Addr2Line {
   const std::vector<SourceLocation>* find(const std::string& module, unsigned long offset) const;
 
  private:
+  DwarfSymbolizer dwarf_;
   std::map<std::string, std::vector<unsigned long>> pending_;
   std::map<std::pair<std::string, unsigned long>, std::vector<SourceLocation>> found_;
 };

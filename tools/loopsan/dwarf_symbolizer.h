@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "tools/loopsan/addr2line.h"  // SourceLocation
+#include "tools/loopsan/source_location.h"
 
 namespace loopsan::cli {
 

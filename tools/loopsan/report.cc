@@ -105,18 +105,12 @@ std::string scalar_text(const json& v) {
   return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
+void gather(const std::vector<DistinctFinding>& findings, Addr2Line& lines);
+
 void print_text(std::ostream& out, const std::vector<DistinctFinding>& findings,
                 const std::vector<Report>& reports, bool symbolize) {
   Addr2Line lines;
-  if (symbolize) {
-    for (const auto& d : findings) {
-      for (const auto& [key, value] : d.finding.items()) {
-        if (!is_stack(value)) continue;
-        for (const auto& f : value) lines.add(str(f, "module"), hex_field(f, "offset"));
-      }
-    }
-    lines.resolve();
-  }
+  if (symbolize) gather(findings, lines);
   std::map<std::string, long> by_kind;
   for (const auto& d : findings) {
     const json& f = d.finding;
@@ -179,9 +173,47 @@ void print_text(std::ostream& out, const std::vector<DistinctFinding>& findings,
   out << "\n";
 }
 
-void print_json(std::ostream& out, const std::vector<DistinctFinding>& findings) {
+// Native frames gain "file", "line" and "inlined": [{function, file, line}, ...] (innermost
+// first; the frame's own "function" stays the out-of-line function's).
+void add_source_locations(json& finding, const Addr2Line& lines) {
+  for (auto& [key, value] : finding.items()) {
+    if (!is_stack(value)) continue;
+    for (auto& frame : value) {
+      if (!frame.is_object() || !frame.contains("module")) continue;
+      const std::vector<SourceLocation>* locs =
+          lines.find(str(frame, "module"), hex_field(frame, "offset"));
+      if (locs == nullptr || locs->empty()) continue;
+      frame["file"] = locs->back().file;
+      frame["line"] = locs->back().line;
+      if (locs->size() > 1) {
+        json inlined = json::array();
+        for (size_t k = 0; k + 1 < locs->size(); ++k) {
+          inlined.push_back({{"function", (*locs)[k].function},
+                             {"file", (*locs)[k].file},
+                             {"line", (*locs)[k].line}});
+        }
+        frame["inlined"] = std::move(inlined);
+      }
+    }
+  }
+}
+
+void gather(const std::vector<DistinctFinding>& findings, Addr2Line& lines) {
+  for (const auto& d : findings) {
+    for (const auto& [key, value] : d.finding.items()) {
+      if (!is_stack(value)) continue;
+      for (const auto& f : value) lines.add(str(f, "module"), hex_field(f, "offset"));
+    }
+  }
+  lines.resolve();
+}
+
+void print_json(std::ostream& out, const std::vector<DistinctFinding>& findings, bool symbolize) {
+  Addr2Line lines;
+  if (symbolize) gather(findings, lines);
   for (const auto& d : findings) {
     json f = d.finding;
+    if (symbolize) add_source_locations(f, lines);
     f["occurrences"] = d.occurrences;
     f["report"] = d.report_path;
     out << f.dump() << "\n";
@@ -195,7 +227,7 @@ int usage(std::ostream& out, int status) {
          "  findings with the same id and prints them.\n"
          "  --format text   sanitizer-style report for people (default)\n"
          "  --format json   one JSON object per distinct finding, with \"occurrences\"\n"
-         "  --no-symbolize  do not look up file:line with addr2line\n"
+         "  --no-symbolize  do not look up file:line and inlined functions (DWARF)\n"
          "  --error-exitcode N  exit with N if there is at least one finding\n";
   return status;
 }
@@ -255,7 +287,7 @@ int report_command(const std::vector<std::string>& args) {
   }
   std::vector<DistinctFinding> findings = distinct_findings(reports);
   if (format == "json") {
-    print_json(std::cout, findings);
+    print_json(std::cout, findings, symbolize);
   } else {
     print_text(std::cout, findings, reports, symbolize);
   }
