@@ -232,11 +232,14 @@ int capture_frames(uintptr_t* out, int max) {
     n = unw_backtrace(reinterpret_cast<void**>(ips), limit + kOwnFramesSlack);
     unwinding.fetch_sub(1, std::memory_order_relaxed);
   }
-  int first = 0;
-  while (first < n && ips[first] >= own_begin && ips[first] < own_end) ++first;
-  int size = std::min(n - first, limit);
-  memcpy(out, ips + first, sizeof(uintptr_t) * static_cast<size_t>(std::max(size, 0)));
-  return std::max(size, 0);
+  // loopsan's own frames are left out wherever they are: the wrappers above the host's call,
+  // and the thread-start trampoline below every thread's first function.
+  int size = 0;
+  for (int i = 0; i < n && size < limit; ++i) {
+    if (ips[i] >= own_begin && ips[i] < own_end) continue;
+    out[size++] = ips[i];
+  }
+  return size;
 }
 
 int caller_frames(uintptr_t* cfa, uintptr_t* return_address, int max) {

@@ -156,4 +156,43 @@ BOOST_AUTO_TEST_CASE(help_and_version) {
   BOOST_TEST(bad.exit_code == 2);
 }
 
+// Release code (-O2 -g) inlines the guilty function: the report's JSON names it from DWARF, at
+// its own line, in the frame it was inlined into, and the text shows it as "(inlined)"; the
+// thread's stack holds none of loopsan's own frames (the thread-start trampoline).
+BOOST_AUTO_TEST_CASE(report_names_inlined_functions_at_their_lines) {
+  std::string source = std::string(LOOPSAN_TEST_CONSUMER_DIR) + "/../victims/inlined_victim.cc";
+  for (const std::string mode : {"main", "thread"}) {
+    BOOST_TEST_CONTEXT(mode) {
+      std::string dir = make_temp_dir();
+      RunResult r = run({.argv = {victim("inlined_victim"), mode, dir + "/config"},
+                         .options = "report_dir=" + dir + ",log_to_stderr=0"});
+      BOOST_TEST(r.exit_code == 0, r.describe());
+      RunResult json_out =
+          run({.argv = {cli_path(), "report", "--format", "json", dir}, .preload = false});
+      BOOST_REQUIRE(json_out.exit_code == 0);
+      auto finding = nlohmann::json::parse(json_out.out.substr(0, json_out.out.find('\n')));
+      bool named = false;
+      for (const auto& frame : finding["stack"]) {
+        BOOST_TEST(frame["module"].get<std::string>().find("libloopsan") == std::string::npos,
+                   frame.dump());
+        if (!frame.contains("inlined")) continue;
+        const auto& inlined = frame["inlined"];
+        if (inlined.size() >= 2 && inlined[0]["function"] == "refresh_config" &&
+            inlined[0]["line"] == line_of(source, "BLOCKING-LINE") &&
+            inlined[1]["function"] == "on_tick" &&
+            inlined[1]["line"] == line_of(source, "TICK-LINE")) {
+          named = true;
+        }
+      }
+      BOOST_TEST(named, json_out.out);
+      RunResult text = run({.argv = {cli_path(), "report", dir}, .preload = false});
+      BOOST_TEST(text.out.find("in refresh_config ") != std::string::npos, text.out);
+      BOOST_TEST(
+          text.out.find("inlined_victim.cc:" + std::to_string(line_of(source, "BLOCKING-LINE")) +
+                        " (inlined)") != std::string::npos,
+          text.out);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
