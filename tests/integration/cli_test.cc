@@ -187,12 +187,29 @@ BOOST_AUTO_TEST_CASE(report_names_inlined_functions_at_their_lines) {
       BOOST_TEST(named, json_out.out);
       RunResult text = run({.argv = {cli_path(), "report", dir}, .preload = false});
       BOOST_TEST(text.out.find("in refresh_config ") != std::string::npos, text.out);
+      // The first line under the message names the user's own guilty frame.
+      BOOST_TEST(text.out.find("\n  at refresh_config (inlined_victim.cc:" +
+                               std::to_string(line_of(source, "BLOCKING-LINE")) + ")\n") !=
+                     std::string::npos,
+                 text.out);
       BOOST_TEST(
           text.out.find("inlined_victim.cc:" + std::to_string(line_of(source, "BLOCKING-LINE")) +
                         " (inlined)") != std::string::npos,
           text.out);
     }
   }
+}
+
+// A Python finding's guilty frame is the coroutine's line, not the interpreter's C frames.
+BOOST_AUTO_TEST_CASE(report_text_points_at_the_python_line_first) {
+  std::string script = python_victim("sleep_in_coroutine.py");
+  std::string dir = make_temp_dir();
+  RunResult r = run({.argv = {python(), script}, .options = "report_dir=" + dir});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  RunResult text = run({.argv = {cli_path(), "report", dir}, .preload = false});
+  std::string expected = "\n  at slow_handler (sleep_in_coroutine.py:" +
+                         std::to_string(line_of(script, "BLOCKING-CALL-HERE")) + ")\n";
+  BOOST_TEST(text.out.find(expected) != std::string::npos, text.out);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

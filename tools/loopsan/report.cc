@@ -107,6 +107,60 @@ std::string scalar_text(const json& v) {
 
 void gather(const std::vector<DistinctFinding>& findings, Addr2Line& lines);
 
+std::string basename_of(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// Code that is not the user's: the C and C++ runtimes, the loader, the interpreter, loopsan.
+bool system_module(const std::string& module) {
+  static const char* const kPrefixes[] = {"libc.so",    "libstdc++.so",  "libgcc_s.so", "libm.so",
+                                          "ld-linux",   "libpthread.so", "libpython",   "python3",
+                                          "libloopsan", "libnode.so",    "node"};
+  std::string base = basename_of(module);
+  for (const char* p : kPrefixes) {
+    if (base.rfind(p, 0) == 0) return true;
+  }
+  return false;
+}
+
+// Python's own library (/usr/lib/python3.11/..., a pyenv's lib/python3.11/...), not
+// site-packages: not the user's code either.
+bool stdlib_python(const std::string& file) {
+  return file.find("/lib/python3.") != std::string::npos &&
+         file.find("-packages/") == std::string::npos;
+}
+
+// The user's own guilty frame, the way a compiler error points at a line: the innermost
+// Python frame outside the standard library, else the innermost native frame outside the
+// runtimes (its innermost inlined function, at its line, when DWARF says).
+std::string guilty_frame(const json& f, const Addr2Line& lines) {
+  for (const char* key : {"python_stack", "js_stack"}) {
+    if (!f.contains(key) || !f[key].is_array()) continue;
+    for (const auto& frame : f[key]) {
+      std::string file = str(frame, key[0] == 'p' ? "file" : "script");
+      if (key[0] == 'p' && stdlib_python(file)) continue;
+      if (file.rfind("node:", 0) == 0) continue;
+      std::string where = basename_of(file);
+      if (num(frame, "line", -1) > 0) where += ":" + std::to_string(num(frame, "line"));
+      std::string function = str(frame, "function");
+      return (function.empty() ? "<anonymous>" : function) + " (" + where + ")";
+    }
+  }
+  if (!f.contains("stack") || !f["stack"].is_array()) return {};
+  for (const auto& frame : f["stack"]) {
+    std::string module = str(frame, "module");
+    if (system_module(module)) continue;
+    const std::vector<SourceLocation>* locs = lines.find(module, hex_field(frame, "offset"));
+    if (locs != nullptr && !locs->empty() && !locs->front().function.empty()) {
+      const SourceLocation& in = locs->front();
+      return in.function + " (" + basename_of(in.file) + ":" + std::to_string(in.line) + ")";
+    }
+    return str(frame, "function", "??") + " (" + basename_of(module) + ")";
+  }
+  return {};
+}
+
 void print_text(std::ostream& out, const std::vector<DistinctFinding>& findings,
                 const std::vector<Report>& reports, bool symbolize) {
   Addr2Line lines;
@@ -118,6 +172,8 @@ void print_text(std::ostream& out, const std::vector<DistinctFinding>& findings,
     by_kind[kind] += 1;
     out << "==================================================================\n";
     out << "loopsan: " << kind << ": " << str(f, "message") << "\n";
+    std::string guilty = guilty_frame(f, lines);
+    if (!guilty.empty()) out << "  at " << guilty << "\n";
     const json thread = f.contains("thread") ? f["thread"] : json::object();
     out << "  thread " << num(thread, "tid") << " \"" << str(thread, "name") << "\" ("
         << str(thread, "role", "other") << ") in " << d.process;
