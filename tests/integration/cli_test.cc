@@ -80,7 +80,9 @@ BOOST_AUTO_TEST_CASE(report_text_reads_like_a_sanitizer_report) {
   std::string script = python_victim("sleep_in_coroutine.py");
   RunResult r = run({.argv = {python(), script}});
   BOOST_REQUIRE(r.reports.size() == 1u);
-  RunResult text = run({.argv = {cli_path(), "report", r.reports[0].path}, .preload = false});
+  // --full-stacks: the Python and native stacks apart, each whole (the default merges them).
+  RunResult text =
+      run({.argv = {cli_path(), "report", "--full-stacks", r.reports[0].path}, .preload = false});
   BOOST_TEST(text.exit_code == 0, text.describe());
   const std::string& out = text.out;
   size_t kind = out.find("loopsan: blocking-call: clock_nanosleep");
@@ -210,6 +212,19 @@ BOOST_AUTO_TEST_CASE(report_text_points_at_the_python_line_first) {
   std::string expected = "\n  at slow_handler (sleep_in_coroutine.py:" +
                          std::to_string(line_of(script, "BLOCKING-CALL-HERE")) + ")\n";
   BOOST_TEST(text.out.find(expected) != std::string::npos, text.out);
+  // The merged stack, top down: the libc call, time.sleep's C function, the coroutine's line;
+  // none of the interpreter's internals unless --full-stacks.
+  size_t libc = text.out.find("#0 clock_nanosleep (libc)");
+  size_t builtin = text.out.find("#1 time_sleep ");
+  size_t coroutine = text.out.find("#2 slow_handler at " + script + ":" +
+                                   std::to_string(line_of(script, "BLOCKING-CALL-HERE")));
+  BOOST_TEST((libc != std::string::npos && builtin > libc && coroutine > builtin &&
+              coroutine != std::string::npos),
+             text.out);
+  BOOST_TEST(text.out.find("_PyEval_EvalFrameDefault") == std::string::npos, text.out);
+  RunResult full = run({.argv = {cli_path(), "report", "--full-stacks", dir}, .preload = false});
+  BOOST_TEST(full.out.find("_PyEval_EvalFrameDefault") != std::string::npos, full.out);
+  BOOST_TEST(full.out.find("Python stack (most recent call first)") != std::string::npos, full.out);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -112,7 +112,51 @@ std::string basename_of(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+bool interpreter_module(const std::string& module);
+
+// A Python finding's stack as py-spy --native shows it, top down: the blocking libc call, the
+// native frames above the interpreter's eval loop (a C extension, the builtin's own C function),
+// then the Python frames where the eval loop was. The interpreter's internals are left out;
+// --full-stacks prints both stacks whole instead.
+void print_merged(std::ostream& out, const json& f, const Addr2Line& lines) {
+  out << "\n  Stack, Python and native (most recent call first; --full-stacks for all):\n";
+  int i = 0;
+  if (f.contains("call") && f["call"].is_string()) {
+    out << "    #" << i++ << " " << f["call"].get<std::string>() << " (libc)\n";
+  }
+  bool builtin_shown = false;
+  for (const auto& frame : f["stack"]) {
+    std::string function = str(frame, "function");
+    if (function == "_PyEval_EvalFrameDefault") break;  // the Python frames go here
+    std::string module = str(frame, "module");
+    if (interpreter_module(module)) {
+      // The innermost interpreter frame is the builtin that was called (time.sleep's C
+      // function); the others are the interpreter's calling machinery.
+      if (builtin_shown) continue;
+      builtin_shown = true;
+    }
+    out << "    #" << i++ << " " << (function.empty() ? "??" : function);
+    const std::vector<SourceLocation>* locs = lines.find(module, hex_field(frame, "offset"));
+    if (locs != nullptr && !locs->empty()) {
+      out << " " << locs->back().file << ":" << locs->back().line;
+    }
+    out << " (" << basename_of(module) << ")\n";
+  }
+  for (const auto& frame : f["python_stack"]) {
+    out << "    #" << i++ << " " << str(frame, "function", "??") << " at "
+        << str(frame, "file", "??");
+    if (num(frame, "line", -1) >= 0) out << ":" << num(frame, "line");
+    out << "\n";
+  }
+}
+
+
 // Code that is not the user's: the C and C++ runtimes, the loader, the interpreter, loopsan.
+bool interpreter_module(const std::string& module) {
+  std::string base = basename_of(module);
+  return base.rfind("libpython", 0) == 0 || base.rfind("python3", 0) == 0;
+}
+
 bool system_module(const std::string& module) {
   static const char* const kPrefixes[] = {"libc.so",    "libstdc++.so",  "libgcc_s.so", "libm.so",
                                           "ld-linux",   "libpthread.so", "libpython",   "python3",
@@ -162,7 +206,7 @@ std::string guilty_frame(const json& f, const Addr2Line& lines) {
 }
 
 void print_text(std::ostream& out, const std::vector<DistinctFinding>& findings,
-                const std::vector<Report>& reports, bool symbolize) {
+                const std::vector<Report>& reports, bool symbolize, bool full_stacks) {
   Addr2Line lines;
   if (symbolize) gather(findings, lines);
   std::map<std::string, long> by_kind;
@@ -199,8 +243,13 @@ void print_text(std::ostream& out, const std::vector<DistinctFinding>& findings,
       if (shown || value.is_array() || value.is_object()) continue;
       out << "  " << key << ": " << scalar_text(value) << "\n";
     }
+    bool merged = !full_stacks && f.contains("python_stack") &&
+                  is_python_stack(f["python_stack"]) && !f["python_stack"].empty() &&
+                  f.contains("stack") && is_stack(f["stack"]);
+    if (merged) print_merged(out, f, lines);
     for (const auto& [key, title] : stack_titles()) {
       if (!f.contains(key)) continue;
+      if (merged && (key == "stack" || key == "python_stack")) continue;
       const json& frames = f[key];
       if (is_python_stack(frames)) {
         out << "\n  " << title << " (most recent call first):\n";
@@ -283,6 +332,7 @@ int usage(std::ostream& out, int status) {
          "  findings with the same id and prints them.\n"
          "  --format text   sanitizer-style report for people (default)\n"
          "  --format json   one JSON object per distinct finding, with \"occurrences\"\n"
+         "  --full-stacks   every frame: the interpreter's too, native and Python apart\n"
          "  --no-symbolize  do not look up file:line and inlined functions (DWARF)\n"
          "  --error-exitcode N  exit with N if there is at least one finding\n";
   return status;
@@ -293,6 +343,7 @@ int usage(std::ostream& out, int status) {
 int report_command(const std::vector<std::string>& args) {
   std::string format = "text";
   bool symbolize = true;
+  bool full_stacks = false;
   int error_exitcode = 0;
   std::vector<std::string> inputs;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -302,6 +353,8 @@ int report_command(const std::vector<std::string>& args) {
       format = args[++i];
     } else if (a.rfind("--format=", 0) == 0) {
       format = a.substr(9);
+    } else if (a == "--full-stacks") {
+      full_stacks = true;
     } else if (a == "--no-symbolize") {
       symbolize = false;
     } else if (a == "--error-exitcode" && i + 1 < args.size()) {
@@ -345,7 +398,7 @@ int report_command(const std::vector<std::string>& args) {
   if (format == "json") {
     print_json(std::cout, findings, symbolize);
   } else {
-    print_text(std::cout, findings, reports, symbolize);
+    print_text(std::cout, findings, reports, symbolize, full_stacks);
   }
   return (error_exitcode != 0 && !findings.empty()) ? error_exitcode : 0;
 }
