@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "tests/support/harness.h"
 
@@ -200,6 +201,26 @@ BOOST_AUTO_TEST_CASE(report_names_inlined_functions_at_their_lines) {
           text.out);
     }
   }
+}
+
+// boost::asio's frames carry hundreds of characters of template arguments: the default text
+// shortens them (<…>), folds runs of library internals, and still names the handler and
+// io_context::run, each frame on one line of at most 160 characters.
+BOOST_AUTO_TEST_CASE(report_text_keeps_asio_frames_readable) {
+  std::string dir = make_temp_dir();
+  RunResult r = run({.argv = {victim("asio_victim"), "sleep"},
+                     .options = "report_dir=" + dir + ",log_to_stderr=0"});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  RunResult text = run({.argv = {cli_path(), "report", dir}, .preload = false});
+  BOOST_TEST(text.out.find("in on_timer_sleeps ") != std::string::npos, text.out);
+  BOOST_TEST(text.out.find("io_context::run()") != std::string::npos, text.out);
+  std::istringstream lines(text.out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("    #", 0) == 0) BOOST_TEST(line.size() <= 160u, line);
+  }
+  RunResult full = run({.argv = {cli_path(), "report", "--full-stacks", dir}, .preload = false});
+  BOOST_TEST(full.out.find("any_executor<") != std::string::npos, "--full-stacks keeps names");
 }
 
 // A Python finding's guilty frame is the coroutine's line, not the interpreter's C frames.

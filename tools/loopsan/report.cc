@@ -54,29 +54,98 @@ const std::vector<std::pair<std::string, std::string>>& stack_titles() {
   return titles;
 }
 
-void print_native(std::ostream& out, const json& frames, const Addr2Line& lines) {
+std::string basename_of(const std::string& path);
+
+// C++ names people can read: every template argument list becomes <…>, and a parameter list
+// that is still long becomes (…). `operator<`, `operator<<`, `operator<=` are not templates.
+std::string short_name(const std::string& name) {
+  std::string out;
+  int depth = 0;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool is_operator = c == '<' && i >= 8 && name.compare(i - 8, 8, "operator") == 0;
+    if (c == '<' && !is_operator) {
+      if (depth++ == 0) out += "<…>";
+      continue;
+    }
+    if (c == '>' && depth > 0) {
+      --depth;
+      continue;
+    }
+    if (depth == 0) out += c;
+  }
+  if (out.size() > 100) {
+    size_t open = out.find('(');
+    size_t close = out.rfind(')');
+    if (open != std::string::npos && close != std::string::npos && close > open) {
+      out = out.substr(0, open) + "(…)" + out.substr(close + 1);
+    }
+  }
+  return out;
+}
+
+// Frames of a framework's or the C++ library's own machinery, folded in the default text.
+bool framework_internal(const std::string& function, const std::string& file) {
+  static const char* const kNames[] = {
+      "boost::asio::detail::", "asio::detail::", "std::_", "std::__", "__invoke", "uv__",
+      "g_main_context_"};
+  for (const char* n : kNames) {
+    if (function.rfind(n, 0) == 0) return true;
+  }
+  return file.find("/boost/asio/detail/") != std::string::npos ||
+         file.find("/include/c++/") != std::string::npos;
+}
+
+void print_native(std::ostream& out, const json& frames, const Addr2Line& lines, bool full = true) {
+  struct Item {
+    std::string text;
+    bool internal;
+  };
+  std::vector<Item> items;
   int i = 0;
   for (const auto& f : frames) {
     std::string function = str(f, "function", "??");
     std::string module = str(f, "module", "??");
-    std::string where = " (" + module + "+" + str(f, "offset") + ")";
+    std::string where =
+        full ? " (" + module + "+" + str(f, "offset") + ")" : " (" + basename_of(module) + ")";
     const std::vector<SourceLocation>* locs = lines.find(module, hex_field(f, "offset"));
+    std::string prefix = "    #" + std::to_string(i) + " " + (full ? str(f, "ip") + " " : "");
     // Functions inlined at this address come first, as sanitizers print them.
     if (locs != nullptr) {
       for (size_t k = 0; k + 1 < locs->size(); ++k) {
         const SourceLocation& in = (*locs)[k];
-        out << "    #" << i << " " << str(f, "ip") << " in "
-            << (in.function.empty() ? "??" : in.function) << " " << in.file << ":" << in.line
-            << " (inlined)\n";
+        std::string name = in.function.empty() ? "??" : in.function;
+        std::string file = full ? in.file : basename_of(in.file);
+        items.push_back({prefix + "in " + (full ? name : short_name(name)) + " " + file + ":" +
+                             std::to_string(in.line) + " (inlined)",
+                         framework_internal(name, in.file)});
       }
     }
-    out << "    #" << i++ << " " << str(f, "ip") << " in " << function;
+    std::string file;
+    long line = 0;
     if (f.contains("file") && f["file"].is_string()) {
-      out << " " << f["file"].get<std::string>() << ":" << num(f, "line");
+      file = f["file"].get<std::string>();
+      line = num(f, "line");
     } else if (locs != nullptr) {
-      out << " " << locs->back().file << ":" << locs->back().line;
+      file = locs->back().file;
+      line = locs->back().line;
     }
-    out << where << "\n";
+    std::string text = prefix + "in " + (full ? function : short_name(function));
+    if (!file.empty()) text += " " + (full ? file : basename_of(file)) + ":" + std::to_string(line);
+    items.push_back({text + where, framework_internal(function, file)});
+    ++i;
+  }
+  // Runs of a framework's internals fold into one line (never the innermost frame).
+  for (size_t k = 0; k < items.size();) {
+    size_t run = k;
+    while (!full && k > 0 && run < items.size() && items[run].internal) ++run;
+    if (run - k >= 2) {
+      out << "    … " << (run - k) << " frames of library internals …\n";
+      k = run;
+      continue;
+    }
+    out << items[k].text << "\n";
+    ++k;
   }
 }
 
@@ -149,7 +218,6 @@ void print_merged(std::ostream& out, const json& f, const Addr2Line& lines) {
     out << "\n";
   }
 }
-
 
 // Code that is not the user's: the C and C++ runtimes, the loader, the interpreter, loopsan.
 bool interpreter_module(const std::string& module) {
@@ -259,7 +327,7 @@ void print_text(std::ostream& out, const std::vector<DistinctFinding>& findings,
         print_js(out, frames);
       } else if (is_stack(frames)) {
         out << "\n  " << title << ":\n";
-        print_native(out, frames, lines);
+        print_native(out, frames, lines, full_stacks);
       }
     }
     out << "\n  report: " << d.report_path << " (id " << str(f, "id") << ")\n";
