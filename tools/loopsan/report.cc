@@ -7,7 +7,7 @@
 #include <map>
 #include <sstream>
 
-#include "tools/loopsan/addr2line.h"
+#include "tools/loopsan/source_locations.h"
 #include "tools/loopsan/commands.h"
 #include "tools/loopsan/report_reader.h"
 
@@ -96,7 +96,8 @@ bool framework_internal(const std::string& function, const std::string& file) {
          file.find("/include/c++/") != std::string::npos;
 }
 
-void print_native(std::ostream& out, const json& frames, const Addr2Line& lines, bool full = true) {
+void print_native(std::ostream& out, const json& frames, const SourceLocations& lines,
+                  bool full = true) {
   struct Item {
     std::string text;
     bool internal;
@@ -174,7 +175,7 @@ std::string scalar_text(const json& v) {
   return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
-void gather(const std::vector<DistinctFinding>& findings, Addr2Line& lines);
+void gather(const std::vector<DistinctFinding>& findings, SourceLocations& lines);
 
 std::string basename_of(const std::string& path) {
   size_t slash = path.rfind('/');
@@ -187,7 +188,7 @@ bool interpreter_module(const std::string& module);
 // native frames above the interpreter's eval loop (a C extension, the builtin's own C function),
 // then the Python frames where the eval loop was. The interpreter's internals are left out;
 // --full-stacks prints both stacks whole instead.
-void print_merged(std::ostream& out, const json& f, const Addr2Line& lines) {
+void print_merged(std::ostream& out, const json& f, const SourceLocations& lines) {
   out << "\n  Stack, Python and native (most recent call first; --full-stacks for all):\n";
   int i = 0;
   if (f.contains("call") && f["call"].is_string()) {
@@ -246,7 +247,7 @@ bool stdlib_python(const std::string& file) {
 // The user's own guilty frame, the way a compiler error points at a line: the innermost
 // Python frame outside the standard library, else the innermost native frame outside the
 // runtimes (its innermost inlined function, at its line, when DWARF says).
-std::string guilty_frame(const json& f, const Addr2Line& lines) {
+std::string guilty_frame(const json& f, const SourceLocations& lines) {
   for (const char* key : {"python_stack", "js_stack"}) {
     if (!f.contains(key) || !f[key].is_array()) continue;
     for (const auto& frame : f[key]) {
@@ -275,7 +276,7 @@ std::string guilty_frame(const json& f, const Addr2Line& lines) {
 
 void print_text(std::ostream& out, const std::vector<DistinctFinding>& findings,
                 const std::vector<Report>& reports, bool symbolize, bool full_stacks) {
-  Addr2Line lines;
+  SourceLocations lines;
   if (symbolize) gather(findings, lines);
   std::map<std::string, long> by_kind;
   for (const auto& d : findings) {
@@ -348,7 +349,7 @@ void print_text(std::ostream& out, const std::vector<DistinctFinding>& findings,
 
 // Native frames gain "file", "line" and "inlined": [{function, file, line}, ...] (innermost
 // first; the frame's own "function" stays the out-of-line function's).
-void add_source_locations(json& finding, const Addr2Line& lines) {
+void add_source_locations(json& finding, const SourceLocations& lines) {
   for (auto& [key, value] : finding.items()) {
     if (!is_stack(value)) continue;
     for (auto& frame : value) {
@@ -371,7 +372,7 @@ void add_source_locations(json& finding, const Addr2Line& lines) {
   }
 }
 
-void gather(const std::vector<DistinctFinding>& findings, Addr2Line& lines) {
+void gather(const std::vector<DistinctFinding>& findings, SourceLocations& lines) {
   for (const auto& d : findings) {
     for (const auto& [key, value] : d.finding.items()) {
       if (!is_stack(value)) continue;
@@ -382,7 +383,7 @@ void gather(const std::vector<DistinctFinding>& findings, Addr2Line& lines) {
 }
 
 void print_json(std::ostream& out, const std::vector<DistinctFinding>& findings, bool symbolize) {
-  Addr2Line lines;
+  SourceLocations lines;
   if (symbolize) gather(findings, lines);
   for (const auto& d : findings) {
     json f = d.finding;

@@ -13,9 +13,9 @@
 
 namespace loopsan::cli {
 
-class Addr2Line {
+class SourceLocations {
  public:
-  // Queues one frame; resolve() then looks every queued frame up, one process per module.
+  // Queues one frame; resolve() then looks every queued frame up.
   void add(const std::string& module, unsigned long offset);
   void resolve();
   // The source locations at that address, innermost inlined function first and the function
@@ -27,8 +27,5 @@ class Addr2Line {
   std::map<std::string, std::vector<unsigned long>> pending_;
   std::map<std::pair<std::string, unsigned long>, std::vector<SourceLocation>> found_;
 };
-
-// Runs argv[0] (looked up in PATH) and returns its standard output; false if it could not run.
-bool run_and_capture(const std::vector<std::string>& argv, std::string& out);
 
 }  // namespace loopsan::cli
