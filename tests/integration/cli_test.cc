@@ -203,6 +203,24 @@ BOOST_AUTO_TEST_CASE(report_names_inlined_functions_at_their_lines) {
   }
 }
 
+// A report is symbolized from the modules it names, wherever the report file itself is: a copy
+// in another directory gives the same frames.
+BOOST_AUTO_TEST_CASE(a_copied_report_symbolizes_the_same) {
+  std::string dir = make_temp_dir(), elsewhere = make_temp_dir();
+  RunResult r = run({.argv = {victim("inlined_victim"), "main", dir + "/config"},
+                     .options = "report_dir=" + dir + ",log_to_stderr=0"});
+  BOOST_REQUIRE(r.reports.size() == 1u);
+  std::filesystem::copy_file(r.reports[0].path, elsewhere + "/loopsan.copy.1.jsonl");
+  auto stack_of = [](const std::string& from) {
+    RunResult out =
+        run({.argv = {cli_path(), "report", "--format", "json", from}, .preload = false});
+    return nlohmann::json::parse(out.out.substr(0, out.out.find('\n')))["stack"];
+  };
+  auto here = stack_of(dir), there = stack_of(elsewhere);
+  BOOST_TEST(here == there, here.dump() << "\n" << there.dump());
+  BOOST_TEST(here.dump().find("\"inlined\"") != std::string::npos, here.dump());
+}
+
 // boost::asio's frames carry hundreds of characters of template arguments: the default text
 // shortens them (<…>), folds runs of library internals, and still names the handler and
 // io_context::run, each frame on one line of at most 160 characters.
