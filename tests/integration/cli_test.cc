@@ -209,8 +209,10 @@ BOOST_AUTO_TEST_CASE(a_copied_report_symbolizes_the_same) {
   std::string dir = make_temp_dir(), elsewhere = make_temp_dir();
   RunResult r = run({.argv = {victim("inlined_victim"), "main", dir + "/config"},
                      .options = "report_dir=" + dir + ",log_to_stderr=0"});
-  BOOST_REQUIRE(r.reports.size() == 1u);
-  std::filesystem::copy_file(r.reports[0].path, elsewhere + "/loopsan.copy.1.jsonl");
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  std::vector<ReportFile> written = read_reports(dir);
+  BOOST_REQUIRE(written.size() == 1u);
+  std::filesystem::copy_file(written[0].path, elsewhere + "/loopsan.copy.1.jsonl");
   auto stack_of = [](const std::string& from) {
     RunResult out =
         run({.argv = {cli_path(), "report", "--format", "json", from}, .preload = false});
