@@ -203,6 +203,32 @@ BOOST_AUTO_TEST_CASE(report_names_inlined_functions_at_their_lines) {
   }
 }
 
+// The example: a throw inside a static function called from a thread lambda. binutils
+// named it _M_run(); DWARF names validate_config at the throw's line, and the text points there.
+BOOST_AUTO_TEST_CASE(a_throw_inlined_into_a_thread_lambda_is_named) {
+  std::string source = std::string(LOOPSAN_TEST_CONSUMER_DIR) + "/../victims/inlined_victim.cc";
+  std::string dir = make_temp_dir();
+  RunResult r = run({.argv = {victim("inlined_victim"), "throw", dir + "/config"},
+                     .options = "report_dir=" + dir + ",log_to_stderr=0"});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  RunResult json_out =
+      run({.argv = {cli_path(), "report", "--format", "json", dir}, .preload = false});
+  auto finding = nlohmann::json::parse(json_out.out.substr(0, json_out.out.find('\n')));
+  BOOST_TEST(finding["kind"] == "unretrieved-exception");
+  bool named = false;
+  for (const auto& frame : finding["throw_stack"]) {
+    if (!frame.contains("inlined")) continue;
+    const auto& in = frame["inlined"][0];
+    named |= in["function"] == "validate_config" && in["line"] == line_of(source, "THROW-LINE");
+  }
+  BOOST_TEST(named, json_out.out);
+  RunResult text = run({.argv = {cli_path(), "report", dir}, .preload = false});
+  BOOST_TEST(
+      text.out.find("\n  at validate_config (inlined_victim.cc:" +
+                    std::to_string(line_of(source, "THROW-LINE")) + ")\n") != std::string::npos,
+      text.out);
+}
+
 // A report is symbolized from the modules it names, wherever the report file itself is: a copy
 // in another directory gives the same frames.
 BOOST_AUTO_TEST_CASE(a_copied_report_symbolizes_the_same) {

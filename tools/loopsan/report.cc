@@ -260,16 +260,22 @@ std::string guilty_frame(const json& f, const SourceLocations& lines) {
       return (function.empty() ? "<anonymous>" : function) + " (" + where + ")";
     }
   }
-  if (!f.contains("stack") || !f["stack"].is_array()) return {};
-  for (const auto& frame : f["stack"]) {
-    std::string module = str(frame, "module");
-    if (system_module(module)) continue;
-    const std::vector<SourceLocation>* locs = lines.find(module, hex_field(frame, "offset"));
-    if (locs != nullptr && !locs->empty() && !locs->front().function.empty()) {
-      const SourceLocation& in = locs->front();
-      return in.function + " (" + basename_of(in.file) + ":" + std::to_string(in.line) + ")";
+  // Where an exception was thrown says more than where it was dropped.
+  for (const char* key : {"throw_stack", "stack", "sampled_stack"}) {
+    if (!f.contains(key) || !f[key].is_array()) continue;
+    for (const auto& frame : f[key]) {
+      std::string module = str(frame, "module");
+      if (module.empty() || system_module(module)) continue;
+      const std::vector<SourceLocation>* locs = lines.find(module, hex_field(frame, "offset"));
+      if (locs != nullptr) {
+        // The innermost level that is the user's source, not a library header inlined there.
+        for (const SourceLocation& in : *locs) {
+          if (in.function.empty() || in.file.rfind("/usr/include/", 0) == 0) continue;
+          return in.function + " (" + basename_of(in.file) + ":" + std::to_string(in.line) + ")";
+        }
+      }
+      return str(frame, "function", "??") + " (" + basename_of(module) + ")";
     }
-    return str(frame, "function", "??") + " (" + basename_of(module) + ")";
   }
   return {};
 }
