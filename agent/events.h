@@ -139,11 +139,6 @@ void blocking_end(BlockingState& state);
 // it only if it waited block_threshold_ms: a loop that reads files or takes locks pays no more.
 void blocking_threshold_exceeded(BlockingState& state);
 extern std::atomic<int64_t> g_block_threshold_ns;
-inline int64_t clock_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-}
 class BlockingScope {
  public:
   explicit BlockingScope(const BlockingCall& call) {
@@ -154,7 +149,7 @@ class BlockingScope {
     }
     if (call.rule == BlockRule::kThreshold) {
       state_.call = call;
-      state_.start_ns = clock_ns();
+      state_.start_ns = sys::monotonic_ns();
       timed_ = true;
       return;
     }
@@ -162,7 +157,8 @@ class BlockingScope {
   }
   ~BlockingScope() {
     if (timed_) {
-      if (clock_ns() - state_.start_ns >= g_block_threshold_ns.load(std::memory_order_relaxed)) {
+      if (sys::monotonic_ns() - state_.start_ns >=
+          g_block_threshold_ns.load(std::memory_order_relaxed)) {
         blocking_threshold_exceeded(state_);
       }
     } else if (watched_) {

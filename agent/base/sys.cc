@@ -70,12 +70,6 @@ bool write_all(int fd, const void* data, size_t len) {
   return true;
 }
 
-int64_t monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-}
-
 int64_t wall_ms() {
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);

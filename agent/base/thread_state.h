@@ -21,10 +21,10 @@ struct ThreadState {
   // test every wrapper's fast path makes (loop_tracker.h, maybe_loop_thread).
   union {
     struct {
-      uint8_t in_loop;      // an epoll loop (loop_fd, loop_generation, loop_frames)
-      uint8_t named_loop;   // the thread's name matched a loop_threads glob
-      uint8_t python_loop;  // an asyncio loop is running (asyncio.events._set_running_loop)
-      uint8_t poll_loop;    // a poll()/select() loop (poll_site, poll_frames)
+      uint8_t in_loop;              // an epoll loop (loop_fd, loop_generation, loop_frames)
+      uint8_t named_loop;           // the thread's name matched a loop_threads glob
+      uint8_t python_loop;          // an asyncio loop is running (asyncio.events._set_running_loop)
+      uint8_t poll_loop;            // a poll()/select() loop (poll_site, poll_frames)
       uint8_t explicit_loop_depth;  // nesting of loopsan_loop_enter()
       uint8_t library_loop_depth;   // nesting of known loop functions (uv_run, ...)
       uint8_t unused_[2];

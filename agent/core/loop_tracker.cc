@@ -150,12 +150,6 @@ bool is_loop_thread() {
          t.library_loop_depth > 0;
 }
 
-bool epoll_loop_live() {
-  ThreadState& t = tls_state;
-  return t.loop_frames == 0 || t.library_loop_depth > 0 || t.python_loop ||
-         frames_live(t.loop_frame_cfa, t.loop_frame_ra, t.loop_frames);
-}
-
 bool poll_loop_live() {
   ThreadState& t = tls_state;
   return t.poll_frames == 0 || frames_live(t.poll_frame_cfa, t.poll_frame_ra, t.poll_frames);

@@ -54,8 +54,7 @@ enum class Wait {
 // here (false on a thread that runs an interpreter whose runtime bridge says when its loop
 // runs: CPython's poll in subprocess.communicate() is no event loop).
 Wait epoll_wait_slow(int epfd, bool may_start = true);
-// The frames that run the thread's epoll / poll loop are still running.
-bool epoll_loop_live();
+// The frames that run the thread's poll loop are still running.
 bool poll_loop_live();
 // The thread runs a poll loop found by its shape alone (two descriptors or more, outside any
 // known loop function): a blocking call in it is reported only once the loop waits again,
