@@ -117,6 +117,7 @@ void write_python_frames(JsonWriter& w, const std::vector<python::PyFrame>& fram
   for (const auto& fr : frames) {
     w.begin_object().field("function", fr.function).field("file", fr.file);
     if (fr.line >= 0) w.field("line", static_cast<int64_t>(fr.line));
+    if (fr.entry) w.field("entry", true);
     w.end_object();
   }
   w.end_array();

@@ -69,14 +69,14 @@ namespace {
 
 // Where a thread's innermost frame is, for the CPython versions whose layout loopsan knows
 // (Include/cpython/pystate.h, Include/internal/pycore_frame.h): PyThreadState.cframe,
-// _PyCFrame.current_frame, _PyInterpreterFrame.f_code / .previous / .prev_instr, and
-// PyObject.ob_type.
+// _PyCFrame.current_frame, _PyInterpreterFrame.f_code / .previous / .prev_instr / .is_entry,
+// and PyObject.ob_type.
 struct FrameLayout {
-  size_t cframe, current_frame, f_code, previous, prev_instr, ob_type;
+  size_t cframe, current_frame, f_code, previous, prev_instr, is_entry, ob_type;
 };
 
 const FrameLayout* frame_layout() {
-  static constexpr FrameLayout k311{56, 8, 32, 48, 56, 8};
+  static constexpr FrameLayout k311{56, 8, 32, 48, 56, 68, 8};
   static std::atomic<int> known{-1};  // -1 unknown yet, 0 no, 1 3.11
   int k = known.load(std::memory_order_acquire);
   if (k < 0) {
@@ -92,6 +92,36 @@ T read_at(const void* base, size_t offset) {
   T value;
   memcpy(&value, static_cast<const char*>(base) + offset, sizeof value);
   return value;
+}
+
+// The calling thread's innermost frame, or null when it has none or the layout is unknown.
+void* innermost_frame(const FrameLayout** layout_out) {
+  const cpython::Api& a = cpython::api;
+  void* tstate = a.this_thread_state();
+  const FrameLayout* layout = cpython::available(cpython::kFrameKeys) ? frame_layout() : nullptr;
+  if (tstate == nullptr || layout == nullptr) return nullptr;
+  auto* cframe = read_at<void*>(tstate, layout->cframe);
+  if (cframe == nullptr) return nullptr;
+  *layout_out = layout;
+  return read_at<void*>(cframe, layout->current_frame);
+}
+
+// Marks the frames the interpreter entered from C. _Py_DumpTraceback (3.11) prints the same
+// chain, one line per frame, so the dump's frames and the chain match one to one; a chain that
+// does not (a frame that is not code, a shorter chain) leaves every mark unset.
+void mark_entry_frames(std::vector<PyFrame>& frames) {
+  const FrameLayout* layout = nullptr;
+  void* frame = innermost_frame(&layout);
+  size_t i = 0;
+  for (; frame != nullptr && i < frames.size(); ++i) {
+    auto* code = read_at<void*>(frame, layout->f_code);
+    if (code == nullptr || read_at<void*>(code, layout->ob_type) != cpython::api.code_type) break;
+    frames[i].entry = read_at<bool>(frame, layout->is_entry);
+    frame = read_at<void*>(frame, layout->previous);
+  }
+  if (i != frames.size()) {
+    for (PyFrame& f : frames) f.entry = false;
+  }
 }
 
 }  // namespace
@@ -144,7 +174,9 @@ std::vector<PyFrame> capture_stack() {
     text.resize(n > 0 ? static_cast<size_t>(n) : 0);
   }
   sys::close(fd);
-  return parse_dump(text);
+  std::vector<PyFrame> frames = parse_dump(text);
+  mark_entry_frames(frames);
+  return frames;
 }
 
 }  // namespace loopsan::python

@@ -13,6 +13,10 @@ struct PyFrame {
   std::string function;
   std::string file;
   int line = -1;  // -1 when CPython could not tell
+  // The first frame of one call of the interpreter's eval loop from C (CPython 3.11's
+  // _PyInterpreterFrame.is_entry): where a merged native + Python stack splices this frame and
+  // the ones it called into the native frames, at that call's _PyEval_EvalFrameDefault.
+  bool entry = false;
 };
 
 // True when the process contains a CPython whose C API we can use.

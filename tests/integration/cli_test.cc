@@ -229,6 +229,20 @@ BOOST_AUTO_TEST_CASE(a_throw_inlined_into_a_thread_lambda_is_named) {
       text.out);
 }
 
+// `loopsan run`'s summary points at the same guilty line as `loopsan report`.
+BOOST_AUTO_TEST_CASE(run_summary_names_the_guilty_line) {
+  std::string source = std::string(LOOPSAN_TEST_CONSUMER_DIR) + "/../victims/inlined_victim.cc";
+  std::string dir = make_temp_dir();
+  RunResult r = run({.argv = {cli_path(), "run", "--report-dir", dir, "-o", "log_to_stderr=0", "--",
+                              victim("inlined_victim"), "thread", dir + "/config"},
+                     .preload = false});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_TEST(
+      r.err.find("==loopsan==     at refresh_config (inlined_victim.cc:" +
+                 std::to_string(line_of(source, "BLOCKING-LINE")) + ")\n") != std::string::npos,
+      r.err);
+}
+
 // A report is symbolized from the modules it names, wherever the report file itself is: a copy
 // in another directory gives the same frames.
 BOOST_AUTO_TEST_CASE(a_copied_report_symbolizes_the_same) {
@@ -292,6 +306,46 @@ BOOST_AUTO_TEST_CASE(report_text_points_at_the_python_line_first) {
   RunResult full = run({.argv = {cli_path(), "report", "--full-stacks", dir}, .preload = false});
   BOOST_TEST(full.out.find("_PyEval_EvalFrameDefault") != std::string::npos, full.out);
   BOOST_TEST(full.out.find("Python stack (most recent call first)") != std::string::npos, full.out);
+}
+
+// Python called back from C (a ctypes callback that qsort calls) is a second run of the
+// interpreter's eval loop: the merged stack splices each run of Python frames where its eval
+// loop is, so qsort shows between the callback and the coroutine that called qsort, and the
+// JSON marks the frame each run began with ("entry").
+BOOST_AUTO_TEST_CASE(merged_stack_keeps_c_between_python_frames) {
+  std::string script = python_victim("callback_from_c.py");
+  for (const std::string& py : pythons()) {
+    BOOST_TEST_CONTEXT(py) {
+      std::string dir = make_temp_dir();
+      RunResult r =
+          run({.argv = {py, script}, .options = "report_dir=" + dir + ",log_to_stderr=0"});
+      BOOST_TEST(r.exit_code == 0, r.describe());
+      RunResult text = run({.argv = {cli_path(), "report", dir}, .preload = false});
+      std::string merged = text.out.substr(text.out.find("Stack, Python and native"));
+      size_t sleep = merged.find("#0 clock_nanosleep (libc)");
+      size_t callback = merged.find(" by_value at " + script + ":" +
+                                    std::to_string(line_of(script, "BLOCKING-CALL-HERE")));
+      size_t qsort = merged.find("qsort");
+      size_t caller = merged.find(" sort_numbers at " + script + ":" +
+                                  std::to_string(line_of(script, "QSORT-CALL-HERE")));
+      size_t outer = merged.find(" main at " + script);
+      BOOST_TEST((sleep != std::string::npos && callback != std::string::npos &&
+                  qsort != std::string::npos && caller != std::string::npos &&
+                  outer != std::string::npos && sleep < callback && callback < qsort &&
+                  qsort < caller && caller < outer),
+                 merged);
+      BOOST_TEST(merged.find("_PyEval_EvalFrameDefault") == std::string::npos, merged);
+      RunResult json_out =
+          run({.argv = {cli_path(), "report", "--format", "json", dir}, .preload = false});
+      auto finding = nlohmann::json::parse(json_out.out.substr(0, json_out.out.find('\n')));
+      const auto& python = finding["python_stack"];
+      BOOST_REQUIRE(python.size() >= 3u);
+      BOOST_TEST(python[0]["function"] == "by_value");
+      BOOST_TEST(python[0].value("entry", false), python.dump());
+      BOOST_TEST(python[1]["function"] == "sort_numbers");
+      BOOST_TEST(python[1].value("entry", false), python.dump());
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

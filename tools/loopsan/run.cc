@@ -15,7 +15,10 @@
 
 #include "agent/base/options.h"
 #include "tools/loopsan/commands.h"
+#include "tools/loopsan/guilty_frame.h"
+#include "tools/loopsan/report_json.h"
 #include "tools/loopsan/report_reader.h"
+#include "tools/loopsan/source_locations.h"
 
 namespace loopsan::cli {
 namespace {
@@ -75,22 +78,22 @@ std::vector<Report> session_reports(const std::string& dir, const std::string& s
 void print_summary(const std::vector<Report>& reports) {
   std::vector<DistinctFinding> findings = distinct_findings(reports);
   std::map<std::string, long> by_kind;
+  // Each finding's guilty line, symbolized as `loopsan report` does.
+  SourceLocations lines;
   for (const auto& d : findings) {
-    by_kind[d.finding.is_object() && d.finding.contains("kind") && d.finding["kind"].is_string()
-                ? d.finding["kind"].get<std::string>()
-                : "unknown"] += 1;
+    by_kind[str(d.finding, "kind", "unknown")] += 1;
+    lines.add_finding(d.finding);
   }
+  lines.resolve();
   std::cerr << "==loopsan== " << findings.size()
             << (findings.size() == 1 ? " finding" : " findings");
   if (!findings.empty()) std::cerr << " (" << kinds_text(by_kind) << ")";
   std::cerr << " in " << reports.size() << (reports.size() == 1 ? " report" : " reports") << "\n";
   for (const auto& d : findings) {
-    const auto& f = d.finding;
-    auto text = [&](const char* k) {
-      return f.contains(k) && f[k].is_string() ? f[k].get<std::string>() : std::string();
-    };
-    std::cerr << "==loopsan==   " << text("kind") << ": " << text("message") << " [" << d.process
-              << "]\n";
+    std::cerr << "==loopsan==   " << str(d.finding, "kind") << ": " << str(d.finding, "message")
+              << " [" << d.process << "]\n";
+    std::string guilty = guilty_frame(d.finding, lines);
+    if (!guilty.empty()) std::cerr << "==loopsan==     at " << guilty << "\n";
   }
   for (const auto& r : reports) {
     if (!r.summary.is_object()) {

@@ -1,11 +1,21 @@
 #include "tools/loopsan/source_locations.h"
 
+#include "tools/loopsan/report_json.h"
+
 namespace loopsan::cli {
 
 void SourceLocations::add(const std::string& module, unsigned long offset) {
   if (module.empty() || module[0] != '/') return;
   if (found_.count({module, offset}) != 0) return;
   pending_[module].push_back(offset);
+}
+
+void SourceLocations::add_finding(const nlohmann::json& finding) {
+  if (!finding.is_object()) return;
+  for (const auto& [key, value] : finding.items()) {
+    if (!is_native_stack(value)) continue;
+    for (const auto& f : value) add(str(f, "module"), hex_field(f, "offset"));
+  }
 }
 
 void SourceLocations::resolve() {

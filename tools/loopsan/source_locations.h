@@ -8,8 +8,10 @@
 #include <utility>
 #include <vector>
 
-#include "tools/loopsan/source_location.h"
+#include <nlohmann/json.hpp>
+
 #include "tools/loopsan/dwarf_symbolizer.h"
+#include "tools/loopsan/source_location.h"
 
 namespace loopsan::cli {
 
@@ -17,6 +19,8 @@ class SourceLocations {
  public:
   // Queues one frame; resolve() then looks every queued frame up.
   void add(const std::string& module, unsigned long offset);
+  // Queues every native frame of a finding's stacks.
+  void add_finding(const nlohmann::json& finding);
   void resolve();
   // The source locations at that address, innermost inlined function first and the function
   // that really contains the address last; null when unknown.

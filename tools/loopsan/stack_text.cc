@@ -1,0 +1,192 @@
+#include "tools/loopsan/stack_text.h"
+
+#include <vector>
+
+#include "tools/loopsan/code_owners.h"
+#include "tools/loopsan/report_json.h"
+
+namespace loopsan::cli {
+
+using nlohmann::json;
+
+namespace {
+
+// One printed line of a stack; `internal` lines fold when several come in a row.
+struct StackLine {
+  std::string text;
+  bool internal = false;
+};
+
+// Prints the lines, each run of two or more library-internal lines folded into one (never
+// the innermost line: that is where the finding happened).
+void print_lines(std::ostream& out, const std::vector<StackLine>& lines, bool fold) {
+  for (size_t k = 0; k < lines.size();) {
+    size_t run = k;
+    while (fold && k > 0 && run < lines.size() && lines[run].internal) ++run;
+    if (run - k >= 2) {
+      out << "    … " << (run - k) << " frames of library internals …\n";
+      k = run;
+      continue;
+    }
+    out << lines[k].text << "\n";
+    ++k;
+  }
+}
+
+std::string file_line(const std::string& file, long line, bool full) {
+  return (full ? file : basename_of(file)) + ":" + std::to_string(line);
+}
+
+std::string python_frame_text(const json& frame) {
+  std::string text = str(frame, "function", "??") + " at " + str(frame, "file", "??");
+  if (num(frame, "line", -1) >= 0) text += ":" + std::to_string(num(frame, "line"));
+  return text;
+}
+
+// Where a native frame is in the source: the report's own file:line if it has them (a report
+// already symbolized), else DWARF's.
+std::pair<std::string, long> frame_source(const json& frame,
+                                          const std::vector<SourceLocation>* locs) {
+  if (frame.contains("file") && frame["file"].is_string()) {
+    return {frame["file"].get<std::string>(), num(frame, "line")};
+  }
+  if (locs != nullptr && !locs->empty()) return {locs->back().file, locs->back().line};
+  return {{}, 0};
+}
+
+}  // namespace
+
+std::string short_name(const std::string& name) {
+  std::string out;
+  int depth = 0;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool is_operator = c == '<' && i >= 8 && name.compare(i - 8, 8, "operator") == 0;
+    if (c == '<' && !is_operator) {
+      if (depth++ == 0) out += "<…>";
+      continue;
+    }
+    if (c == '>' && depth > 0) {
+      --depth;
+      continue;
+    }
+    if (depth == 0) out += c;
+  }
+  if (out.size() > 100) {
+    size_t open = out.find('(');
+    size_t close = out.rfind(')');
+    if (open != std::string::npos && close != std::string::npos && close > open) {
+      out = out.substr(0, open) + "(…)" + out.substr(close + 1);
+    }
+  }
+  return out;
+}
+
+void print_native_stack(std::ostream& out, const json& frames, const SourceLocations& lines,
+                        bool full) {
+  std::vector<StackLine> items;
+  int i = 0;
+  for (const auto& f : frames) {
+    std::string function = str(f, "function", "??");
+    std::string module = str(f, "module", "??");
+    std::string where =
+        full ? " (" + module + "+" + str(f, "offset") + ")" : " (" + basename_of(module) + ")";
+    const std::vector<SourceLocation>* locs = lines.find(module, hex_field(f, "offset"));
+    std::string prefix = "    #" + std::to_string(i) + " " + (full ? str(f, "ip") + " " : "");
+    // Functions inlined at this address come first, as sanitizers print them.
+    if (locs != nullptr) {
+      for (size_t k = 0; k + 1 < locs->size(); ++k) {
+        const SourceLocation& in = (*locs)[k];
+        std::string name = in.function.empty() ? "??" : in.function;
+        items.push_back({prefix + "in " + (full ? name : short_name(name)) + " " +
+                             file_line(in.file, in.line, full) + " (inlined)",
+                         library_internal(name, in.file, module)});
+      }
+    }
+    auto [file, line] = frame_source(f, locs);
+    std::string text = prefix + "in " + (full ? function : short_name(function));
+    if (!file.empty()) text += " " + file_line(file, line, full);
+    items.push_back({text + where, library_internal(function, file, module)});
+    ++i;
+  }
+  print_lines(out, items, !full);
+}
+
+void print_python_stack(std::ostream& out, const json& frames) {
+  int i = 0;
+  for (const auto& f : frames) out << "    #" << i++ << " " << python_frame_text(f) << "\n";
+}
+
+void print_js_stack(std::ostream& out, const json& frames) {
+  int i = 0;
+  for (const auto& f : frames) {
+    std::string function = str(f, "function");
+    out << "    #" << i++ << " " << (function.empty() ? "<anonymous>" : function) << " at "
+        << str(f, "script", "??");
+    if (num(f, "line", -1) >= 0) out << ":" << num(f, "line");
+    if (num(f, "column", -1) >= 0) out << ":" << num(f, "column");
+    out << "\n";
+  }
+}
+
+bool can_merge_python(const json& f) {
+  return f.is_object() && f.contains("python_stack") && is_python_stack(f["python_stack"]) &&
+         f.contains("stack") && is_native_stack(f["stack"]);
+}
+
+void print_merged_python_stack(std::ostream& out, const json& f, const SourceLocations& lines) {
+  out << "\n  Stack, Python and native (most recent call first; --full-stacks for all):\n";
+  const json& python = f["python_stack"];
+  // CPython 3.11 reports mark the frame each eval-loop call began with ("entry"): the Python
+  // frames then splice exactly, one run per _PyEval_EvalFrameDefault. Without the marks they
+  // all go where the innermost eval loop is, and the native frames outside it are left out
+  // (their place among the Python frames is unknown).
+  bool exact = false;
+  for (const auto& frame : python) exact |= flag(frame, "entry");
+
+  std::vector<StackLine> items;
+  int n = 0;
+  auto add = [&](const std::string& text, bool internal) {
+    items.push_back({"    #" + std::to_string(n++) + " " + text, internal});
+  };
+  if (f.contains("call") && f["call"].is_string()) {
+    add(f["call"].get<std::string>() + " (libc)", false);
+  }
+
+  size_t next_python = 0;
+  auto splice_python = [&] {
+    while (next_python < python.size()) {
+      const json& frame = python[next_python++];
+      add(python_frame_text(frame), false);
+      if (exact && flag(frame, "entry")) break;
+    }
+  };
+  bool in_python = false;  // an eval loop is below the frames already seen
+  bool builtin_shown = false;
+  for (const auto& frame : f["stack"]) {
+    std::string function = str(frame, "function");
+    if (function == "_PyEval_EvalFrameDefault") {
+      if (!in_python || exact) splice_python();
+      in_python = true;
+      if (!exact) break;
+      continue;
+    }
+    std::string module = str(frame, "module");
+    if (interpreter_module(module)) {
+      // The innermost interpreter frame is the builtin the Python code called (time.sleep's
+      // C function); the others are the interpreter's calling machinery.
+      if (in_python || builtin_shown) continue;
+      builtin_shown = true;
+    }
+    const std::vector<SourceLocation>* locs = lines.find(module, hex_field(frame, "offset"));
+    auto [file, line] = frame_source(frame, locs);
+    std::string text = short_name(function.empty() ? "??" : function);
+    if (!file.empty()) text += " " + file_line(file, line, false);
+    add(text + " (" + basename_of(module) + ")", library_internal(function, file, module));
+  }
+  // Python frames the native stack did not reach (it is capped at a depth).
+  while (next_python < python.size()) splice_python();
+  print_lines(out, items, true);
+}
+
+}  // namespace loopsan::cli
