@@ -215,6 +215,14 @@ BOOST_AUTO_TEST_CASE(a_throw_inlined_into_a_thread_lambda_is_named) {
       run({.argv = {cli_path(), "report", "--format", "json", dir}, .preload = false});
   auto finding = nlohmann::json::parse(json_out.out.substr(0, json_out.out.find('\n')));
   BOOST_TEST(finding["kind"] == "unretrieved-exception");
+  // Neither stack shows loopsan's own frames (the __cxa_throw wrapper, the thread trampoline).
+  for (const char* key : {"throw_stack", "stack"}) {
+    BOOST_TEST(finding[key].size() > 0u, key);
+    for (const auto& frame : finding[key]) {
+      BOOST_TEST(frame["module"].get<std::string>().find("libloopsan") == std::string::npos,
+                 frame.dump());
+    }
+  }
   bool named = false;
   for (const auto& frame : finding["throw_stack"]) {
     if (!frame.contains("inlined")) continue;
