@@ -3,10 +3,9 @@ called back from C, sleeps: the merged stack must show the callback's line, then
 the coroutine that called it (the interpreter entered twice, C in between)."""
 import asyncio
 import ctypes
-import ctypes.util
 import time
 
-libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc = ctypes.CDLL("libc.so.6")
 COMPARE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_int),
                            ctypes.POINTER(ctypes.c_int))
 
