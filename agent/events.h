@@ -83,10 +83,35 @@ void thread_named(pthread_t thread, const char* name);
 
 // --- Event loops -------------------------------------------------------------------------------
 
-// The return from a loop's own wait is where a stalled loop will be measured from; no module
-// listens to it yet (the watchdog will), and until one does the wrappers only test a flag.
+// The return from a loop's own wait is where a stalled loop is measured from. The wrappers
+// count returns in the thread's state (ThreadState::loop_wait_returns), which the watchdog
+// reads from its own thread; they call out only for a thread the stall detector has not
+// decided about yet, while findings wait for a confirmation, or when the watchdog asked to
+// hear of the next return (it went idle: every loop was in its wait).
 void loop_wait_ended(int epfd);
 extern std::atomic<bool> g_loop_wait_end_wanted;
+
+// A wrapped call that may block is about to block on a loop thread (or has returned): the
+// watchdog sees it in the thread's state, and a stack sample being decided for this thread
+// settles first, so that its signal never interrupts the call (stacks/sampler.h).
+void settle_sample();
+inline void wait_entering() {
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (__atomic_load_n(&tls_state.sample_state, __ATOMIC_RELAXED) != 0) settle_sample();
+}
+inline void call_entering(const char* call, const void* caller) {
+  ThreadState& t = tls_state;
+  if (t.in_call == 0) {
+    t.call_name = call;
+    t.call_caller = caller;
+  }
+  __atomic_store_n(&t.in_call, static_cast<uint8_t>(t.in_call + 1), __ATOMIC_RELAXED);
+  wait_entering();
+}
+inline void call_left() {
+  ThreadState& t = tls_state;
+  __atomic_store_n(&t.in_call, static_cast<uint8_t>(t.in_call - 1), __ATOMIC_RELAXED);
+}
 // False means certainly not a loop thread right now (one TLS read): what a wrapper may test
 // before it does extra work to describe a call.
 inline bool maybe_loop_thread() {
@@ -144,9 +169,12 @@ class BlockingScope {
   explicit BlockingScope(const BlockingCall& call) {
     const ThreadState& t = tls_state;
     if (call.rule == BlockRule::kNever || !loop_tracker::maybe_loop_thread() || t.guard != 0 ||
-        t.in_signal != 0 || t.allow_blocking_depth != 0) {
+        t.in_signal != 0) {
       return;
     }
+    call_entering(call.call, call.caller);
+    entered_ = true;
+    if (t.allow_blocking_depth != 0) return;
     if (call.rule == BlockRule::kThreshold) {
       state_.call = call;
       state_.start_ns = sys::monotonic_ns();
@@ -156,6 +184,7 @@ class BlockingScope {
     watched_ = blocking_begin(call, state_);
   }
   ~BlockingScope() {
+    if (entered_) call_left();
     if (timed_) {
       if (sys::monotonic_ns() - state_.start_ns >=
           g_block_threshold_ns.load(std::memory_order_relaxed)) {
@@ -170,6 +199,7 @@ class BlockingScope {
 
  private:
   BlockingState state_;
+  bool entered_ = false;
   bool watched_ = false;
   bool timed_ = false;
 };
@@ -237,10 +267,22 @@ class PollingWait {
                             wait == loop_tracker::Wait::kNested && timeout_ms != 0
                                 ? BlockRule::kAlways
                                 : BlockRule::kNever,
-                            timeout_ms > 0 ? timeout_ms * 1000000 : -1, caller}) {}
+                            timeout_ms > 0 ? timeout_ms * 1000000 : -1, caller}) {
+    if (own_) {
+      __atomic_store_n(&tls_state.in_loop_wait, uint8_t{1}, __ATOMIC_RELAXED);
+      wait_entering();
+    }
+  }
   ~PollingWait() {
-    if (own_ && (tls_state.pending_confirmations != 0 ||
-                 g_loop_wait_end_wanted.load(std::memory_order_relaxed))) {
+    if (!own_) return;
+    ThreadState& t = tls_state;
+    __atomic_store_n(&t.in_loop_wait, uint8_t{0}, __ATOMIC_RELAXED);
+    __atomic_store_n(&t.loop_wait_returns, t.loop_wait_returns + 1, __ATOMIC_RELAXED);
+    // Ordered against the watchdog's going idle by its membarrier() (core/watchdog.h).
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (t.pending_confirmations != 0 || t.stall_watch == 0 ||
+        __atomic_load_n(&t.stall_open, __ATOMIC_RELAXED) != 0 ||
+        g_loop_wait_end_wanted.load(std::memory_order_relaxed)) {
       loop_wait_ended(-1);
     }
   }

@@ -76,6 +76,35 @@ int64_t wall_ms() {
   return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
 }
 
+long read_small_file(const char* path, char* buf, size_t cap) {
+  if (cap == 0) return -1;
+  int saved = errno;
+  long fd = call_with(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  long total = -1;
+  if (fd >= 0) {
+    total = 0;
+    while (static_cast<size_t>(total) < cap - 1) {
+      long n = call_with(SYS_read, fd, buf + total, cap - 1 - static_cast<size_t>(total));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      total += n;
+    }
+    close(static_cast<int>(fd));
+    buf[total] = '\0';
+  }
+  errno = saved;
+  return total;
+}
+
+int64_t thread_cpu_ns(pid_t tid) {
+  int saved = errno;
+  auto clock = static_cast<clockid_t>((~static_cast<unsigned>(tid) << 3) | 6);
+  timespec ts{};
+  long rc = call_with(SYS_clock_gettime, clock, &ts);
+  errno = saved;
+  return rc == 0 ? int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec : -1;
+}
+
 size_t format_u64(char* buf, uint64_t value) {
   char tmp[20];
   size_t n = 0;

@@ -72,4 +72,16 @@ int64_t wall_ms();
 // Formats `value` in decimal into `buf` (no allocation); returns the number of characters.
 size_t format_u64(char* buf, uint64_t value);
 
+// Reads up to `cap - 1` bytes of the file at `path` into `buf`, NUL-terminated, with raw
+// open/read/close (the descriptor lives for this call only: a host may close every
+// descriptor, and a kept one could end up naming the host's file). Returns the number of
+// bytes read, or -1 (errno kept). For small /proc files.
+long read_small_file(const char* path, char* buf, size_t cap);
+
+// CPU time consumed so far by thread `tid` of this process, in nanoseconds, or -1 when it has
+// exited. Its clock id is computed from the tid the way glibc's pthread_getcpuclockid does
+// (MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED)), so that no pthread_t is needed; a real system
+// call (no vDSO for CPU clocks), about 1 µs.
+int64_t thread_cpu_ns(pid_t tid);
+
 }  // namespace loopsan::sys

@@ -57,6 +57,28 @@ struct ThreadState {
   int pending_confirmations;
   // Non-zero while a host signal handler runs on this thread (core/signal_handlers.h).
   int in_signal;
+  // --- What the watchdog (core/watchdog.h) reads from another thread. Written only by this
+  // thread, on loop threads only; read with relaxed atomic loads, so a value may be one
+  // instruction stale, never torn.
+  // Returns from the loop's own wait, and whether the thread is inside that wait now
+  // (events::PollingWait).
+  uint32_t loop_wait_returns;
+  uint8_t in_loop_wait;
+  // Whether the stall detector watches this thread: 0 not decided yet (the next return from a
+  // loop wait asks), 1 yes, 2 no (detectors/loop_stall.h).
+  uint8_t stall_watch;
+  // Set by the watchdog (the one field it writes) while it sees this thread stalled: the next
+  // return from the loop wait tells the stall detector when exactly the stall ended.
+  uint8_t stall_open;
+  // Nesting of wrapped calls that may block, made on a loop thread (events::BlockingScope), and
+  // the outermost one's name and caller.
+  uint8_t in_call;
+  const char* call_name;
+  const void* call_caller;
+  // The stack sampler's handshake with this thread (stacks/sampler.h): 0 none, 1 a sample is
+  // being decided, 2 its signal is sent. A wrapped call that may block waits for it to settle
+  // before it blocks, so that the signal never interrupts the host's own call (EINTR).
+  int sample_state;
   // Cached kernel thread id (0 = not read yet); reset in a forked child.
   pid_t tid;
   ThreadRecord* record;

@@ -34,6 +34,7 @@
 #include "agent/runtimes/cxx_exceptions.h"
 #include "agent/runtimes/python_bridge.h"
 #include "agent/runtimes/python_hooks.h"
+#include "agent/stacks/sampler.h"
 #include "agent/stacks/stack.h"
 #include "agent/stacks/unwinder_pipe.h"
 
@@ -226,6 +227,11 @@ BlockRule address_rule(int flags) {
                                                                         : BlockRule::kAlways;
 }
 
+void settle_sample() {
+  ErrnoSaver errno_saver;
+  sampler::settle();
+}
+
 void allow_blocking_begin(const char*) {
   ++tls_state.allow_blocking_depth;
 }
@@ -401,6 +407,21 @@ int plain_sigaction(int sig, const struct sigaction* act, struct sigaction* olda
   if (real == nullptr) return interception::missing_errno_result();
   // Not before start-up, nor in a vfork child (which must not change our table).
   if (!active() || !same_process()) return real(sig, act, oldact);
+  if (sampler::owns(sig)) {
+    // The stack sampler's signal: the host sees what it set. A handler of its own takes the
+    // signal back, and the sampler moves to another one.
+    bool handler =
+        act != nullptr &&
+        ((act->sa_flags & SA_SIGINFO) ? act->sa_sigaction != nullptr
+                                      : act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN);
+    if (!handler) return sampler::host_view(sig, act, oldact);
+    struct sigaction previous {};
+    sampler::host_view(sig, nullptr, &previous);
+    sampler::taken_by_host(sig);
+    int rc = signal_handlers::host_sigaction(real, sig, act, nullptr);
+    if (rc == 0 && oldact != nullptr) *oldact = previous;
+    return rc;
+  }
   return signal_handlers::host_sigaction(real, sig, act, oldact);
 }
 

@@ -12,6 +12,7 @@
 #include "agent/base/text.h"
 #include "agent/core/module.h"
 #include "agent/core/process_info.h"
+#include "agent/core/watchdog.h"
 #include "agent/events.h"
 #include "agent/report/finding_table.h"
 #include "agent/report/report_file.h"
@@ -119,6 +120,7 @@ void process_exit_checks() {
 void process_exiting(int status) {
   if (!active() || !same_process()) return;
   ReentryGuard guard;
+  watchdog::stop();  // no stall is judged while the process tears itself down
   summary::write(summary::How::kExit, status);
   int final = final_status(status);
   if (final != status) {
@@ -133,6 +135,7 @@ int process_exiting_now(int status) {
   if (!active() || !same_process()) return status;
   ErrnoSaver errno_saver;
   ReentryGuard guard;
+  watchdog::stop();
   summary::write(summary::How::kExit, status);
   return final_status(status);
 }

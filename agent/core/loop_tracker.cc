@@ -143,6 +143,49 @@ void start_poll_loop(ThreadState& t, uintptr_t site, bool framed) {
 
 }  // namespace
 
+namespace {
+
+template <typename T>
+T peek(const T& field) {
+  return __atomic_load_n(&field, __ATOMIC_RELAXED);
+}
+
+// frames_live() for another thread whose stack pointer is `sp`.
+bool frames_live_at(const ThreadState& t, uintptr_t sp, const uintptr_t* cfa, const uintptr_t* ra,
+                    int n) {
+  uintptr_t lo = peek(t.stack_lo), hi = peek(t.stack_hi);
+  if (sp == 0 || sp < lo || sp >= hi) return true;
+  for (int i = 0; i < n && i < 2; ++i) {
+    uintptr_t at = peek(cfa[i]);
+    if (at <= lo || at > hi) return true;
+    if (sp < at &&
+        peek(*reinterpret_cast<const uintptr_t*>(at - sizeof(uintptr_t))) == peek(ra[i])) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool runs_loop_at(const ThreadState& t, uintptr_t sp) {
+  if (peek(t.explicit_loop_depth) > 0 || peek(t.named_loop) || peek(t.python_loop) ||
+      peek(t.library_loop_depth) > 0) {
+    return true;
+  }
+  if (peek(t.in_loop) && generation_of(peek(t.loop_fd)) == peek(t.loop_generation)) {
+    int frames = peek(t.loop_frames);
+    if (frames == 0 || frames_live_at(t, sp, t.loop_frame_cfa, t.loop_frame_ra, frames))
+      return true;
+  }
+  if (peek(t.poll_loop) && peek(t.poll_confirmed)) {
+    int frames = peek(t.poll_frames);
+    if (frames == 0 || frames_live_at(t, sp, t.poll_frame_cfa, t.poll_frame_ra, frames))
+      return true;
+  }
+  return false;
+}
+
 bool is_loop_thread() {
   ThreadState& t = tls_state;
   bool automatic = epoll_loop_current(t) | poll_loop_current(t);

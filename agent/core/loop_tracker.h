@@ -43,6 +43,12 @@ inline bool maybe_loop_thread() {
 // loop function returned).
 bool is_loop_thread();
 
+// Asked from another thread (the watchdog) about the thread that owns `t`, which is alive:
+// whether it still runs a loop, judging its recorded loop frames against its stack pointer
+// `sp` (0: unknown, frames not judged). Reads `t` while its thread may change it: the answer
+// may be one change late, never a crash (frames are read only inside the thread's own stack).
+bool runs_loop_at(const ThreadState& t, uintptr_t sp);
+
 // What a wait on a polling set is to the calling thread.
 enum class Wait {
   kNone,    // not a loop thread, and this wait does not make one

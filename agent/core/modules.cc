@@ -7,6 +7,10 @@
 #include "agent/core/module.h"
 #include "agent/core/process_info.h"
 #include "agent/core/thread_registry.h"
+#include "agent/core/watchdog.h"
+#include "agent/detectors/loop_stall.h"
+#include "agent/report/episodes.h"
+#include "agent/stacks/sampler.h"
 #include "agent/detectors/future_tracker.h"
 #include "agent/detectors/uncaught.h"
 #include "agent/interception/interception.h"
@@ -67,6 +71,13 @@ const Module kTable[] = {
          },
      .thread_exiting = blocking::thread_exiting,
      .loop_wait_ended = blocking::loop_waited},
+    {.name = "episodes", .after_fork_child = episodes::reset_after_fork},
+    {.name = "sampler", .after_fork_child = sampler::reset_after_fork},
+    {.name = "watchdog", .after_fork_child = watchdog::reset_after_fork, .at_exit = watchdog::stop},
+    {.name = "loop_stall",
+     .after_fork_child = loop_stall::reset_after_fork,
+     .thread_exiting = loop_stall::thread_exiting,
+     .loop_wait_ended = loop_stall::loop_waited},
     {.name = "uncaught",
      .init = [](const StartInfo&) { uncaught::install(REAL(_ZSt13set_terminatePFvvE)); }},
     {.name = "cpython",

@@ -118,18 +118,8 @@ bool runtime_internal(const events::BlockingCall& call) {
 // a condition variable. Recognised by the function that made the call (inlined asio code keeps
 // the scheduler's name in the symbol table).
 bool loop_internal(const Captured& captured) {
-  static constexpr const char* kIdleWaiters[] = {
-      "asio::detail::scheduler::do_run_one",
-      "asio::detail::scheduler::do_wait_one",
-      "asio::detail::posix_event::wait",
-      "asio::detail::conditionally_enabled_event::wait",
-  };
   std::vector<Frame> frames = symbolize(captured.stack);
-  if (frames.empty()) return false;
-  for (const char* waiter : kIdleWaiters) {
-    if (frames[0].function.find(waiter) != std::string::npos) return true;
-  }
-  return false;
+  return !frames.empty() && is_loop_idle_waiter(frames[0].function);
 }
 
 // Findings held until their poll loop waits again (loop_tracker::unconfirmed_poll_loop), per
@@ -185,6 +175,24 @@ void report(const events::BlockingCall& call, int64_t waited, Captured* captured
 }
 
 }  // namespace
+
+bool is_loop_idle_waiter(const std::string& function) {
+  static constexpr const char* kIdleWaiters[] = {
+      "asio::detail::scheduler::do_run_one",
+      "asio::detail::scheduler::do_wait_one",
+      "asio::detail::posix_event::wait",
+      "asio::detail::conditionally_enabled_event::wait",
+  };
+  for (const char* waiter : kIdleWaiters) {
+    if (function.find(waiter) != std::string::npos) return true;
+  }
+  return false;
+}
+
+bool reports(const char* call, const void* caller) {
+  events::BlockingCall c{call, events::BlockRule::kThreshold, -1, caller};
+  return !runtime_internal(c);
+}
 
 bool begin(const events::BlockingCall& call, events::BlockingState& state) {
   if (call.rule == BlockRule::kNever || call.requested_ns == 0 ||

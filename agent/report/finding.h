@@ -41,6 +41,10 @@ struct Finding {
   // JavaScript stacks by field name ("js_stack", ...), inside node. An empty one is written
   // only when the process is node (node::present()).
   std::vector<std::pair<std::string, std::vector<node::JsFrame>>> js_stacks;
+  // Native stacks that make up the finding's id without being written (same naming as
+  // `stacks`; listed in identity_stacks like them): a sampled stack's identity is where it
+  // stalled, function by function, not the exact instruction the sample hit.
+  std::vector<std::pair<std::string, StackId>> identity_only_stacks;
   // Extra text that distinguishes findings with the same stacks (e.g. the blocking call).
   std::string identity;
   // The stacks (native, Python or JavaScript, by field name) that make up the finding's id;

@@ -82,6 +82,17 @@ bool count_if_known(uint64_t raw) {
   return false;
 }
 
+uint64_t id_of(uint64_t raw) {
+  if (raw == 0) raw = 1;
+  for (int probe = 0; probe < kCapacity; ++probe) {
+    int i = static_cast<int>((raw + static_cast<uint64_t>(probe)) % kCapacity);
+    uint64_t cur = entries[i].raw.load(std::memory_order_acquire);
+    if (cur == 0) return 0;
+    if (cur == raw) return entries[i].id.load(std::memory_order_acquire);
+  }
+  return 0;
+}
+
 bool publish(int slot, uint64_t id, bool suppressed) {
   if (id == 0) id = 1;
   if (suppressed) {

@@ -42,6 +42,9 @@ Claim claim(uint64_t raw, Kind kind, int* slot);
 // Lets a detector skip capturing stacks for the thousandth occurrence of a hot bug.
 bool count_if_known(uint64_t raw);
 
+// The stable id reported for the raw stack `raw` (0 when unknown, or not published yet).
+uint64_t id_of(uint64_t raw);
+
 // Publishes the stable id of a freshly claimed slot. Returns true if that id is new (the
 // caller reports the finding), false if it repeats an earlier slot's id (counted there).
 // A suppressed finding is kept (its repeats stay cheap) but counts only as suppressed.

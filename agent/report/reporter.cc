@@ -58,11 +58,13 @@ uint64_t js_hash(uint64_t h, const Finding& f) {
 uint64_t raw_stacks_hash(const Finding& f) {
   uint64_t h = mix(0xcbf29ce484222325ull, static_cast<uint64_t>(f.kind));
   h = mix(h, f.identity);
-  for (const auto& [name, id] : f.stacks) {
-    if (!f.in_identity(name)) continue;
-    h = mix(h, name);
-    depot::StackView stack = depot::get(id);
-    for (int i = 0; i < stack.size && i < kIdentityFrames; ++i) h = mix(h, stack.ips[i]);
+  for (const auto* list : {&f.stacks, &f.identity_only_stacks}) {
+    for (const auto& [name, id] : *list) {
+      if (!f.in_identity(name)) continue;
+      h = mix(h, name);
+      depot::StackView stack = depot::get(id);
+      for (int i = 0; i < stack.size && i < kIdentityFrames; ++i) h = mix(h, stack.ips[i]);
+    }
   }
   for (const auto& [name, frames] : f.python_stacks) {
     if (f.in_identity(name) && !frames.empty()) h = python_hash(mix(h, name), frames);
@@ -162,6 +164,12 @@ uint64_t raw_hash(const Finding& finding) {
   return raw_stacks_hash(finding);
 }
 
+std::string stack_json(StackId stack) {
+  JsonWriter w;
+  write_frames(w, symbolize(stack));
+  return w.str();
+}
+
 uint64_t fnv1a(const void* data, size_t len, uint64_t seed) {
   uint64_t h = seed;
   const auto* p = static_cast<const unsigned char*>(data);
@@ -179,7 +187,9 @@ bool submit(Finding& f) {
 
   Symbolized stacks;
   for (const auto& [name, id] : f.stacks) stacks.emplace_back(name, symbolize(id));
-  uint64_t id = stable_id(f, stacks);
+  Symbolized identity = stacks;
+  for (const auto& [name, id] : f.identity_only_stacks) identity.emplace_back(name, symbolize(id));
+  uint64_t id = stable_id(f, identity);
   bool suppressed = suppressions::suppressed(f, stacks);
   if (claim == finding_table::Claim::kNew) {
     if (!finding_table::publish(slot, id, suppressed)) return false;

@@ -17,6 +17,10 @@ bool submit(Finding& finding);
 // can count a later repeat with finding_table::count_if_known() before capturing anything.
 uint64_t raw_hash(const Finding& finding);
 
+// A native stack as a report writes it (a JSON array of frames), for a field that nests
+// stacks (a loop stall's `samples`). Symbolizes: call with no agent lock held.
+std::string stack_json(StackId stack);
+
 // Where finished report lines go instead of the report file and stderr, for unit tests that
 // drive detectors with synthetic events (Seastar's stall detector has the same seam: an
 // injectable report function its test counts). Null (the default) restores the file.

@@ -5,6 +5,7 @@
 
 #include <atomic>
 
+#include "agent/report/episodes.h"
 #include "agent/report/finding_table.h"
 #include "agent/stacks/depot.h"
 #include "agent/base/options.h"
@@ -163,6 +164,11 @@ void write(How how, int status) {
     b.str(",\"suppressed\":");
     b.num(suppressed);
   }
+  // Episodes (loop stalls) reported when they were detected: how long they lasted in the end.
+  static char episodes_storage[16384];
+  size_t episodes_len =
+      episodes::write_json(episodes_storage, sizeof episodes_storage, sys::monotonic_ns());
+  b.bytes(episodes_storage, episodes_len);
   // The stack depot was full: findings after that point have no new stacks (and stackless
   // findings of one kind and call are counted as one).
   if (size_t dropped = depot::stats().dropped) {

@@ -323,6 +323,10 @@ bool is_unwinder_code(const void* address) {
   return unwinder.contains(address);
 }
 
+bool is_own_code(uintptr_t address) {
+  return address >= own_begin && address < own_end;
+}
+
 void use_fork_safe_unwinder_for_testing(bool on) {
   unwinder_unusable.store(on, std::memory_order_relaxed);
 }

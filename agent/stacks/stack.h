@@ -57,6 +57,9 @@ void library_unloaded(uintptr_t load_bias, const char* path);
 
 // True for an address inside libunwind (see agent/stacks/unwinder_pipe.h).
 bool is_unwinder_code(const void* address);
+// True for an address inside loopsan itself (the shim); false when the agent is linked into a
+// program. Async-signal-safe.
+bool is_own_code(uintptr_t address);
 
 // In a fork() child (core/module.h). A child forked while another thread was inside
 // libunwind unwinds with libgcc's unwinder: libunwind may hold a lock of its own there.

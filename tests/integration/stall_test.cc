@@ -1,0 +1,290 @@
+// Loop stalls (detectors/loop_stall.h): the watchdog, the signal sampler and what they must not
+// disturb. Thresholds are set low (stall_threshold_ms=50) and the victims stall for 4x that or
+// more (tests/victims/stall_victim.cc, python/stall_*.py, node/stall_timer.js).
+#include <boost/test/unit_test.hpp>
+
+#include <csignal>
+
+#include "tests/support/harness.h"
+
+using namespace loopsan::test;
+using nlohmann::json;
+
+namespace {
+
+constexpr char kLow[] = "stall_threshold_ms=50";
+
+RunResult run_victim(const std::vector<std::string>& args, const std::string& options = kLow,
+                     int timeout_s = 60) {
+  std::vector<std::string> argv = {victim("stall_victim")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run({.argv = argv, .options = options, .timeout_s = timeout_s});
+}
+
+// The summary's final record of the episodes of finding `id` (null when absent).
+json episodes_of(const RunResult& r, const json& finding) {
+  const json& summary = r.reports.at(0).summary;
+  if (!summary.is_object() || !summary.contains("episodes")) return nullptr;
+  return summary["episodes"].value(finding["id"].get<std::string>(), json());
+}
+
+std::string node_on_path() {
+  RunResult r = run({.argv = {"/bin/sh", "-c", "command -v node"}, .preload = false});
+  if (r.exit_code != 0 || r.out.empty()) return {};
+  return r.out.substr(0, r.out.find('\n'));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(stall)
+
+BOOST_AUTO_TEST_CASE(a_cpu_bound_callback_is_sampled_and_named) {
+  RunResult r = run_victim({"cpu-in-callback"});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_TEST(r.out == "done\n");
+  auto findings = r.findings("loop-stall");
+  BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
+  const json& f = findings[0];
+  BOOST_TEST(f["thread"]["role"] == "loop");
+  BOOST_TEST(f["thread"]["tid"] == r.reports.at(0).start["pid"]);
+  BOOST_TEST(f["computing"] == true);
+  BOOST_TEST(f["duration_ms"].get<int>() >= 50);
+  BOOST_TEST(f["cpu_ms"].get<int>() > 0);  // less than the stall on a busy machine
+  // -O2 code: the busy function and its caller are named, the interrupted one first.
+  BOOST_TEST(
+      f["sampled_stack"][0]["function"].get<std::string>().find("busy_hash") != std::string::npos,
+      r.describe());
+  BOOST_TEST(stack_has_function(f["sampled_stack"], "on_request_hashes"), r.describe());
+  BOOST_TEST(stack_has_function(f["sampled_stack"], "main"), r.describe());
+  // loopsan's own frames are not in it.
+  for (const auto& frame : f["sampled_stack"]) {
+    BOOST_TEST(frame.value("module", "").find("libloopsan") == std::string::npos);
+  }
+  BOOST_REQUIRE(f["samples"].size() == 1u);
+  BOOST_TEST(f["samples"][0]["count"] == 1);
+  BOOST_TEST(stack_has_function(f["samples"][0]["stack"], "busy_hash"));
+  BOOST_TEST(f["message"].get<std::string>().find("computing in") != std::string::npos);
+  // The finding is written at detection; the summary has how long the stall lasted.
+  json e = episodes_of(r, f);
+  BOOST_REQUIRE_MESSAGE(e.is_object(), r.describe());
+  BOOST_TEST(e["count"] == 1);
+  BOOST_TEST(e["max_ms"].get<int>() >= 300, r.describe());
+  BOOST_TEST(e["max_ms"].get<int>() <= 1000, r.describe());
+  BOOST_TEST(!e.contains("ongoing_ms"));
+  BOOST_TEST(r.err.find("loop-stall: ") != std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(a_loop_on_another_thread_is_watched_too) {
+  RunResult r = run_victim({"on-a-thread"});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  auto findings = r.findings("loop-stall");
+  BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
+  BOOST_TEST(findings[0]["thread"]["name"] == "stall-loop");
+  BOOST_TEST(findings[0]["thread"]["tid"] != r.reports.at(0).start["pid"]);
+  BOOST_TEST(stack_has_function(findings[0]["sampled_stack"], "busy_hash"), r.describe());
+}
+
+BOOST_AUTO_TEST_CASE(a_long_stall_shows_where_its_time_went) {
+  // 120 ms in busy_hash, then 500 ms in busy_checksum: looked at 1x, 2x, 4x ... the threshold.
+  RunResult r = run_victim({"two-places"});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  auto findings = r.findings("loop-stall");
+  BOOST_REQUIRE_MESSAGE(findings.size() == 2u, r.describe());
+  BOOST_TEST(stack_has_function(findings[0]["sampled_stack"], "busy_hash"), r.describe());
+  BOOST_TEST(stack_has_function(findings[1]["sampled_stack"], "busy_checksum"), r.describe());
+  BOOST_TEST(findings[1]["duration_ms"].get<int>() > findings[0]["duration_ms"].get<int>());
+  // The later finding carries the episode's samples so far: both places.
+  const json& samples = findings[1]["samples"];
+  BOOST_REQUIRE(samples.size() == 2u);
+  BOOST_TEST(stack_has_function(samples[0]["stack"], "busy_hash"));
+  BOOST_TEST(stack_has_function(samples[1]["stack"], "busy_checksum"));
+  // One episode, filed under its first finding.
+  json e = episodes_of(r, findings[0]);
+  BOOST_REQUIRE_MESSAGE(e.is_object(), r.describe());
+  BOOST_TEST(e["count"] == 1);
+  BOOST_TEST(e["max_ms"].get<int>() >= 500, r.describe());
+}
+
+BOOST_AUTO_TEST_CASE(many_stalls_in_one_place_are_one_finding_with_a_count) {
+  RunResult r = run_victim({"many", "20"});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  auto findings = r.findings("loop-stall");
+  BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
+  std::string id = findings[0]["id"];
+  const json& summary = r.reports.at(0).summary;
+  BOOST_TEST(summary["repeats"].value(id, 0) >= 15, r.describe());
+  json e = episodes_of(r, findings[0]);
+  BOOST_REQUIRE_MESSAGE(e.is_object(), r.describe());
+  BOOST_TEST(e["count"].get<int>() >= 15, r.describe());
+}
+
+BOOST_AUTO_TEST_CASE(new_places_are_rate_limited) {
+  RunResult r = run_victim({"two-places"}, std::string(kLow) + ":stall_reports_per_minute=1");
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_TEST(r.findings("loop-stall").size() == 1u, r.describe());
+  BOOST_TEST(r.reports.at(0).summary["unreported"]["loop-stall"] == 1, r.describe());
+}
+
+BOOST_AUTO_TEST_CASE(a_parked_stall_names_its_call_and_is_never_signalled) {
+  // Parked 300 ms in sigtimedwait, which loopsan does not wrap: named from the kernel.
+  RunResult r = run_victim({"parked"});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  auto findings = r.findings("loop-stall");
+  BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
+  const json& f = findings[0];
+  BOOST_TEST(f["computing"] == false);
+  BOOST_TEST(f["waiting_in"] == "rt_sigtimedwait", r.describe());
+  BOOST_TEST(!f.contains("sampled_stack"));
+  BOOST_TEST(f["message"].get<std::string>().find("parked in rt_sigtimedwait") !=
+             std::string::npos);
+  BOOST_TEST(r.findings().size() == 1u, r.describe());
+}
+
+BOOST_AUTO_TEST_CASE(a_callback_that_sleeps_is_a_blocking_call_not_also_a_stall) {
+  RunResult r = run_victim({"sleeps"});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  auto blocking = r.findings("blocking-call");
+  BOOST_REQUIRE_MESSAGE(blocking.size() == 1u, r.describe());
+  // Not cut short by a signal: the thread was parked, never sampled.
+  BOOST_TEST(blocking[0]["duration_ms"].get<int>() >= 300);
+  BOOST_TEST(stack_has_function(blocking[0]["stack"], "on_tick_sleeps"), r.describe());
+  BOOST_TEST(r.findings("loop-stall").empty(), r.describe());
+}
+
+BOOST_AUTO_TEST_CASE(a_process_killed_mid_stall_keeps_the_finding) {
+  // It stalls forever; the harness kills it with SIGKILL after 3 s.
+  RunResult r = run_victim({"forever"}, kLow, 3);
+  BOOST_TEST(r.term_signal == SIGKILL, r.describe());
+  auto findings = r.findings("loop-stall");
+  BOOST_REQUIRE_MESSAGE(findings.size() >= 1u, r.describe());
+  BOOST_TEST(stack_has_function(findings[0]["sampled_stack"], "busy_hash"), r.describe());
+  BOOST_TEST(r.reports.at(0).summary.is_null());
+}
+
+BOOST_AUTO_TEST_CASE(sampling_never_makes_the_hosts_waits_fail_with_eintr) {
+  // Twelve stalls of 130 ms, each looked at twice, each followed by the host's own nanosleep,
+  // poll and read on the same thread.
+  RunResult r = run_victim({"eintr", "12"});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_TEST(r.out == "eintr=0\ndone\n", r.describe());
+  auto findings = r.findings("loop-stall");
+  BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
+  BOOST_TEST(stack_has_function(findings[0]["sampled_stack"], "busy_hash"), r.describe());
+  json e = episodes_of(r, findings[0]);
+  BOOST_REQUIRE_MESSAGE(e.is_object(), r.describe());
+  BOOST_TEST(e["count"].get<int>() >= 10, r.describe());
+}
+
+BOOST_AUTO_TEST_CASE(a_sigprof_profiler_in_the_host_keeps_working) {
+  RunResult r = run_victim({"profiler"});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_TEST(r.out == "eintr=0\nsigprof=1\ndone\n", r.describe());
+  auto findings = r.findings("loop-stall");
+  BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
+  BOOST_TEST(stack_has_function(findings[0]["sampled_stack"], "busy_hash"), r.describe());
+}
+
+BOOST_AUTO_TEST_CASE(host_handlers_without_sa_restart_even_for_sigurg_are_left_alone) {
+  // The host handles SIGURG and SIGUSR1 itself, without SA_RESTART: the sampler takes another
+  // signal, and the host's handlers never run because of it.
+  RunResult r = run_victim({"host-handlers"});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_TEST(r.out == "eintr=0\nhost_signals=0\ndone\n", r.describe());
+  auto findings = r.findings("loop-stall");
+  BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
+  BOOST_TEST(stack_has_function(findings[0]["sampled_stack"], "busy_hash"), r.describe());
+}
+
+BOOST_AUTO_TEST_CASE(a_loop_thread_that_blocks_every_signal_gets_a_finding_without_a_stack) {
+  RunResult r = run_victim({"blocked"});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_TEST(r.out == "done\n");
+  auto findings = r.findings("loop-stall");
+  BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
+  const json& f = findings[0];
+  BOOST_TEST(f["computing"] == true);
+  BOOST_TEST(f["stack_unavailable"].get<std::string>().find("signal blocked") != std::string::npos,
+             r.describe());
+  BOOST_TEST(!f.contains("sampled_stack"));
+}
+
+BOOST_AUTO_TEST_CASE(idle_loops_short_callbacks_and_work_off_the_loop_are_clean) {
+  RunResult r = run_victim({"clean"});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_TEST(r.findings().empty(), r.describe());
+  BOOST_TEST(r.reports.empty(), r.describe());
+}
+
+BOOST_AUTO_TEST_CASE(the_watchdog_sleeps_while_every_loop_waits) {
+  // A loop idle in its wait for 2 s: the watchdog thread exists (the loop started it) and
+  // neither wakes up nor uses CPU.
+  RunResult r = run_victim({"idle", "2"}, "");
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_TEST(r.out.find("watchdog_wakeups=0 ") != std::string::npos, r.out);
+  BOOST_TEST(r.findings().empty(), r.describe());
+}
+
+BOOST_AUTO_TEST_CASE(a_python_coroutine_spinning_on_a_worker_loop_is_named) {
+  std::string script = python_victim("stall_coroutine.py");
+  int line = line_of(script, "STALL-HERE");
+  for (const std::string& py : pythons()) {
+    BOOST_TEST_CONTEXT(py) {
+      RunResult r = run({.argv = {py, script}, .options = kLow});
+      BOOST_TEST(r.exit_code == 0, r.describe());
+      BOOST_TEST(r.out == "done\n");
+      auto findings = r.findings("loop-stall");
+      BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
+      const json& f = findings[0];
+      BOOST_TEST(f["thread"]["role"] == "loop");
+      BOOST_TEST(f["thread"]["tid"] != r.reports.at(0).start["pid"]);
+      BOOST_TEST(f["computing"] == true);
+      BOOST_REQUIRE_MESSAGE(f["python_stack"].size() >= 2u, r.describe());
+      BOOST_TEST(f["python_stack"][0]["function"] == "spin_for");
+      BOOST_TEST(f["python_stack"][0]["file"] == script);
+      int at = f["python_stack"][0]["line"];
+      BOOST_TEST((at == line || at == line + 1), "line " << at);
+      BOOST_TEST(f["python_stack"][1]["function"] == "handler");
+      BOOST_TEST(stack_has_function(f["sampled_stack"], "_PyEval_EvalFrameDefault"), r.describe());
+      json e = episodes_of(r, f);
+      BOOST_REQUIRE_MESSAGE(e.is_object(), r.describe());
+      BOOST_TEST(e["max_ms"].get<int>() >= 300, r.describe());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(python_loops_that_never_stall_are_clean) {
+  for (const std::string& py : pythons()) {
+    BOOST_TEST_CONTEXT(py) {
+      RunResult r = run({.argv = {py, python_victim("stall_clean.py")}, .options = kLow});
+      BOOST_TEST(r.exit_code == 0, r.describe());
+      BOOST_TEST(r.out == "done\n");
+      BOOST_TEST(r.findings().empty(), r.describe());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_node_timer_callback_spinning_is_sampled_in_node) {
+  std::string node = node_on_path();
+  if (node.empty()) {
+    BOOST_TEST_MESSAGE("node is not installed: skipping");
+    return;
+  }
+  std::string script = std::string(LOOPSAN_TEST_NODE_VICTIMS) + "/stall_timer.js";
+  RunResult r = run({.argv = {node, script}, .options = kLow});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_TEST(r.out == "done\n");
+  auto findings = r.findings("loop-stall");
+  BOOST_REQUIRE_MESSAGE(!findings.empty(), r.describe());
+  const json& f = findings[0];
+  BOOST_TEST(f["thread"]["tid"] == r.reports.at(0).start["pid"]);
+  BOOST_TEST(f["computing"] == true);
+  // The native stack down to the timer that ran the callback.
+  BOOST_TEST((stack_has_function(f["sampled_stack"], "node::Environment::RunTimers") ||
+              stack_has_function(f["sampled_stack"], "uv_run")),
+             r.describe());
+  json e = episodes_of(r, f);
+  BOOST_REQUIRE_MESSAGE(e.is_object(), r.describe());
+  BOOST_TEST(e["max_ms"].get<int>() >= 300, r.describe());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
