@@ -64,6 +64,11 @@ struct Site {
   std::string waiting_in;   // a parked thread's call
   std::string unavailable;  // why a computing thread has no stack
   int count = 0;
+  // A Python loop waiting for the GIL: the thread that holds it, and where it is.
+  pid_t holder = 0;
+  StackId holder_stack = 0;
+  std::vector<python::PyFrame> holder_python;
+  std::string holder_unavailable;
 };
 
 struct Episode {
@@ -256,6 +261,15 @@ std::string samples_json(const Episode& e) {
 
 // What the finding's message says the thread was doing.
 std::string doing(const Site& s, bool computing) {
+  if (s.holder != 0) {
+    std::string where;
+    if (!s.holder_python.empty()) {
+      where = cat(" in ", s.holder_python[0].function, " (", s.holder_python[0].file, ":",
+                  s.holder_python[0].line, ")");
+    }
+    return cat("waiting for the GIL, held by thread ", s.holder, " (", thread_name(s.holder), ")",
+               where);
+  }
   if (!s.waiting_in.empty()) return cat("parked in ", s.waiting_in);
   std::string where;
   if (!s.python.empty()) {
@@ -306,6 +320,8 @@ void report(Episode& e, size_t index, int slot, uint32_t generation, pid_t tid, 
   } else {
     f.identity_stacks = {"none"};
     f.identity = s.waiting_in.empty() ? s.unavailable : cat("parked:", s.waiting_in);
+    // Waiting for the GIL: what the holder runs is the bug.
+    if (s.holder != 0) append(f.identity, "\n", python_key(s.holder_python));
   }
   f.python_stacks.emplace_back("python_stack", s.python);
   uint64_t raw = reporter::raw_hash(f);
@@ -331,6 +347,17 @@ void report(Episode& e, size_t index, int slot, uint32_t generation, pid_t tid, 
     if (!s.unavailable.empty()) f.add_field("stack_unavailable", json_quote(s.unavailable));
     f.add_field("samples", samples_json(e));
     if (s.stack != 0) f.stacks.emplace_back("sampled_stack", s.stack);
+    if (s.holder != 0) {
+      JsonWriter w;
+      w.begin_object()
+          .field("tid", static_cast<int64_t>(s.holder))
+          .field("name", thread_name(s.holder));
+      if (!s.holder_unavailable.empty()) w.field("stack_unavailable", s.holder_unavailable);
+      w.end_object();
+      f.add_field("gil_holder", w.str());
+      if (s.holder_stack != 0) f.stacks.emplace_back("gil_holder_stack", s.holder_stack);
+      f.python_stacks.emplace_back("gil_holder_python_stack", s.holder_python);
+    }
     reporter::submit(f);
   }
   if (!first) return;
@@ -373,6 +400,30 @@ bool prepare_sampler() {
 }
 
 enum class Parked { kStall, kIdle, kReported, kGil };
+
+// The thread that holds the GIL a Python loop waits for, sampled like a stalled loop (it runs
+// Python, so it is signalled only when the kernel says it is not in a system call).
+void gil_holder_of(Site& site, pid_t waiter) {
+  pid_t holder = python::gil_holder();
+  if (holder == 0 || holder == waiter) return;
+  site.holder = holder;
+  static sampler::Result sample;
+  sampler::Outcome outcome = prepare_sampler() ? sampler::send(holder, nullptr, python_ready())
+                                               : sampler::Outcome::kNoSignal;
+  if (outcome == sampler::Outcome::kOk) {
+    sampler::finish(sample);
+    outcome = sample.outcome;
+  }
+  if (outcome == sampler::Outcome::kOk) {
+    site.holder_stack = depot::intern(sample.ips, sample.size);
+    if (!sample.python_dump.empty()) site.holder_python = python::parse_dump(sample.python_dump);
+  } else {
+    uintptr_t sp = 0;
+    site.holder_unavailable = outcome == sampler::Outcome::kNotRunning
+                                  ? cat("parked in ", kernel_wait(holder, &sp))
+                                  : sampler::describe(outcome);
+  }
+}
 
 // What a wait in a wrapped call means for a stall.
 Parked parked_kind(const std::string& call, const void* caller, bool allowed) {
@@ -462,6 +513,7 @@ void look(const Due& d, int64_t now) {
           // (and the user allowed it in an allow_blocking scope). One bug, one finding.
           return;
         case Parked::kGil:
+          gil_holder_of(site, d.tid);
           call = cat("the GIL (", call, ")");
           break;
         case Parked::kStall:
@@ -493,6 +545,7 @@ void look(const Due& d, int64_t now) {
     // same native functions, else the same call or reason.
     bool same = seen.waiting_in == site.waiting_in && seen.unavailable == site.unavailable &&
                 python_key(seen.python) == python_key(site.python) &&
+                python_key(seen.holder_python) == python_key(site.holder_python) &&
                 (!site.python.empty() || seen.site == site.site);
     if (same) {
       ++seen.count;

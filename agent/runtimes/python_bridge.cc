@@ -1,5 +1,6 @@
 #include "agent/runtimes/python_bridge.h"
 
+#include <dlfcn.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -153,6 +154,24 @@ FrameKey frame_key(uint64_t* key) {
   if (frames == 0) return FrameKey::kNoPython;
   *key = h;
   return FrameKey::kKey;
+}
+
+pid_t gil_holder() {
+  // Offsets in 3.11's _PyRuntimeState (Include/internal/pycore_runtime.h, pycore_gil.h) and
+  // PyThreadState (Include/cpython/pystate.h), the same in 3.11.2 and 3.11.7. 3.12 moved the GIL
+  // into the interpreter; 3.13 publishes its layout in _PyRuntime.debug_offsets.
+  constexpr size_t kLastHolder = 368, kLocked = 376, kNativeThreadId = 160;
+  if (!present() || !cpython::available(cpython::kFrameKeys) || frame_layout() == nullptr) return 0;
+  static const char* runtime = static_cast<const char*>(dlsym(RTLD_DEFAULT, "_PyRuntime"));
+  if (runtime == nullptr) return 0;
+  int locked = __atomic_load_n(reinterpret_cast<const int*>(runtime + kLocked), __ATOMIC_ACQUIRE);
+  auto* holder =
+      __atomic_load_n(reinterpret_cast<char* const*>(runtime + kLastHolder), __ATOMIC_ACQUIRE);
+  if (locked == 0 || holder == nullptr) return 0;
+  // The holder's thread state may be freed as it exits: read it where a fault cannot happen.
+  unsigned long tid = 0;
+  if (!sys::read_memory(&tid, holder + kNativeThreadId, sizeof tid)) return 0;
+  return static_cast<pid_t>(tid);
 }
 
 std::vector<PyFrame> capture_stack() {

@@ -3,6 +3,8 @@
 // are found at run time with dlsym, and every entry point degrades to "no Python" otherwise.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -42,6 +44,12 @@ enum class FrameKey {
               // loopsan knows (3.11 only, each frame checked against PyCode_Type)
 };
 FrameKey frame_key(uint64_t* key);
+
+// The native thread id of the thread that holds the GIL now, 0 when it is free or this
+// CPython's layout is not one loopsan knows. CPython 3.11 only: read from _PyRuntime
+// (ceval.gil.locked and .last_holder, then the holder's PyThreadState.native_thread_id), the
+// way py-spy finds it; no GIL, no call into the interpreter. From any thread.
+pid_t gil_holder();
 
 // The Python stack of the calling thread, innermost first. Empty when the thread runs no
 // Python code, the interpreter is not initialised or is finalizing, or python_stacks=0.

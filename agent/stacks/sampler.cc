@@ -318,8 +318,13 @@ Outcome send(pid_t tid, ThreadState* state, bool python) {
   // The watchdog's half of the handshake (events::wait_entering is the thread's): request,
   // barrier, then look. A wait entered before the barrier is seen here; one entered after it
   // sees the request and settles it.
-  __atomic_store_n(&state->sample_state, 1, __ATOMIC_SEQ_CST);
-  watchdog::heavy_barrier();
+  ThreadState unknown{};  // a thread whose state we do not know: no handshake
+  if (state == nullptr) {
+    state = &unknown;
+  } else {
+    __atomic_store_n(&state->sample_state, 1, __ATOMIC_SEQ_CST);
+    watchdog::heavy_barrier();
+  }
   if (__atomic_load_n(&state->in_loop_wait, __ATOMIC_RELAXED) != 0 ||
       __atomic_load_n(&state->in_call, __ATOMIC_RELAXED) != 0 || in_system_call(tid)) {
     cancel(state);
@@ -329,6 +334,7 @@ Outcome send(pid_t tid, ThreadState* state, bool python) {
     cancel(state);
     return Outcome::kBlocked;
   }
+  if (state == &unknown) unknown.sample_state = 1;
   slot.target = tid;
   slot.max_frames = static_cast<int>(options().stack_depth);
   if (slot.max_frames > kMaxStackDepth) slot.max_frames = kMaxStackDepth;
@@ -463,6 +469,8 @@ void reset_after_fork() {
   slot.state.store(kIdle, std::memory_order_relaxed);
   if (slot.python_fd >= 0) sys::close(slot.python_fd);
   slot.python_fd = -1;
+  // A sample of the forking thread that was in flight: its waits must not wait for it here.
+  tls_state.sample_state = 0;
 }
 
 }  // namespace loopsan::sampler

@@ -67,6 +67,9 @@ bool prepare();
 // wrapped wait, its signal is not blocked and it is not in a system call. kOk means sent: call
 // finish() next. `python`: also dump the thread's Python frames (CPython's own signal-safe
 // _Py_DumpTraceback, the one faulthandler uses; the caller checked the interpreter runs).
+// `state` may be null for a thread whose state is not known (another thread's GIL holder):
+// then only the kernel's word that it is not in a system call stands between the signal and
+// an EINTR, a window of microseconds.
 Outcome send(pid_t tid, ThreadState* state, bool python);
 // Phase 2, with no lock held: waits for the handler (50 ms at most) and collects its result.
 void finish(Result& out);

@@ -252,6 +252,36 @@ BOOST_AUTO_TEST_CASE(a_python_coroutine_spinning_on_a_worker_loop_is_named) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_python_loop_waiting_for_the_gil_names_the_holder_and_its_frames) {
+  std::string script = python_victim("stall_gil.py");
+  int line = line_of(script, "GIL-HOG-HERE");
+  for (const std::string& py : pythons()) {
+    BOOST_TEST_CONTEXT(py) {
+      RunResult r = run({.argv = {py, script}, .options = kLow});
+      BOOST_TEST(r.exit_code == 0, r.describe());
+      BOOST_TEST(r.out == "done\n");
+      auto findings = r.findings("loop-stall");
+      BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
+      const json& f = findings[0];
+      BOOST_TEST(f["thread"]["tid"] == r.reports.at(0).start["pid"]);
+      BOOST_TEST(f["computing"] == false);
+      BOOST_TEST(f["waiting_in"].get<std::string>().rfind("the GIL", 0) == 0u, r.describe());
+      // The holder: another thread, sampled, running the hog's Python line.
+      BOOST_REQUIRE_MESSAGE(f.contains("gil_holder"), r.describe());
+      BOOST_TEST(f["gil_holder"]["tid"] != f["thread"]["tid"]);
+      BOOST_REQUIRE_MESSAGE(!f["gil_holder_python_stack"].empty(), r.describe());
+      const json& top = f["gil_holder_python_stack"][0];
+      BOOST_TEST(top["function"] == "hog");
+      int at = top["line"];
+      BOOST_TEST((at == line || at == line + 1), "line " << at);
+      BOOST_TEST(stack_has_function(f["gil_holder_stack"], "_PyEval_EvalFrameDefault"),
+                 r.describe());
+      BOOST_TEST(f["message"].get<std::string>().find("waiting for the GIL, held by thread") !=
+                 std::string::npos);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(python_loops_that_never_stall_are_clean) {
   for (const std::string& py : pythons()) {
     BOOST_TEST_CONTEXT(py) {
