@@ -28,6 +28,20 @@ json episodes_of(const RunResult& r, const json& finding) {
   return summary["episodes"].value(finding["id"].get<std::string>(), json());
 }
 
+// The victim mode stalls computing in busy_hash (one finding, sampled), and prints `out`:
+// what it counted of the host's own signals and interrupted waits.
+RunResult expect_sampled(const std::vector<std::string>& args, const std::string& out) {
+  RunResult r = run_victim(args);
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_TEST(r.out == out, r.describe());
+  auto findings = r.findings("loop-stall");
+  BOOST_TEST(findings.size() == 1u, r.describe());
+  for (const json& f : findings) {
+    BOOST_TEST(stack_has_function(f["sampled_stack"], "busy_hash"), r.describe());
+  }
+  return r;
+}
+
 std::string node_on_path() {
   RunResult r = run({.argv = {"/bin/sh", "-c", "command -v node"}, .preload = false});
   if (r.exit_code != 0 || r.out.empty()) return {};
@@ -89,15 +103,16 @@ BOOST_AUTO_TEST_CASE(a_long_stall_shows_where_its_time_went) {
   RunResult r = run_victim({"two-places"});
   BOOST_TEST(r.exit_code == 0, r.describe());
   auto findings = r.findings("loop-stall");
-  BOOST_REQUIRE_MESSAGE(findings.size() == 2u, r.describe());
+  BOOST_REQUIRE_MESSAGE(findings.size() >= 2u, r.describe());
   BOOST_TEST(stack_has_function(findings[0]["sampled_stack"], "busy_hash"), r.describe());
-  BOOST_TEST(stack_has_function(findings[1]["sampled_stack"], "busy_checksum"), r.describe());
-  BOOST_TEST(findings[1]["duration_ms"].get<int>() > findings[0]["duration_ms"].get<int>());
-  // The later finding carries the episode's samples so far: both places.
-  const json& samples = findings[1]["samples"];
-  BOOST_REQUIRE(samples.size() == 2u);
+  const json& last = findings.back();
+  BOOST_TEST(stack_has_function(last["sampled_stack"], "busy_checksum"), r.describe());
+  BOOST_TEST(last["duration_ms"].get<int>() > findings[0]["duration_ms"].get<int>());
+  // The later finding carries the episode's samples so far: both places, in order.
+  const json& samples = last["samples"];
+  BOOST_REQUIRE(samples.size() >= 2u);
   BOOST_TEST(stack_has_function(samples[0]["stack"], "busy_hash"));
-  BOOST_TEST(stack_has_function(samples[1]["stack"], "busy_checksum"));
+  BOOST_TEST(stack_has_function(samples.back()["stack"], "busy_checksum"));
   // One episode, filed under its first finding.
   json e = episodes_of(r, findings[0]);
   BOOST_REQUIRE_MESSAGE(e.is_object(), r.describe());
@@ -122,7 +137,8 @@ BOOST_AUTO_TEST_CASE(new_places_are_rate_limited) {
   RunResult r = run_victim({"two-places"}, std::string(kLow) + ":stall_reports_per_minute=1");
   BOOST_TEST(r.exit_code == 0, r.describe());
   BOOST_TEST(r.findings("loop-stall").size() == 1u, r.describe());
-  BOOST_TEST(r.reports.at(0).summary["unreported"]["loop-stall"] == 1, r.describe());
+  // busy_checksum's place (and on a loaded machine perhaps one more) is counted, not written.
+  BOOST_TEST(r.reports.at(0).summary["unreported"]["loop-stall"] >= 1, r.describe());
 }
 
 BOOST_AUTO_TEST_CASE(a_parked_stall_names_its_call_and_is_never_signalled) {
@@ -163,36 +179,23 @@ BOOST_AUTO_TEST_CASE(a_process_killed_mid_stall_keeps_the_finding) {
 
 BOOST_AUTO_TEST_CASE(sampling_never_makes_the_hosts_waits_fail_with_eintr) {
   // Twelve stalls of 130 ms, each looked at twice, each followed by the host's own nanosleep,
-  // poll and read on the same thread.
-  RunResult r = run_victim({"eintr", "12"});
-  BOOST_TEST(r.exit_code == 0, r.describe());
-  BOOST_TEST(r.out == "eintr=0\ndone\n", r.describe());
+  // poll and read on the same thread, and its loop's epoll_wait.
+  RunResult r = expect_sampled({"eintr", "12"}, "eintr=0\ndone\n");
   auto findings = r.findings("loop-stall");
-  BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
-  BOOST_TEST(stack_has_function(findings[0]["sampled_stack"], "busy_hash"), r.describe());
+  BOOST_REQUIRE(findings.size() == 1u);
   json e = episodes_of(r, findings[0]);
   BOOST_REQUIRE_MESSAGE(e.is_object(), r.describe());
   BOOST_TEST(e["count"].get<int>() >= 10, r.describe());
 }
 
 BOOST_AUTO_TEST_CASE(a_sigprof_profiler_in_the_host_keeps_working) {
-  RunResult r = run_victim({"profiler"});
-  BOOST_TEST(r.exit_code == 0, r.describe());
-  BOOST_TEST(r.out == "eintr=0\nsigprof=1\ndone\n", r.describe());
-  auto findings = r.findings("loop-stall");
-  BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
-  BOOST_TEST(stack_has_function(findings[0]["sampled_stack"], "busy_hash"), r.describe());
+  expect_sampled({"profiler"}, "eintr=0\nsigprof=1\ndone\n");
 }
 
 BOOST_AUTO_TEST_CASE(host_handlers_without_sa_restart_even_for_sigurg_are_left_alone) {
   // The host handles SIGURG and SIGUSR1 itself, without SA_RESTART: the sampler takes another
   // signal, and the host's handlers never run because of it.
-  RunResult r = run_victim({"host-handlers"});
-  BOOST_TEST(r.exit_code == 0, r.describe());
-  BOOST_TEST(r.out == "eintr=0\nhost_signals=0\ndone\n", r.describe());
-  auto findings = r.findings("loop-stall");
-  BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
-  BOOST_TEST(stack_has_function(findings[0]["sampled_stack"], "busy_hash"), r.describe());
+  expect_sampled({"host-handlers"}, "eintr=0\nhost_signals=0\ndone\n");
 }
 
 BOOST_AUTO_TEST_CASE(a_loop_thread_that_blocks_every_signal_gets_a_finding_without_a_stack) {

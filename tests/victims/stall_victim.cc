@@ -68,6 +68,9 @@ Loop make_loop() {
   return l;
 }
 
+// Interrupted waits of the host's, counted: a sample must never cause one.
+std::atomic<int> eintrs{0};
+
 // One iteration: wake the loop, wait for it (the loop's own wait), run `callback`.
 template <typename F>
 void run_loop(Loop& l, int ticks, F&& callback) {
@@ -76,9 +79,7 @@ void run_loop(Loop& l, int ticks, F&& callback) {
     if (write(l.efd, &one, sizeof one) != sizeof one) exit(90);
     epoll_event ev;
     int n;
-    do {
-      n = epoll_wait(l.epfd, &ev, 1, 5000);
-    } while (n < 0 && errno == EINTR);
+    while ((n = epoll_wait(l.epfd, &ev, 1, 5000)) < 0 && errno == EINTR) ++eintrs;
     if (n != 1) exit(91);
     uint64_t value;
     if (read(l.efd, &value, sizeof value) != sizeof value) exit(92);
@@ -97,7 +98,6 @@ __attribute__((noinline)) void on_request_hashes(int) {
 
 // The loop's callbacks do CPU work, then the host's own waits: none of them may fail with EINTR
 // because the thread was sampled in between.
-std::atomic<int> eintrs{0};
 
 __attribute__((noinline)) void on_tick_computes_then_waits(int) {
   sink += busy_hash(130);
