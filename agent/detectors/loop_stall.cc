@@ -28,6 +28,7 @@
 #include "agent/report/finding_table.h"
 #include "agent/report/reporter.h"
 #include "agent/runtimes/cpython_api.h"
+#include "agent/runtimes/node_bridge.h"
 #include "agent/runtimes/python_bridge.h"
 #include "agent/stacks/depot.h"
 #include "agent/stacks/sampler.h"
@@ -61,6 +62,7 @@ struct Site {
   StackId site = 0;   // the stack by function (identity); 0 when there is none
   StackId stack = 0;  // the last sample's exact stack
   std::vector<python::PyFrame> python;
+  std::vector<node::JsFrame> js;
   std::string waiting_in;   // a parked thread's call
   std::string unavailable;  // why a computing thread has no stack
   int count = 0;
@@ -226,22 +228,17 @@ std::string python_key(const std::vector<python::PyFrame>& frames) {
   return key;
 }
 
+// JavaScript frames by function and script, likewise.
+std::string js_key(const std::vector<node::JsFrame>& frames) {
+  std::string key;
+  for (const auto& f : frames) append(key, f.script, ":", f.function, "\n");
+  return key;
+}
+
 bool python_ready() {
   if (!options().python_stacks || !python::present()) return false;
   const cpython::Api& a = cpython::api;
   return a.is_initialized() && !a.is_finalizing();
-}
-
-std::string python_json(const std::vector<python::PyFrame>& frames) {
-  JsonWriter w;
-  w.begin_array();
-  for (const auto& fr : frames) {
-    w.begin_object().field("function", fr.function).field("file", fr.file);
-    if (fr.line >= 0) w.field("line", static_cast<int64_t>(fr.line));
-    w.end_object();
-  }
-  w.end_array();
-  return w.str();
 }
 
 std::string samples_json(const Episode& e) {
@@ -251,7 +248,8 @@ std::string samples_json(const Episode& e) {
     if (i > 0) out += ",";
     out += cat("{\"count\":", s.count);
     if (s.stack != 0) out += cat(",\"stack\":", reporter::stack_json(s.stack));
-    if (!s.python.empty()) out += cat(",\"python_stack\":", python_json(s.python));
+    if (!s.python.empty()) out += cat(",\"python_stack\":", reporter::python_stack_json(s.python));
+    if (!s.js.empty()) out += cat(",\"js_stack\":", reporter::js_stack_json(s.js));
     if (!s.waiting_in.empty()) out += cat(",\"waiting_in\":", json_quote(s.waiting_in));
     if (!s.unavailable.empty()) out += cat(",\"stack_unavailable\":", json_quote(s.unavailable));
     out += "}";
@@ -274,6 +272,9 @@ std::string doing(const Site& s, bool computing) {
   std::string where;
   if (!s.python.empty()) {
     where = cat(s.python[0].function, " (", s.python[0].file, ":", s.python[0].line, ")");
+  } else if (!s.js.empty()) {
+    where = cat(s.js[0].function.empty() ? "<anonymous>" : s.js[0].function, " (", s.js[0].script,
+                ":", s.js[0].line, ":", s.js[0].column, ")");
   } else if (s.stack != 0) {
     // The innermost named frame outside the system libraries (the loop, not clock_gettime).
     for (const Frame& f : symbolize(s.stack)) {
@@ -308,12 +309,12 @@ void report(Episode& e, size_t index, int slot, uint32_t generation, pid_t tid, 
   const Site& s = e.sites[index];
   Finding f;
   f.kind = Kind::kLoopStall;
-  if (!s.python.empty()) {
-    // A Python stall is the Python functions it stalled in: the interpreter's native frames
-    // are the same for every line, and the line a spinning loop is on changes from sample to
-    // sample.
+  if (!s.python.empty() || !s.js.empty()) {
+    // A Python or JavaScript stall is the functions it stalled in: the interpreter's native
+    // frames are the same for every line (V8's change as it compiles), and the line a spinning
+    // loop is on changes from sample to sample.
     f.identity_stacks = {"none"};
-    f.identity = python_key(s.python);
+    f.identity = python_key(s.python) + js_key(s.js);
   } else if (s.site != 0) {
     f.identity_stacks = {"site"};
     f.identity_only_stacks.emplace_back("site", s.site);
@@ -324,6 +325,7 @@ void report(Episode& e, size_t index, int slot, uint32_t generation, pid_t tid, 
     if (s.holder != 0) append(f.identity, "\n", python_key(s.holder_python));
   }
   f.python_stacks.emplace_back("python_stack", s.python);
+  f.js_stacks.emplace_back("js_stack", s.js);
   uint64_t raw = reporter::raw_hash(f);
   bool first = !e.reported;
   if (!finding_table::count_if_known(raw)) {
@@ -399,6 +401,28 @@ bool prepare_sampler() {
   return ok;
 }
 
+struct Due {
+  int index;
+  uint32_t generation;
+  pid_t tid;
+  bool computing;
+  bool python;
+  int64_t cpu_ns;  // its CPU clock at the tick
+};
+
+// How long a stalled node thread gets to reach an interrupt check (a loop back-edge or a call
+// in JavaScript: within microseconds while it runs JavaScript, never while it is in native code).
+constexpr int64_t kJsWaitNs = 50 * 1000000;
+
+// The thread of `d` is still in the stall the watchdog saw (no return to its wait since).
+bool still_stalled(const Due& d) {
+  LockGuard g(lock);
+  const Watched& w = watched[d.index];
+  return w.generation == d.generation && w.state != nullptr &&
+         peek(w.state->loop_wait_returns) == tracking[d.index].returns &&
+         peek(w.state->in_loop_wait) == 0 && peek(w.state->loop_flags) != 0;
+}
+
 enum class Parked { kStall, kIdle, kReported, kGil };
 
 // The thread that holds the GIL a Python loop waits for, sampled like a stalled loop (it runs
@@ -437,15 +461,6 @@ Parked parked_kind(const std::string& call, const void* caller, bool allowed) {
   return Parked::kReported;
 }
 
-struct Due {
-  int index;
-  uint32_t generation;
-  pid_t tid;
-  bool computing;
-  bool python;
-  int64_t cpu_ns;  // its CPU clock at the tick
-};
-
 // Takes one look at a stalled thread: samples it if it computes, else says where it is
 // parked; writes a finding when that is a new place for this episode.
 void look(const Due& d, int64_t now) {
@@ -461,11 +476,15 @@ void look(const Due& d, int64_t now) {
   bool computing = d.computing || (kernel = kernel_wait(d.tid, &sp)) == "running";
   if (computing) {
     bool python = d.python && python_ready();
+    // node's main thread: its isolate lives as long as its loop (a worker's may be disposed
+    // as soon as its loop ends), so it is the one asked for its JavaScript stack.
+    bool js = d.tid == sys::getpid() && node::can_interrupt();
     sampler::Outcome outcome;
     {
       LockGuard g(lock);
       if (watched[d.index].generation != d.generation) return;
-      outcome = prepare_sampler() ? sampler::send(d.tid, watched[d.index].state, python)
+      outcome = prepare_sampler() ? sampler::send(d.tid, watched[d.index].state, python,
+                                                  js ? node::current_isolate_signal_safe : nullptr)
                                   : sampler::Outcome::kNoSignal;
     }
     if (outcome == sampler::Outcome::kOk) {
@@ -479,8 +498,15 @@ void look(const Due& d, int64_t now) {
       site.stack = depot::intern(sample.ips, sample.size);
       site.site = site_of(sample.ips, sample.size);
       if (!sample.python_dump.empty()) site.python = python::parse_dump(sample.python_dump);
+      if (js && sample.isolate != nullptr && still_stalled(d)) {
+        site.js = node::interrupt_for_stack(sample.isolate, kJsWaitNs);
+      }
     } else if (outcome == sampler::Outcome::kNotRunning) {
       computing = false;  // it parked in the meantime
+    } else if (outcome == sampler::Outcome::kInLoopsan) {
+      // loopsan is at work on that thread: reporting what it just did (a blocking call that
+      // ended), which is that finding's business. Nothing to say about the stall here.
+      return;
     } else {
       site.unavailable = sampler::describe(outcome);
     }
@@ -546,7 +572,8 @@ void look(const Due& d, int64_t now) {
     bool same = seen.waiting_in == site.waiting_in && seen.unavailable == site.unavailable &&
                 python_key(seen.python) == python_key(site.python) &&
                 python_key(seen.holder_python) == python_key(site.holder_python) &&
-                (!site.python.empty() || seen.site == site.site);
+                js_key(seen.js) == js_key(site.js) &&
+                (!site.python.empty() || !site.js.empty() || seen.site == site.site);
     if (same) {
       ++seen.count;
       if (site.stack != 0) seen.stack = site.stack;

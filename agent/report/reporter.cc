@@ -170,6 +170,18 @@ std::string stack_json(StackId stack) {
   return w.str();
 }
 
+std::string python_stack_json(const std::vector<python::PyFrame>& frames) {
+  JsonWriter w;
+  write_python_frames(w, frames);
+  return w.str();
+}
+
+std::string js_stack_json(const std::vector<node::JsFrame>& frames) {
+  JsonWriter w;
+  write_js_frames(w, frames);
+  return w.str();
+}
+
 uint64_t fnv1a(const void* data, size_t len, uint64_t seed) {
   uint64_t h = seed;
   const auto* p = static_cast<const unsigned char*>(data);

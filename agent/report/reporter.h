@@ -20,6 +20,8 @@ uint64_t raw_hash(const Finding& finding);
 // A native stack as a report writes it (a JSON array of frames), for a field that nests
 // stacks (a loop stall's `samples`). Symbolizes: call with no agent lock held.
 std::string stack_json(StackId stack);
+std::string python_stack_json(const std::vector<python::PyFrame>& frames);
+std::string js_stack_json(const std::vector<node::JsFrame>& frames);
 
 // Where finished report lines go instead of the report file and stderr, for unit tests that
 // drive detectors with synthetic events (Seastar's stall detector has the same seam: an

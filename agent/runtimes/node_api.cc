@@ -84,7 +84,7 @@ uint32_t resolve() {
     return expected == kResolved ? g_features.load(std::memory_order_relaxed) : 0;
   }
   detail::g_table = probe;
-  uint32_t all = kStacks | kLocation | kLineColumn | kTerminating | kLocker | kIsolate;
+  uint32_t all = kStacks | kLocation | kLineColumn | kTerminating | kLocker | kIsolate | kInterrupt;
   uint32_t available = usable(all & ~missing);
   g_features.store(available, std::memory_order_relaxed);
   g_state.store(kResolved, std::memory_order_release);

@@ -68,6 +68,8 @@ enum Feature : uint32_t {
   kLocker = 1u << 4,
   // Whether the calling thread is in an isolate (node::in_isolate), whatever js_stacks says.
   kIsolate = 1u << 5,
+  // Asking another thread's isolate for its JavaScript stack (a stalled loop's).
+  kInterrupt = 1u << 6,
 };
 
 // LOOPSAN_V8_SYMBOL(member, features, name, fallback, type): as in cpython_api.h. `fallback`
@@ -76,6 +78,9 @@ enum Feature : uint32_t {
   X(try_get_current, kStacks | kIsolate, "_ZN2v87Isolate13TryGetCurrentEv", nullptr,               \
     CurrentIsolate)                                                                                \
   X(in_context, kStacks, "_ZN2v87Isolate9InContextEv", nullptr, bool(Isolate*))                    \
+  /* Runs a callback on the isolate's thread at its next interrupt check; thread-safe. */          \
+  X(request_interrupt, kInterrupt, "_ZN2v87Isolate16RequestInterruptEPFvPS0_PvES2_", nullptr,      \
+    void(Isolate*, void (*)(Isolate*, void*), void*))                                              \
   X(is_execution_terminating, kTerminating, "_ZN2v87Isolate22IsExecutionTerminatingEv", nullptr,   \
     bool(Isolate*))                                                                                \
   X(locker_is_locked, kLocker, "_ZN2v86Locker8IsLockedEPNS_7IsolateE", nullptr, bool(Isolate*))    \

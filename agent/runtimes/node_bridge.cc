@@ -1,8 +1,14 @@
 #include "agent/runtimes/node_bridge.h"
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+
+#include <atomic>
 #include <cstdint>
 
 #include "agent/base/options.h"
+#include "agent/base/sys.h"
+#include "agent/base/thread_state.h"
 #include "agent/core/loop_tracker.h"
 #include "agent/runtimes/node_api.h"
 #include "agent/runtimes/node_callers.h"
@@ -126,7 +132,75 @@ std::vector<JsFrame> capture_in_scope(const node_api::Api& a, node_api::Isolate*
   return frames;
 }
 
+// The one request for another thread's JavaScript stack in flight (interrupt_for_stack).
+constexpr uint64_t kWriting = ~uint64_t{0};
+std::atomic<uint64_t> interrupt_wanted{0};    // the request the callback should answer, 0: none
+std::atomic<uint32_t> interrupt_done{0};      // futex word: bumped when an answer is in
+std::atomic<uint64_t> interrupt_answered{0};  // the request `interrupt_frames` answers
+std::vector<JsFrame> interrupt_frames;
+uint64_t interrupt_requests = 0;
+
+void on_interrupt(node_api::Isolate* isolate, void* data) {
+  auto id = reinterpret_cast<uintptr_t>(data);
+  uint64_t expected = id;
+  // Stale (the watchdog stopped waiting for it): nothing to do.
+  if (!interrupt_wanted.compare_exchange_strong(expected, kWriting, std::memory_order_acq_rel)) {
+    return;
+  }
+  const node_api::Api& a = node_api::api;
+  ++tls_state.guard;  // agent work on the host's thread: wrappers pass through
+  t_capturing = 1;
+  std::vector<JsFrame> frames;
+  if (a.in_context(isolate) &&
+      (a.is_execution_terminating == nullptr || !a.is_execution_terminating(isolate))) {
+    frames = capture_in_scope(a, isolate);
+  }
+  interrupt_frames = std::move(frames);
+  interrupt_answered.store(id, std::memory_order_release);
+  t_capturing = 0;
+  --tls_state.guard;
+  interrupt_wanted.store(0, std::memory_order_release);
+  interrupt_done.fetch_add(1, std::memory_order_release);
+  sys::call_with(SYS_futex, &interrupt_done, FUTEX_WAKE_PRIVATE, 1);
+}
+
 }  // namespace
+
+bool can_interrupt() {
+  return present() && node_api::available(node_api::kInterrupt | node_api::kIsolate);
+}
+
+void* current_isolate_signal_safe() {
+  auto current = node_api::api.try_get_current;
+  return current != nullptr ? current() : nullptr;
+}
+
+std::vector<JsFrame> interrupt_for_stack(void* isolate, int64_t timeout_ns) {
+  if (isolate == nullptr || !can_interrupt()) return {};
+  uint64_t id = ++interrupt_requests;
+  interrupt_wanted.store(id, std::memory_order_release);
+  node_api::api.request_interrupt(isolate, on_interrupt, reinterpret_cast<void*>(id));
+  int64_t deadline = sys::monotonic_ns() + timeout_ns;
+  for (;;) {
+    uint32_t done = interrupt_done.load(std::memory_order_acquire);
+    if (interrupt_answered.load(std::memory_order_acquire) == id) {
+      return std::move(interrupt_frames);
+    }
+    int64_t left = deadline - sys::monotonic_ns();
+    if (left <= 0) {
+      uint64_t expected = id;
+      // Give up; a callback already writing is short: wait for it instead.
+      if (interrupt_wanted.compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) {
+        return {};
+      }
+      if (expected != kWriting) return {};
+      deadline = sys::monotonic_ns() + timeout_ns;
+      continue;
+    }
+    timespec ts{left / 1000000000, left % 1000000000};
+    sys::call_with(SYS_futex, &interrupt_done, FUTEX_WAIT_PRIVATE, done, &ts);
+  }
+}
 
 void reset_after_fork() {
   node_api::reset_after_fork();

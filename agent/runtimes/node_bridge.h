@@ -58,6 +58,20 @@ enum class FrameKey {
 };
 FrameKey frame_key(uint64_t* key);
 
+// The JavaScript stack of another thread, stuck in JavaScript (a stalled loop), read the way
+// node's --trace-sigint does: V8's Isolate::RequestInterrupt runs a callback on that thread at
+// its next interrupt check (a loop back-edge or a call in JavaScript; never inside native
+// code), which takes CurrentStackTrace there. `isolate` is the isolate that thread had entered
+// (current_isolate(), read on it); the caller guarantees it is alive. Waits `timeout_ns` at
+// most: empty when the thread did not get to an interrupt check by then (the callback then
+// does nothing when it runs later).
+std::vector<JsFrame> interrupt_for_stack(void* isolate, int64_t timeout_ns);
+// The calling thread's isolate, from a signal handler (V8's thread-local; no allocation, no
+// lock), or null. Resolve with can_interrupt() first, off the handler.
+void* current_isolate_signal_safe();
+// Whether interrupt_for_stack() can work in this process (node, js_stacks=1, V8's symbols).
+bool can_interrupt();
+
 // The module table's hooks (core/module.h).
 void reset_after_fork();
 void library_unloaded(uintptr_t load_bias, const char* path);

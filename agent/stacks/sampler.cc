@@ -38,6 +38,8 @@ struct Slot {
   int python_fd = -1;
   void* (*this_thread_state)() = nullptr;
   void (*dump_traceback)(int, void*) = nullptr;
+  void* (*current_isolate)() = nullptr;
+  void* isolate = nullptr;
   Outcome outcome = Outcome::kOk;
   int size = 0;
   uintptr_t sp = 0;
@@ -155,6 +157,7 @@ void take_sample(ThreadState& t, pid_t tid, ucontext_t* uc) {
       } while (n < slot.max_frames && unw_step(&cursor) > 0);
       slot.size = n;
     }
+    slot.isolate = slot.current_isolate != nullptr ? slot.current_isolate() : nullptr;
     if (slot.python_fd >= 0 && slot.this_thread_state != nullptr) {
       if (void* tstate = slot.this_thread_state()) slot.dump_traceback(slot.python_fd, tstate);
     }
@@ -312,7 +315,7 @@ bool prepare() {
   return ensure_signal();
 }
 
-Outcome send(pid_t tid, ThreadState* state, bool python) {
+Outcome send(pid_t tid, ThreadState* state, bool python, void* (*isolate)()) {
   if (!ensure_signal()) return Outcome::kNoSignal;
   int sig = signo.load(std::memory_order_acquire);
   // The watchdog's half of the handshake (events::wait_entering is the thread's): request,
@@ -340,6 +343,8 @@ Outcome send(pid_t tid, ThreadState* state, bool python) {
   if (slot.max_frames > kMaxStackDepth) slot.max_frames = kMaxStackDepth;
   slot.python_fd = -1;
   slot.this_thread_state = nullptr;
+  slot.current_isolate = isolate;
+  slot.isolate = nullptr;
   if (python) {
     // An anonymous in-memory file, which never fills up and blocks the handler; at a high
     // number, and only for this one sample.
@@ -384,10 +389,12 @@ void finish(Result& out) {
     sys::call_with(SYS_futex, &slot.state, FUTEX_WAIT_PRIVATE, s, &ts);
   }
   out.python_dump.clear();
+  out.isolate = nullptr;
   if (s == kDone) {
     out.outcome = slot.outcome;
     out.size = slot.size;
     out.sp = slot.sp;
+    out.isolate = slot.isolate;
     memcpy(out.ips, slot.ips, sizeof(uintptr_t) * static_cast<size_t>(slot.size));
     if (slot.python_fd >= 0) {
       char buf[4096];

@@ -55,6 +55,7 @@ struct Result {
   uintptr_t ips[kMaxStackDepth] = {};  // ips[0] is the interrupted pc itself, not a return address
   uintptr_t sp = 0;                    // the interrupted stack pointer
   std::string python_dump;             // _Py_DumpTraceback's text, when asked for
+  void* isolate = nullptr;             // the V8 isolate the thread had entered, when asked for
 };
 
 // On the watchdog: installs the handler (first use), warms libunwind up (its first use in a
@@ -70,7 +71,8 @@ bool prepare();
 // `state` may be null for a thread whose state is not known (another thread's GIL holder):
 // then only the kernel's word that it is not in a system call stands between the signal and
 // an EINTR, a window of microseconds.
-Outcome send(pid_t tid, ThreadState* state, bool python);
+// `isolate`: also read which V8 isolate the thread entered (the function that reads it).
+Outcome send(pid_t tid, ThreadState* state, bool python, void* (*isolate)() = nullptr);
 // Phase 2, with no lock held: waits for the handler (50 ms at most) and collects its result.
 void finish(Result& out);
 // Phase 3, with `state` valid again: a sample that timed out stops holding the thread's waits.
