@@ -128,11 +128,28 @@ Lock signal_lock;       // signo's choice and the host's view (never taken in a 
 struct sigaction host_action;
 pid_t own_pid = 0;
 
+// Room the unwinder (and CPython's dump) needs below the handler's frame.
+constexpr uintptr_t kStackRoom = 32 * 1024;
+
+// On the thread's alternate signal stack (SA_ONSTACK) with less than kStackRoom left: a host
+// may give it only MINSIGSTKSZ, enough for its own handler, not for libunwind.
+bool short_of_stack() {
+  stack_t ss{};
+  if (sys::call_with(SYS_sigaltstack, nullptr, &ss) != 0 || !(ss.ss_flags & SS_ONSTACK)) {
+    return false;
+  }
+  auto here = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  auto low = reinterpret_cast<uintptr_t>(ss.ss_sp);
+  return here < low || here - low < kStackRoom;
+}
+
 void take_sample(ThreadState& t, pid_t tid, ucontext_t* uc) {
   auto pc = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);
   slot.sp = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RSP]);
   slot.size = 0;
-  if (t.guard != 0) {
+  if (short_of_stack()) {
+    slot.outcome = Outcome::kSmallStack;
+  } else if (t.guard != 0) {
     slot.outcome = Outcome::kInLoopsan;
   } else if (std::uncaught_exceptions() > 0) {
     // Throwing or catching (landing pads, cleanups): libgcc is rewriting this stack.
@@ -296,6 +313,8 @@ const char* describe(Outcome outcome) {
       return "stack omitted: a C++ exception is being thrown or caught";
     case Outcome::kInLoopsan:
       return "stack omitted: inside loopsan";
+    case Outcome::kSmallStack:
+      return "stack omitted: the thread's alternate signal stack is too small";
     case Outcome::kGone:
       return "the thread has exited";
   }

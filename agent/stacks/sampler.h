@@ -44,6 +44,7 @@ enum class Outcome {
   kInUnwinder,          // inside libunwind or libgcc's unwinder
   kUnwindingException,  // a C++ exception is in flight on that thread
   kInLoopsan,           // inside loopsan's own work
+  kSmallStack,          // the handler runs on an alternate signal stack too small to unwind on
   kGone,                // the thread has exited
 };
 // Why there is no stack, for a report ("signal blocked by the host", ...).

@@ -212,6 +212,24 @@ BOOST_AUTO_TEST_CASE(a_loop_thread_that_blocks_every_signal_gets_a_finding_witho
   BOOST_TEST(!f.contains("sampled_stack"));
 }
 
+BOOST_AUTO_TEST_CASE(an_alternate_signal_stack_is_used_when_it_is_large_enough) {
+  // The sampler's handler runs on the thread's sigaltstack (SA_ONSTACK): with room, as usual;
+  // with 8 KiB (enough for a host's own handler), it does not unwind there.
+  RunResult big = run_victim({"altstack", "262144"});
+  BOOST_TEST(big.exit_code == 0, big.describe());
+  auto findings = big.findings("loop-stall");
+  BOOST_REQUIRE_MESSAGE(findings.size() == 1u, big.describe());
+  BOOST_TEST(stack_has_function(findings[0]["sampled_stack"], "busy_hash"), big.describe());
+
+  RunResult small = run_victim({"altstack", "8192"});
+  BOOST_TEST(small.exit_code == 0, small.describe());
+  findings = small.findings("loop-stall");
+  BOOST_REQUIRE_MESSAGE(findings.size() == 1u, small.describe());
+  BOOST_TEST(findings[0]["stack_unavailable"].get<std::string>().find("alternate signal stack") !=
+                 std::string::npos,
+             small.describe());
+}
+
 BOOST_AUTO_TEST_CASE(idle_loops_short_callbacks_and_work_off_the_loop_are_clean) {
   RunResult r = run_victim({"clean"});
   BOOST_TEST(r.exit_code == 0, r.describe());

@@ -199,6 +199,16 @@ int blocked() {
   return cpu_in_callback();
 }
 
+// The loop thread has an alternate signal stack of `bytes` (the sampler's handler runs on it).
+int with_altstack(size_t bytes) {
+  static char storage[1 << 20] __attribute__((aligned(16)));
+  stack_t ss{};
+  ss.ss_sp = storage;
+  ss.ss_size = bytes < sizeof storage ? bytes : sizeof storage;
+  if (sigaltstack(&ss, nullptr) != 0) return 4;
+  return cpu_in_callback();
+}
+
 // Stalls forever: the test kills it with SIGKILL once the finding is in the report.
 int forever() {
   Loop l = make_loop();
@@ -364,6 +374,7 @@ int main(int argc, char** argv) {
   if (mode == "parked") rc = parked(false);
   if (mode == "sleeps") rc = parked(true);
   if (mode == "clean") rc = clean();
+  if (mode == "altstack") rc = with_altstack(static_cast<size_t>(argc > 2 ? atol(argv[2]) : 0));
   int seconds = argc > 2 ? atoi(argv[2]) : 1;
   if (mode == "idle") rc = measure(seconds, Load::kIdle, 0);
   if (mode == "timer") rc = measure(seconds, Load::kTimer, argc > 3 ? atoi(argv[3]) : 50);
