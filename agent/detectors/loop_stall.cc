@@ -410,6 +410,14 @@ struct Due {
   int64_t cpu_ns;  // its CPU clock at the tick
 };
 
+// Tries at sampling a thread found in a system call, 1 ms apart.
+constexpr int kAttempts = 4;
+
+void pause_briefly() {
+  timespec ts{0, 1000000};
+  sys::call_with(SYS_nanosleep, &ts, nullptr);
+}
+
 // How long a stalled node thread gets to reach an interrupt check (a loop back-edge or a call
 // in JavaScript: within microseconds while it runs JavaScript, never while it is in native code).
 constexpr int64_t kJsWaitNs = 50 * 1000000;
@@ -479,10 +487,15 @@ void look(const Due& d, int64_t now) {
     // node's main thread: its isolate lives as long as its loop (a worker's may be disposed
     // as soon as its loop ends), so it is the one asked for its JavaScript stack.
     bool js = d.tid == sys::getpid() && node::can_interrupt();
-    sampler::Outcome outcome;
-    {
+    sampler::Outcome outcome = sampler::Outcome::kNotRunning;
+    // A thread that computes makes system calls too: found in one, it is tried again a few
+    // times before it counts as parked.
+    for (int attempt = 0; attempt < kAttempts && outcome == sampler::Outcome::kNotRunning;
+         ++attempt) {
+      if (attempt > 0) pause_briefly();
       LockGuard g(lock);
       if (watched[d.index].generation != d.generation) return;
+      if (attempt > 0 && peek(watched[d.index].state->in_call) != 0) break;  // it is parked
       outcome = prepare_sampler() ? sampler::send(d.tid, watched[d.index].state, python,
                                                   js ? node::current_isolate_signal_safe : nullptr)
                                   : sampler::Outcome::kNoSignal;

@@ -42,6 +42,20 @@ RunResult expect_sampled(const std::vector<std::string>& args, const std::string
   return r;
 }
 
+// A Python victim that ran to its end ("done") under the low threshold.
+RunResult run_python(const std::string& py, const std::string& script) {
+  RunResult r = run({.argv = {py, script}, .options = kLow});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_TEST(r.out == "done\n");
+  return r;
+}
+
+// A Python frame sampled inside the two-line loop that starts at `line`.
+bool in_loop_at(const json& frame, int line) {
+  int at = frame.value("line", -1);
+  return at == line || at == line + 1;
+}
+
 std::string node_on_path() {
   RunResult r = run({.argv = {"/bin/sh", "-c", "command -v node"}, .preload = false});
   if (r.exit_code != 0 || r.out.empty()) return {};
@@ -251,20 +265,16 @@ BOOST_AUTO_TEST_CASE(a_python_coroutine_spinning_on_a_worker_loop_is_named) {
   int line = line_of(script, "STALL-HERE");
   for (const std::string& py : pythons()) {
     BOOST_TEST_CONTEXT(py) {
-      RunResult r = run({.argv = {py, script}, .options = kLow});
-      BOOST_TEST(r.exit_code == 0, r.describe());
-      BOOST_TEST(r.out == "done\n");
-      auto findings = r.findings("loop-stall");
-      BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
-      const json& f = findings[0];
+      RunResult r = run_python(py, script);
+      BOOST_REQUIRE_MESSAGE(r.findings("loop-stall").size() == 1u, r.describe());
+      const json f = r.findings("loop-stall")[0];
       BOOST_TEST(f["thread"]["role"] == "loop");
       BOOST_TEST(f["thread"]["tid"] != r.reports.at(0).start["pid"]);
       BOOST_TEST(f["computing"] == true);
       BOOST_REQUIRE_MESSAGE(f["python_stack"].size() >= 2u, r.describe());
       BOOST_TEST(f["python_stack"][0]["function"] == "spin_for");
       BOOST_TEST(f["python_stack"][0]["file"] == script);
-      int at = f["python_stack"][0]["line"];
-      BOOST_TEST((at == line || at == line + 1), "line " << at);
+      BOOST_TEST(in_loop_at(f["python_stack"][0], line), f["python_stack"][0].dump());
       BOOST_TEST(f["python_stack"][1]["function"] == "handler");
       BOOST_TEST(stack_has_function(f["sampled_stack"], "_PyEval_EvalFrameDefault"), r.describe());
       json e = episodes_of(r, f);
@@ -279,12 +289,9 @@ BOOST_AUTO_TEST_CASE(a_python_loop_waiting_for_the_gil_names_the_holder_and_its_
   int line = line_of(script, "GIL-HOG-HERE");
   for (const std::string& py : pythons()) {
     BOOST_TEST_CONTEXT(py) {
-      RunResult r = run({.argv = {py, script}, .options = kLow});
-      BOOST_TEST(r.exit_code == 0, r.describe());
-      BOOST_TEST(r.out == "done\n");
-      auto findings = r.findings("loop-stall");
-      BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
-      const json& f = findings[0];
+      RunResult r = run_python(py, script);
+      BOOST_REQUIRE_MESSAGE(r.findings("loop-stall").size() == 1u, r.describe());
+      const json f = r.findings("loop-stall")[0];
       BOOST_TEST(f["thread"]["tid"] == r.reports.at(0).start["pid"]);
       BOOST_TEST(f["computing"] == false);
       BOOST_TEST(f["waiting_in"].get<std::string>().rfind("the GIL", 0) == 0u, r.describe());
@@ -294,8 +301,7 @@ BOOST_AUTO_TEST_CASE(a_python_loop_waiting_for_the_gil_names_the_holder_and_its_
       BOOST_REQUIRE_MESSAGE(!f["gil_holder_python_stack"].empty(), r.describe());
       const json& top = f["gil_holder_python_stack"][0];
       BOOST_TEST(top["function"] == "hog");
-      int at = top["line"];
-      BOOST_TEST((at == line || at == line + 1), "line " << at);
+      BOOST_TEST(in_loop_at(top, line), top.dump());
       BOOST_TEST(stack_has_function(f["gil_holder_stack"], "_PyEval_EvalFrameDefault"),
                  r.describe());
       BOOST_TEST(f["message"].get<std::string>().find("waiting for the GIL, held by thread") !=
