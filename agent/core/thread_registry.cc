@@ -56,8 +56,14 @@ Table::iterator insert_locked(ThreadRecord* r) {
   r->in_table = true;
   auto [it, inserted] = t.try_emplace(r->handle, r);
   if (!inserted && it->second != r) {
-    // pthread_t values are reused once a thread is gone; the old record is stale.
-    destroy(it->second);
+    // pthread_t values are reused once a thread is gone; the old record is stale. One its
+    // creator has not filed yet (a thread created detached that ended at once) is left to
+    // that creator, which drops it (thread_created).
+    if (it->second->filed) {
+      destroy(it->second);
+    } else {
+      it->second->in_table = false;
+    }
     it->second = r;
   }
   return it;
@@ -70,7 +76,7 @@ void insert(ThreadRecord* r) {
 
 void remove_if_done(Table& t, Table::iterator it) {
   ThreadRecord* r = it->second;
-  if (r->exited && (r->joined || r->detached)) {
+  if (r->exited && (r->joined || r->detached) && r->filed) {
     if (tls_state.record == r) tls_state.record = nullptr;
     destroy(r);
     t.erase(it);
@@ -104,6 +110,7 @@ ThreadRecord* thread_creating(pid_t creator_tid, StackId created_stack, bool det
   r->creator_tid = creator_tid;
   r->created_stack = created_stack;
   r->detached = detached;
+  r->filed = false;
   return r;
 }
 
@@ -114,20 +121,29 @@ void thread_created(ThreadRecord* r, bool ok, pthread_t handle) {
   }
   LockGuard g(lock);
   r->handle = handle;
-  // The new thread may have run, and even ended, already: then only this removes its record.
-  remove_if_done(table(), insert_locked(r));
+  r->filed = true;
+  auto& t = table();
+  if (r->exited && (r->joined || r->detached)) {
+    // It ran and ended already (created detached): only this removes its record.
+    auto it = r->in_table ? t.find(handle) : t.end();
+    if (it != t.end() && it->second == r) t.erase(it);
+    destroy(r);
+    return;
+  }
+  insert_locked(r);  // already there when the new thread ran first
 }
 
 void thread_started(ThreadRecord* r) {
   std::string name = kernel_thread_name();
   {
-    // Its creator may be inserting it right now (thread_created).
+    // Its creator may be filing it right now (thread_created).
     LockGuard g(lock);
     r->handle = pthread_self();
     r->tid = current_tid();
     r->start_ms = now_ms();
     r->name = name;
     r->state = &tls_state;
+    insert_locked(r);
   }
   tls_state.record = r;
   created.fetch_add(1, std::memory_order_relaxed);
@@ -136,14 +152,13 @@ void thread_started(ThreadRecord* r) {
 
 void thread_started(pid_t creator_tid) {
   ThreadRecord* r = thread_creating(creator_tid, 0, false);
+  r->filed = true;  // nobody else will
   thread_started(r);
-  insert(r);
 }
 
 void thread_exiting() {
   LockGuard g(lock);
   auto& t = table();
-  // The thread's own record, inserted or not yet (its creator is still in pthread_create()).
   ThreadRecord* r = tls_state.record;
   if (r == nullptr) {
     auto it = t.find(pthread_self());

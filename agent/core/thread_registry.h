@@ -31,7 +31,10 @@ struct ThreadRecord {
   pid_t creator_tid = 0;
   StackId created_stack = 0;     // where pthread_create() was called, on the creating thread
   ThreadState* state = nullptr;  // the thread's TLS block, valid until it exits
-  bool in_table = false;         // the registry's own bookkeeping (thread_created)
+  // The registry's own bookkeeping: in the table; and its creator is done with it (a record
+  // is not removed before, so that thread_created never files a freed one).
+  bool in_table = false;
+  bool filed = true;
 };
 
 // A copy of what a report needs about a thread.
@@ -47,8 +50,9 @@ namespace registry {
 void register_main_thread();
 // A thread created through the pthread_create() wrapper, in three steps, so that its record is
 // in the table from the moment pthread_create() returns, whether the new thread has run yet or
-// not: its creator may detach or join it at once (CPython detaches every thread it starts
-// right after creating it), and it may have ended already.
+// not (its creator may detach or join it at once: CPython detaches every thread it starts right
+// after creating it), and from the moment the new thread runs (it may name itself at once),
+// whichever comes first. The record is removed only once both sides are done with it.
 //   thread_creating: on the creating thread, before the real call. `created_stack` is where
 //     pthread_create() was called, `detached` whether the attributes create it detached.
 //   thread_created: on the creating thread, after it: `ok` false when it failed (the record is

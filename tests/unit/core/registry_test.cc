@@ -162,6 +162,32 @@ BOOST_AUTO_TEST_CASE(a_thread_that_ended_before_its_creator_returned_is_still_re
   BOOST_TEST(registry::live_records() == before);
 }
 
+BOOST_AUTO_TEST_CASE(a_thread_that_names_itself_before_its_creator_returned_keeps_the_name) {
+  Created c;
+  c.record = registry::thread_creating(loopsan::current_tid(), 0, false);
+  auto body = [](void* p) -> void* {
+    auto* c = static_cast<Created*>(p);
+    registry::thread_started(c->record);
+    c->tid = loopsan::current_tid();
+    registry::thread_named(pthread_self(), "early-name");
+    c->started = true;
+    while (!c->release) std::this_thread::yield();
+    registry::thread_exiting();
+    return nullptr;
+  };
+  BOOST_REQUIRE(pthread_create(&c.handle, nullptr, body, &c) == 0);
+  while (!c.started) std::this_thread::yield();
+  registry::thread_created(c.record, true, c.handle);  // filed after the thread named itself
+  std::string name;
+  for (const auto& u : registry::running_unjoined()) {
+    if (u.tid == c.tid) name = u.name;
+  }
+  BOOST_TEST(name == "early-name");
+  c.release = true;
+  pthread_join(c.handle, nullptr);
+  registry::thread_joined(c.handle);
+}
+
 BOOST_AUTO_TEST_CASE(a_failed_creation_leaves_no_record) {
   size_t before = registry::live_records();
   registry::thread_created(registry::thread_creating(0, 0, false), false, pthread_t{});
