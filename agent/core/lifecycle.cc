@@ -119,6 +119,9 @@ void process_exit_checks() {
 void process_exiting(int status) {
   if (!active() || !same_process()) return;
   ReentryGuard guard;
+  for (const Module* m = modules::begin(); m != modules::end(); ++m) {
+    if (m->after_exit != nullptr) m->after_exit();
+  }
   summary::write(summary::How::kExit, status);
   int final = final_status(status);
   if (final != status) {
