@@ -8,6 +8,7 @@
 #include "agent/core/process_info.h"
 #include "agent/core/thread_registry.h"
 #include "agent/detectors/future_tracker.h"
+#include "agent/detectors/thread_leak.h"
 #include "agent/detectors/uncaught.h"
 #include "agent/interception/interception.h"
 #include "agent/report/fatal_signals.h"
@@ -67,6 +68,7 @@ const Module kTable[] = {
          },
      .thread_exiting = blocking::thread_exiting,
      .loop_wait_ended = blocking::loop_waited},
+    {.name = "thread_leak", .after_exit = thread_leak::check_at_exit},
     {.name = "uncaught",
      .init = [](const StartInfo&) { uncaught::install(REAL(_ZSt13set_terminatePFvvE)); }},
     {.name = "cpython",

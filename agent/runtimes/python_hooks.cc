@@ -12,6 +12,7 @@
 #include "agent/events.h"
 #include "agent/base/log.h"
 #include "agent/detectors/exception_finding.h"
+#include "agent/detectors/thread_leak.h"
 #include "agent/base/options.h"
 #include "agent/core/process_info.h"
 #include "agent/runtimes/cpython_api.h"
@@ -138,6 +139,45 @@ PyObject* loop_running(PyObject*, PyObject* args) {
 MethodDef loop_running_def = {"_loopsan_loop_running", loop_running, kMethVarargs,
                               "loopsan: an asyncio loop starts or stops (internal)"};
 
+// _loopsan_thread_leak(waited_ms, created_frames, threads) -- non-daemon threads still alive
+// at shutdown (python_hooks.py, patch_threading), all started from `created_frames`; `threads`
+// is one record per thread, separated by \x1d: name \x1c native id \x1c its frames. Called
+// with the GIL held.
+PyObject* thread_leak(PyObject*, PyObject* args) {
+  int waited_ms = 0;
+  const char* created = nullptr;
+  const char* threads = nullptr;
+  if (!api.arg_parse_tuple(args, "iss", &waited_ms, &created, &threads)) return nullptr;
+  {
+    ErrnoSaver errno_saver;
+    ReentryGuard guard;
+    std::vector<thread_leak::PythonThread> leaked;
+    std::string all = threads;
+    size_t start = 0;
+    while (start < all.size()) {
+      size_t end = all.find('\x1d', start);
+      if (end == std::string::npos) end = all.size();
+      std::string record = all.substr(start, end - start);
+      size_t a = record.find('\x1c');
+      size_t b = a == std::string::npos ? a : record.find('\x1c', a + 1);
+      if (b != std::string::npos) {
+        thread_leak::PythonThread t;
+        t.name = record.substr(0, a);
+        t.native_id = atol(record.c_str() + a + 1);
+        t.stack = parse_frames(record.c_str() + b + 1);
+        leaked.push_back(std::move(t));
+      }
+      start = end + 1;
+    }
+    thread_leak::report_python(waited_ms, parse_frames(created), leaked);
+  }
+  api.inc_ref(api.none);
+  return api.none;
+}
+
+MethodDef thread_leak_def = {"_loopsan_thread_leak", thread_leak, kMethVarargs,
+                             "loopsan: non-daemon threads still running at shutdown (internal)"};
+
 void install_now() {
   if (done.exchange(1) != 0) return;
   ReentryGuard guard;
@@ -153,13 +193,18 @@ void install_now() {
   bool ok = false;
   PyObject* fn = api.cfunction_new(&report_def, nullptr, nullptr);
   PyObject* loop_fn = api.cfunction_new(&loop_running_def, nullptr, nullptr);
+  PyObject* leak_fn = api.cfunction_new(&thread_leak_def, nullptr, nullptr);
   PyObject* globals = api.dict_new();
-  if (fn != nullptr && loop_fn != nullptr && globals != nullptr &&
+  // The options the Python side needs, as assignments ahead of its source.
+  std::string source =
+      cat("_loopsan_hang_threshold_ms = ", options().hang_threshold_ms, "\n", kPythonHooksSource);
+  if (fn != nullptr && loop_fn != nullptr && leak_fn != nullptr && globals != nullptr &&
       api.dict_set_item_string(globals, "__builtins__", api.eval_get_builtins()) == 0 &&
       api.dict_set_item_string(globals, "__name__", api.none) == 0 &&
       api.dict_set_item_string(globals, "_loopsan_report", fn) == 0 &&
-      api.dict_set_item_string(globals, "_loopsan_loop_running", loop_fn) == 0) {
-    PyObject* code = api.compile_string(kPythonHooksSource, "<loopsan>", kPyFileInput);
+      api.dict_set_item_string(globals, "_loopsan_loop_running", loop_fn) == 0 &&
+      api.dict_set_item_string(globals, "_loopsan_thread_leak", leak_fn) == 0) {
+    PyObject* code = api.compile_string(source.c_str(), "<loopsan>", kPyFileInput);
     if (code != nullptr) {
       PyObject* result = api.eval_code(code, globals, globals);
       ok = result != nullptr;
@@ -182,9 +227,11 @@ void install_now() {
   if (globals != nullptr) api.dec_ref(globals);
   if (fn != nullptr) api.dec_ref(fn);
   if (loop_fn != nullptr) api.dec_ref(loop_fn);
+  if (leak_fn != nullptr) api.dec_ref(leak_fn);
   api.err_restore(type, value, tb);
   process_info::set_hook("cpython.futures", ok);
   process_info::set_hook("cpython.asyncio", ok);
+  process_info::set_hook("cpython.thread_leaks", ok && options().hang_threshold_ms > 0);
 }
 
 bool starts_with(const char* s, const char* prefix) {
@@ -221,6 +268,7 @@ void init() {
   if (!cpython::available(cpython::kStacks)) process_info::set_hook("cpython.stacks", false);
   process_info::set_hook("cpython.futures", false);
   process_info::set_hook("cpython.asyncio", false);
+  process_info::set_hook("cpython.thread_leaks", false);
   events::g_runtime_waiting.store(1, std::memory_order_release);
 }
 
