@@ -63,8 +63,11 @@ Now describe_now(pid_t tid, FindingThread& t, std::string* words, bool skip_libr
   parked::sample(tid, &s);
   // A thread that only passes through "running" (woken, waiting for a CPU or, in Python, for
   // the GIL, which the thread reporting holds) is parked again a moment later: look a few
-  // times, 2 ms apart, before calling it computing.
-  for (int i = 0; i < 5 && s.call.state == parked::Syscall::State::kRunning; ++i) {
+  // times, 2 ms apart, before calling it computing; 20 ms at most per exit, however many
+  // threads compute.
+  static int looks_left = 10;
+  for (int i = 0; i < 5 && looks_left > 0 && s.call.state == parked::Syscall::State::kRunning;
+       ++i, --looks_left) {
     timespec pause{0, 2000000};
     sys::call_with(SYS_nanosleep, &pause, nullptr);
     parked::sample(tid, &s);

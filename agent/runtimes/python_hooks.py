@@ -201,17 +201,37 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms):
         if register is None:
             return
         import time
-        import weakref
 
-        created = weakref.WeakKeyDictionary()  # Thread -> the frames that called start()
         start = Thread.start
+        getframe = sys._getframe
+        lazy_lines = hasattr(getframe().f_code, "co_lines")  # 3.10+
 
         def loopsan_start(self):
+            # Where start() was called, as cheaply as it can be kept: (code, instruction) pairs,
+            # turned into lines only if the thread is ever reported. On the instance: a dict
+            # store, where a WeakKeyDictionary would cost as much again.
             try:
-                created[self] = caller_frames(2)
+                site = []
+                frame = getframe(1)
+                while frame is not None and len(site) < 32:
+                    site.append((frame.f_code, frame.f_lasti if lazy_lines else frame.f_lineno))
+                    frame = frame.f_back
+                self._loopsan_started_at = site
             except BaseException:
                 pass
             return start(self)
+
+        def line_at(code, where):
+            if not lazy_lines:
+                return where
+            for begin, end, line in code.co_lines():
+                if begin <= where < end:
+                    return -1 if line is None else line
+            return -1
+
+        def start_site(thread):
+            site = getattr(thread, "_loopsan_started_at", None) or ()
+            return [(code.co_name, code.co_filename, line_at(code, where)) for code, where in site]
 
         loopsan_start.__name__ = start.__name__
         loopsan_start.__qualname__ = start.__qualname__
@@ -246,8 +266,7 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms):
                 frames = sys._current_frames()
                 groups = {}
                 for t in alive:
-                    site = tuple(created.get(t, ()))
-                    groups.setdefault(site, []).append(t)
+                    groups.setdefault(tuple(start_site(t)), []).append(t)
                 for site, threads in groups.items():
                     described = THREAD.join(
                         PART.join((clean(t.name), str(t.native_id or 0),
