@@ -51,24 +51,40 @@ int version_number() {
   return major * 100 + minor;
 }
 
-std::vector<python::PyFrame> parse_frames(const char* text) {
-  std::vector<python::PyFrame> frames;
+// python_hooks.py's text: records separated by `record_separator`, each of three fields
+// separated by `field_separator` (the third takes the rest of the record). Records without
+// three fields are skipped.
+struct Record {
+  std::string first, second, rest;
+};
+std::vector<Record> split_records(const char* text, char record_separator, char field_separator) {
+  std::vector<Record> records;
   std::string all = text;
   size_t start = 0;
   while (start < all.size()) {
-    size_t end = all.find('\x1e', start);
+    size_t end = all.find(record_separator, start);
     if (end == std::string::npos) end = all.size();
     std::string record = all.substr(start, end - start);
-    size_t a = record.find('\x1f');
-    size_t b = a == std::string::npos ? a : record.find('\x1f', a + 1);
+    size_t a = record.find(field_separator);
+    size_t b = a == std::string::npos ? a : record.find(field_separator, a + 1);
     if (b != std::string::npos) {
-      python::PyFrame f;
-      f.function = record.substr(0, a);
-      f.file = record.substr(a + 1, b - a - 1);
-      f.line = atoi(record.c_str() + b + 1);
-      frames.push_back(std::move(f));
+      records.push_back(
+          {record.substr(0, a), record.substr(a + 1, b - a - 1), record.substr(b + 1)});
     }
     start = end + 1;
+  }
+  return records;
+}
+
+// Frames: function \x1f file \x1f line, separated by \x1e.
+std::vector<python::PyFrame> parse_frames(const char* text) {
+  std::vector<python::PyFrame> frames;
+  for (Record& r : split_records(text, '\x1e', '\x1f')) {
+    python::PyFrame f;
+    f.function = std::move(r.first);
+    f.file = std::move(r.second);
+    f.line = atoi(r.rest.c_str());
+    frames.push_back(std::move(f));
   }
   return frames;
 }
@@ -152,22 +168,12 @@ PyObject* thread_leak(PyObject*, PyObject* args) {
     ErrnoSaver errno_saver;
     ReentryGuard guard;
     std::vector<thread_leak::PythonThread> leaked;
-    std::string all = threads;
-    size_t start = 0;
-    while (start < all.size()) {
-      size_t end = all.find('\x1d', start);
-      if (end == std::string::npos) end = all.size();
-      std::string record = all.substr(start, end - start);
-      size_t a = record.find('\x1c');
-      size_t b = a == std::string::npos ? a : record.find('\x1c', a + 1);
-      if (b != std::string::npos) {
-        thread_leak::PythonThread t;
-        t.name = record.substr(0, a);
-        t.native_id = atol(record.c_str() + a + 1);
-        t.stack = parse_frames(record.c_str() + b + 1);
-        leaked.push_back(std::move(t));
-      }
-      start = end + 1;
+    for (Record& r : split_records(threads, '\x1d', '\x1c')) {
+      thread_leak::PythonThread t;
+      t.name = std::move(r.first);
+      t.native_id = atol(r.second.c_str());
+      t.stack = parse_frames(r.rest.c_str());
+      leaked.push_back(std::move(t));
     }
     thread_leak::report_python(waited_ms, parse_frames(created), leaked);
   }
