@@ -28,6 +28,7 @@
 #include "agent/core/fd_status.h"
 #include "agent/core/loop_tracker.h"
 #include "agent/interception/interception.h"
+#include "agent/stacks/depot.h"
 #include "agent/stacks/unwinder_pipe.h"
 
 struct addrinfo;
@@ -72,8 +73,18 @@ void exec_failed();
 
 // --- Threads ------------------------------------------------------------------------------------
 
-// On the new thread, before the host's start routine runs.
-void thread_started(pid_t creator_tid);
+// A thread's creation, in three events (core/thread_registry.h says why). thread_creating, on
+// the creating thread before the real pthread_create(), starts the new thread's record (null
+// when the agent is not enabled): with the stack of the pthread_create() call when the thread
+// starts joinable (one created detached can never be left unjoined: a thread-leak).
+// thread_created, on the creating thread after it, with its result. thread_started, on the new
+// thread before the host's start routine runs.
+struct ThreadCreation {
+  void* record = nullptr;  // opaque to the shim
+};
+ThreadCreation thread_creating(const pthread_attr_t* attr);
+void thread_created(const ThreadCreation& creation, int rc, pthread_t thread);
+void thread_started(pid_t creator_tid, const ThreadCreation& creation);
 // The calling thread ends: return, pthread_exit() or cancellation.
 void thread_exiting();
 // A successful pthread_join/pthread_detach/pthread_setname_np (or PR_SET_NAME) on `thread`.

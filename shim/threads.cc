@@ -17,6 +17,7 @@ struct StartArgs {
   void* (*start)(void*);
   void* arg;
   pid_t creator_tid;
+  events::ThreadCreation creation;
 };
 
 // Records the end of a thread however it ends: return, pthread_exit() or cancellation (both
@@ -31,7 +32,7 @@ void* trampoline(void* raw) {
     loopsan::ReentryGuard guard;
     delete static_cast<StartArgs*>(raw);
   }
-  events::thread_started(args.creator_tid);
+  events::thread_started(args.creator_tid, args.creation);
   ExitRecorder recorder;
   return args.start(args.arg);
 }
@@ -44,13 +45,19 @@ LOOPSAN_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr,
   if (real == nullptr) return ENOSYS;
   if (!events::enabled()) return real(thread, attr, start, arg);
   events::runtime_checkpoint();  // an embedded interpreter that set no signal handler
+  // On this thread, while the caller's frames are here to be seen.
+  events::ThreadCreation creation = events::thread_creating(attr);
   StartArgs* args;
   {
     loopsan::ErrnoSaver errno_saver;
     loopsan::ReentryGuard guard;
-    args = new (std::nothrow) StartArgs{start, arg, loopsan::current_tid()};
+    args = new (std::nothrow) StartArgs{start, arg, loopsan::current_tid(), creation};
   }
-  if (args == nullptr) return real(thread, attr, start, arg);
+  if (args == nullptr) {
+    // Untracked: the thread will not run the trampoline, so its record goes.
+    events::thread_created(creation, ENOMEM, pthread_t{});
+    return real(thread, attr, start, arg);
+  }
   // `attr` is passed through untouched: stack size, detach state, scheduling are the host's.
   int rc = real(thread, attr, trampoline, args);
   if (rc != 0) {
@@ -58,6 +65,8 @@ LOOPSAN_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr,
     loopsan::ReentryGuard guard;
     delete args;
   }
+  // Before the caller can detach or join it.
+  events::thread_created(creation, rc, rc == 0 ? *thread : pthread_t{});
   return rc;
 }
 

@@ -121,6 +121,9 @@ void process_exiting(int status) {
   if (!active() || !same_process()) return;
   ReentryGuard guard;
   watchdog::stop();  // no stall is judged while the process tears itself down
+  for (const Module* m = modules::begin(); m != modules::end(); ++m) {
+    if (m->after_exit != nullptr) m->after_exit();
+  }
   summary::write(summary::How::kExit, status);
   int final = final_status(status);
   if (final != status) {

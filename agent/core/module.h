@@ -38,6 +38,10 @@ struct Module {
   void (*library_unloaded)(uintptr_t load_bias, const char* path) = nullptr;
   // At exit, from the shim's destructor while every library is still loaded: exit-time checks.
   void (*at_exit)() = nullptr;
+  // At exit, last of all: from loopsan's on_exit handler, which runs after every exit handler
+  // of the host and every library's destructor (libuv joins its thread pool in one), just
+  // before the summary line. Libraries are still mapped but finalized: do not call into them.
+  void (*after_exit)() = nullptr;
 };
 
 namespace modules {

@@ -12,6 +12,7 @@
 #include "agent/report/episodes.h"
 #include "agent/stacks/sampler.h"
 #include "agent/detectors/future_tracker.h"
+#include "agent/detectors/thread_leak.h"
 #include "agent/detectors/uncaught.h"
 #include "agent/interception/interception.h"
 #include "agent/report/fatal_signals.h"
@@ -78,6 +79,7 @@ const Module kTable[] = {
      .after_fork_child = loop_stall::reset_after_fork,
      .thread_exiting = loop_stall::thread_exiting,
      .loop_wait_ended = loop_stall::loop_waited},
+    {.name = "thread_leak", .after_exit = thread_leak::check_at_exit},
     {.name = "uncaught",
      .init = [](const StartInfo&) { uncaught::install(REAL(_ZSt13set_terminatePFvvE)); }},
     {.name = "cpython",

@@ -15,9 +15,13 @@ struct HostHandler {
   std::atomic<int> flags{0};
 };
 HostHandler handlers[NSIG];
+std::atomic<bool> stop_signal{false};
 
 void trampoline(int sig, siginfo_t* info, void* context) {
   if (sig <= 0 || sig >= NSIG) return;
+  if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT) {
+    stop_signal.store(true, std::memory_order_relaxed);
+  }
   ++tls_state.in_signal;
   void* handler = handlers[sig].handler.load(std::memory_order_acquire);
   if (handlers[sig].flags.load(std::memory_order_relaxed) & SA_SIGINFO) {
@@ -70,6 +74,10 @@ int host_sigaction(RealSigaction real, int sig, const struct sigaction* act,
     }
   }
   return rc;
+}
+
+bool stop_requested() {
+  return stop_signal.load(std::memory_order_relaxed);
 }
 
 }  // namespace loopsan::signal_handlers

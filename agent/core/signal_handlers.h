@@ -16,4 +16,8 @@ using RealSigaction = int (*)(int, const struct sigaction*, struct sigaction*);
 int host_sigaction(RealSigaction real, int sig, const struct sigaction* act,
                    struct sigaction* oldact);
 
+// True once a host handler ran for a signal that asks a process to stop (SIGTERM, SIGINT,
+// SIGHUP, SIGQUIT): the process is shutting down on request (detectors/thread_leak.h).
+bool stop_requested();
+
 }  // namespace loopsan::signal_handlers

@@ -48,21 +48,35 @@ void destroy(ThreadRecord* r) {
   delete r;
 }
 
-void insert(ThreadRecord* r) {
-  LockGuard g(lock);
+using Table = std::unordered_map<pthread_t, ThreadRecord*>;
+
+// Under the lock.
+Table::iterator insert_locked(ThreadRecord* r) {
   auto& t = table();
+  r->in_table = true;
   auto [it, inserted] = t.try_emplace(r->handle, r);
-  if (!inserted) {
-    // pthread_t values are reused once a thread is gone; the old record is stale.
-    destroy(it->second);
+  if (!inserted && it->second != r) {
+    // pthread_t values are reused once a thread is gone; the old record is stale. One its
+    // creator has not filed yet (a thread created detached that ended at once) is left to
+    // that creator, which drops it (thread_created).
+    if (it->second->filed) {
+      destroy(it->second);
+    } else {
+      it->second->in_table = false;
+    }
     it->second = r;
   }
+  return it;
 }
 
-void remove_if_done(std::unordered_map<pthread_t, ThreadRecord*>& t,
-                    std::unordered_map<pthread_t, ThreadRecord*>::iterator it) {
+void insert(ThreadRecord* r) {
+  LockGuard g(lock);
+  insert_locked(r);
+}
+
+void remove_if_done(Table& t, Table::iterator it) {
   ThreadRecord* r = it->second;
-  if (r->exited && (r->joined || r->detached)) {
+  if (r->exited && (r->joined || r->detached) && r->filed) {
     if (tls_state.record == r) tls_state.record = nullptr;
     destroy(r);
     t.erase(it);
@@ -91,30 +105,74 @@ void register_main_thread() {
   loop_tracker::thread_named(tls_state, r->name.c_str());
 }
 
-void thread_started(pid_t creator_tid) {
+ThreadRecord* thread_creating(pid_t creator_tid, StackId created_stack, bool detached) {
   auto* r = new ThreadRecord();
-  r->handle = pthread_self();
-  r->tid = current_tid();
-  r->start_ms = now_ms();
   r->creator_tid = creator_tid;
-  r->name = kernel_thread_name();
-  r->state = &tls_state;
+  r->created_stack = created_stack;
+  r->detached = detached;
+  r->filed = false;
+  return r;
+}
+
+void thread_created(ThreadRecord* r, bool ok, pthread_t handle) {
+  if (!ok) {
+    destroy(r);  // no thread ever saw it
+    return;
+  }
+  LockGuard g(lock);
+  r->handle = handle;
+  r->filed = true;
+  auto& t = table();
+  if (r->exited && (r->joined || r->detached)) {
+    // It ran and ended already (created detached): only this removes its record.
+    auto it = r->in_table ? t.find(handle) : t.end();
+    if (it != t.end() && it->second == r) t.erase(it);
+    destroy(r);
+    return;
+  }
+  insert_locked(r);  // already there when the new thread ran first
+}
+
+void thread_started(ThreadRecord* r) {
+  std::string name = kernel_thread_name();
+  {
+    // Its creator may be filing it right now (thread_created).
+    LockGuard g(lock);
+    r->handle = pthread_self();
+    r->tid = current_tid();
+    r->start_ms = now_ms();
+    r->name = name;
+    r->state = &tls_state;
+    insert_locked(r);
+  }
   tls_state.record = r;
   created.fetch_add(1, std::memory_order_relaxed);
-  insert(r);
-  loop_tracker::thread_named(tls_state, r->name.c_str());
+  loop_tracker::thread_named(tls_state, name.c_str());
+}
+
+void thread_started(pid_t creator_tid) {
+  ThreadRecord* r = thread_creating(creator_tid, 0, false);
+  r->filed = true;  // nobody else will
+  thread_started(r);
 }
 
 void thread_exiting() {
   LockGuard g(lock);
   auto& t = table();
-  auto it = t.find(pthread_self());
-  if (it == t.end()) return;
-  it->second->exited = true;
-  it->second->state = nullptr;
-  it->second->exit_ms = now_ms();
-  remove_if_done(t, it);
+  ThreadRecord* r = tls_state.record;
+  if (r == nullptr) {
+    auto it = t.find(pthread_self());
+    if (it == t.end()) return;
+    r = it->second;
+  }
+  r->exited = true;
+  r->state = nullptr;
+  r->exit_ms = now_ms();
   tls_state.record = nullptr;
+  if (r->in_table) {
+    auto it = t.find(r->handle);
+    if (it != t.end() && it->second == r) remove_if_done(t, it);
+  }
 }
 
 void thread_joined(pthread_t handle) {
@@ -158,6 +216,26 @@ ThreadInfo current_thread_info() {
     info.role = ThreadRole::kMain;
   }
   return info;
+}
+
+std::vector<UnjoinedThread> running_unjoined() {
+  std::vector<UnjoinedThread> out;
+  LockGuard g(lock);
+  for (const auto& [handle, r] : table()) {
+    // tid 0: created, not started yet.
+    if (r->is_main || r->exited || r->joined || r->detached || r->tid == 0) continue;
+    UnjoinedThread u;
+    u.tid = r->tid;
+    u.handle = handle;
+    u.name = r->name;
+    // Its TLS block stays valid until it exits, which takes this lock.
+    if (r->state != nullptr && r->state->loop_flags != 0) u.role = ThreadRole::kLoop;
+    u.creator_tid = r->creator_tid;
+    u.created_stack = r->created_stack;
+    u.start_ms = r->start_ms;
+    out.push_back(std::move(u));
+  }
+  return out;
 }
 
 uint64_t threads_created() {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "agent/base/thread_state.h"
+#include "agent/stacks/depot.h"
 
 namespace loopsan {
 
@@ -28,7 +29,12 @@ struct ThreadRecord {
   bool joined = false;
   bool detached = false;
   pid_t creator_tid = 0;
+  StackId created_stack = 0;     // where pthread_create() was called, on the creating thread
   ThreadState* state = nullptr;  // the thread's TLS block, valid until it exits
+  // The registry's own bookkeeping: in the table; and its creator is done with it (a record
+  // is not removed before, so that thread_created never files a freed one).
+  bool in_table = false;
+  bool filed = true;
 };
 
 // A copy of what a report needs about a thread.
@@ -42,7 +48,21 @@ namespace registry {
 
 // The process's main thread (at start-up and again in a forked child).
 void register_main_thread();
-// A new thread, called on the new thread itself before the host's start routine runs.
+// A thread created through the pthread_create() wrapper, in three steps, so that its record is
+// in the table from the moment pthread_create() returns, whether the new thread has run yet or
+// not (its creator may detach or join it at once: CPython detaches every thread it starts right
+// after creating it), and from the moment the new thread runs (it may name itself at once),
+// whichever comes first. The record is removed only once both sides are done with it.
+//   thread_creating: on the creating thread, before the real call. `created_stack` is where
+//     pthread_create() was called, `detached` whether the attributes create it detached.
+//   thread_created: on the creating thread, after it: `ok` false when it failed (the record is
+//     dropped), else `handle` is the new thread.
+//   thread_started: on the new thread, before the host's start routine runs.
+ThreadRecord* thread_creating(pid_t creator_tid, StackId created_stack, bool detached);
+void thread_created(ThreadRecord* record, bool ok, pthread_t handle);
+void thread_started(ThreadRecord* record);
+// A thread that nobody announced (the agent started while its creator was in
+// pthread_create(), or a test): creates and inserts its own record, on the new thread.
 void thread_started(pid_t creator_tid);
 // The calling thread is about to end (return, pthread_exit or cancellation).
 void thread_exiting();
@@ -54,6 +74,19 @@ void thread_named(pthread_t handle, const char* name);
 // The calling thread as a report sees it: tid, current name (the kernel's, so names set by
 // means we do not intercept are seen too) and role.
 ThreadInfo current_thread_info();
+
+// A thread that is still running and was never joined or detached (the main thread excepted):
+// what a thread-leak report needs, copied.
+struct UnjoinedThread {
+  pid_t tid = 0;
+  pthread_t handle{};
+  std::string name;  // as last set through pthread_setname_np/prctl, or at its start
+  ThreadRole role = ThreadRole::kOther;
+  pid_t creator_tid = 0;
+  StackId created_stack = 0;
+  int64_t start_ms = 0;
+};
+std::vector<UnjoinedThread> running_unjoined();
 
 uint64_t threads_created();
 size_t live_records();

@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "agent/base/errno_saver.h"
+#include "agent/core/signal_handlers.h"
 #include "agent/report/summary.h"
 #include "agent/base/sys.h"
 
@@ -39,6 +40,12 @@ void handler(int sig, siginfo_t* info, void*) {
   if (!recurs) sys::call_with(SYS_tgkill, sys::getpid(), sys::gettid(), sig);
 }
 
+// The signals that ask a process to stop: a host handler for one of them runs through
+// signal_handlers' trampoline, which notes that the process was asked to stop (thread-leak).
+bool is_stop_request(int sig) {
+  return sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT;
+}
+
 void install_ours(int sig) {
   struct sigaction sa {};
   sa.sa_sigaction = handler;
@@ -68,7 +75,9 @@ bool watched(int sig) {
 int host_sigaction(int sig, const struct sigaction* act, struct sigaction* oldact) {
   struct sigaction previous = host_view[sig];
   if (act != nullptr) {
-    int rc = is_default(*act) ? (install_ours(sig), 0) : real(sig, act, nullptr);
+    int rc = is_default(*act)       ? (install_ours(sig), 0)
+             : is_stop_request(sig) ? signal_handlers::host_sigaction(real, sig, act, nullptr)
+                                    : real(sig, act, nullptr);
     if (rc != 0) return rc;
     host_view[sig] = *act;
   }

@@ -27,6 +27,22 @@ bool kind_implemented(Kind kind);
 // Kind::kCount when `name` is no kind.
 Kind kind_from_name(const std::string& name);
 
+// One of the threads a finding describes (its "threads" field: thread-leak, hung-wait,
+// deadlock), with stacks of its own. These stacks are symbolized with the finding's but take
+// no part in its identity or in suppressions: a finding about other threads is identified and
+// suppressed by its own top-level stacks (where a leaked thread was created, ...).
+struct FindingThread {
+  ThreadInfo thread;
+  // Serialized JSON values, written after tid, name and role, in order.
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::vector<std::pair<std::string, StackId>> stacks;
+  std::vector<std::pair<std::string, std::vector<python::PyFrame>>> python_stacks;
+
+  void add_field(std::string key, std::string json_value) {
+    fields.emplace_back(std::move(key), std::move(json_value));
+  }
+};
+
 struct Finding {
   Kind kind = Kind::kBlockingCall;
   std::string message;
@@ -45,6 +61,8 @@ struct Finding {
   // `stacks`; listed in identity_stacks like them): a sampled stack's identity is where it
   // stalled, function by function, not the exact instruction the sample hit.
   std::vector<std::pair<std::string, StackId>> identity_only_stacks;
+  // The "threads" field, written last; absent when empty.
+  std::vector<FindingThread> threads;
   // Extra text that distinguishes findings with the same stacks (e.g. the blocking call).
   std::string identity;
   // The stacks (native, Python or JavaScript, by field name) that make up the finding's id;

@@ -136,6 +136,27 @@ void write_js_frames(JsonWriter& w, const std::vector<node::JsFrame>& frames) {
   w.end_array();
 }
 
+void write_threads(JsonWriter& w, const std::vector<FindingThread>& threads) {
+  w.key("threads").begin_array();
+  for (const FindingThread& t : threads) {
+    w.begin_object();
+    w.field("tid", static_cast<int64_t>(t.thread.tid));
+    w.field("name", t.thread.name);
+    w.field("role", role_name(t.thread.role));
+    for (const auto& [key, value] : t.fields) w.key(key).raw(value);
+    for (const auto& [name, id] : t.stacks) {
+      w.key(name);
+      write_frames(w, symbolize(id));
+    }
+    for (const auto& [name, frames] : t.python_stacks) {
+      w.key(name);
+      write_python_frames(w, frames);
+    }
+    w.end_object();
+  }
+  w.end_array();
+}
+
 std::string where(const Finding& f, const Symbolized& stacks) {
   for (const auto& [name, frames] : f.python_stacks) {
     if (!frames.empty()) {
@@ -240,6 +261,7 @@ bool submit(Finding& f) {
     w.key(name);
     write_js_frames(w, frames);
   }
+  if (!f.threads.empty()) write_threads(w, f.threads);
   w.end_object();
   if (LineSink to = sink.load(std::memory_order_acquire)) {
     to(w.str());

@@ -12,6 +12,7 @@
 #include "agent/events.h"
 #include "agent/base/log.h"
 #include "agent/detectors/exception_finding.h"
+#include "agent/detectors/thread_leak.h"
 #include "agent/base/options.h"
 #include "agent/core/process_info.h"
 #include "agent/runtimes/cpython_api.h"
@@ -50,24 +51,40 @@ int version_number() {
   return major * 100 + minor;
 }
 
-std::vector<python::PyFrame> parse_frames(const char* text) {
-  std::vector<python::PyFrame> frames;
+// python_hooks.py's text: records separated by `record_separator`, each of three fields
+// separated by `field_separator` (the third takes the rest of the record). Records without
+// three fields are skipped.
+struct Record {
+  std::string first, second, rest;
+};
+std::vector<Record> split_records(const char* text, char record_separator, char field_separator) {
+  std::vector<Record> records;
   std::string all = text;
   size_t start = 0;
   while (start < all.size()) {
-    size_t end = all.find('\x1e', start);
+    size_t end = all.find(record_separator, start);
     if (end == std::string::npos) end = all.size();
     std::string record = all.substr(start, end - start);
-    size_t a = record.find('\x1f');
-    size_t b = a == std::string::npos ? a : record.find('\x1f', a + 1);
+    size_t a = record.find(field_separator);
+    size_t b = a == std::string::npos ? a : record.find(field_separator, a + 1);
     if (b != std::string::npos) {
-      python::PyFrame f;
-      f.function = record.substr(0, a);
-      f.file = record.substr(a + 1, b - a - 1);
-      f.line = atoi(record.c_str() + b + 1);
-      frames.push_back(std::move(f));
+      records.push_back(
+          {record.substr(0, a), record.substr(a + 1, b - a - 1), record.substr(b + 1)});
     }
     start = end + 1;
+  }
+  return records;
+}
+
+// Frames: function \x1f file \x1f line, separated by \x1e.
+std::vector<python::PyFrame> parse_frames(const char* text) {
+  std::vector<python::PyFrame> frames;
+  for (Record& r : split_records(text, '\x1e', '\x1f')) {
+    python::PyFrame f;
+    f.function = std::move(r.first);
+    f.file = std::move(r.second);
+    f.line = atoi(r.rest.c_str());
+    frames.push_back(std::move(f));
   }
   return frames;
 }
@@ -138,6 +155,35 @@ PyObject* loop_running(PyObject*, PyObject* args) {
 MethodDef loop_running_def = {"_loopsan_loop_running", loop_running, kMethVarargs,
                               "loopsan: an asyncio loop starts or stops (internal)"};
 
+// _loopsan_thread_leak(waited_ms, created_frames, threads) -- non-daemon threads still alive
+// at shutdown (python_hooks.py, patch_threading), all started from `created_frames`; `threads`
+// is one record per thread, separated by \x1d: name \x1c native id \x1c its frames. Called
+// with the GIL held.
+PyObject* thread_leak(PyObject*, PyObject* args) {
+  int waited_ms = 0;
+  const char* created = nullptr;
+  const char* threads = nullptr;
+  if (!api.arg_parse_tuple(args, "iss", &waited_ms, &created, &threads)) return nullptr;
+  {
+    ErrnoSaver errno_saver;
+    ReentryGuard guard;
+    std::vector<thread_leak::PythonThread> leaked;
+    for (Record& r : split_records(threads, '\x1d', '\x1c')) {
+      thread_leak::PythonThread t;
+      t.name = std::move(r.first);
+      t.native_id = atol(r.second.c_str());
+      t.stack = parse_frames(r.rest.c_str());
+      leaked.push_back(std::move(t));
+    }
+    thread_leak::report_python(waited_ms, parse_frames(created), leaked);
+  }
+  api.inc_ref(api.none);
+  return api.none;
+}
+
+MethodDef thread_leak_def = {"_loopsan_thread_leak", thread_leak, kMethVarargs,
+                             "loopsan: non-daemon threads still running at shutdown (internal)"};
+
 void install_now() {
   if (done.exchange(1) != 0) return;
   ReentryGuard guard;
@@ -153,13 +199,18 @@ void install_now() {
   bool ok = false;
   PyObject* fn = api.cfunction_new(&report_def, nullptr, nullptr);
   PyObject* loop_fn = api.cfunction_new(&loop_running_def, nullptr, nullptr);
+  PyObject* leak_fn = api.cfunction_new(&thread_leak_def, nullptr, nullptr);
   PyObject* globals = api.dict_new();
-  if (fn != nullptr && loop_fn != nullptr && globals != nullptr &&
+  // The options the Python side needs, as assignments ahead of its source.
+  std::string source =
+      cat("_loopsan_hang_threshold_ms = ", options().hang_threshold_ms, "\n", kPythonHooksSource);
+  if (fn != nullptr && loop_fn != nullptr && leak_fn != nullptr && globals != nullptr &&
       api.dict_set_item_string(globals, "__builtins__", api.eval_get_builtins()) == 0 &&
       api.dict_set_item_string(globals, "__name__", api.none) == 0 &&
       api.dict_set_item_string(globals, "_loopsan_report", fn) == 0 &&
-      api.dict_set_item_string(globals, "_loopsan_loop_running", loop_fn) == 0) {
-    PyObject* code = api.compile_string(kPythonHooksSource, "<loopsan>", kPyFileInput);
+      api.dict_set_item_string(globals, "_loopsan_loop_running", loop_fn) == 0 &&
+      api.dict_set_item_string(globals, "_loopsan_thread_leak", leak_fn) == 0) {
+    PyObject* code = api.compile_string(source.c_str(), "<loopsan>", kPyFileInput);
     if (code != nullptr) {
       PyObject* result = api.eval_code(code, globals, globals);
       ok = result != nullptr;
@@ -182,9 +233,11 @@ void install_now() {
   if (globals != nullptr) api.dec_ref(globals);
   if (fn != nullptr) api.dec_ref(fn);
   if (loop_fn != nullptr) api.dec_ref(loop_fn);
+  if (leak_fn != nullptr) api.dec_ref(leak_fn);
   api.err_restore(type, value, tb);
   process_info::set_hook("cpython.futures", ok);
   process_info::set_hook("cpython.asyncio", ok);
+  process_info::set_hook("cpython.thread_leaks", ok && options().hang_threshold_ms > 0);
 }
 
 bool starts_with(const char* s, const char* prefix) {
@@ -221,6 +274,7 @@ void init() {
   if (!cpython::available(cpython::kStacks)) process_info::set_hook("cpython.stacks", false);
   process_info::set_hook("cpython.futures", false);
   process_info::set_hook("cpython.asyncio", false);
+  process_info::set_hook("cpython.thread_leaks", false);
   events::g_runtime_waiting.store(1, std::memory_order_release);
 }
 

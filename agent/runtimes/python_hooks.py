@@ -10,16 +10,23 @@
 #   exception to anyone -> unretrieved-exception.
 # - asyncio: the loop's "Task/Future exception was never retrieved" -> unretrieved-exception.
 # - asyncio: when a loop starts and stops running on a thread (for blocking-call).
+# - threading: non-daemon threads still running when the interpreter shuts down, with where
+#   each was started -> thread-leak.
+#
+# `_loopsan_hang_threshold_ms` is defined by python_hooks.cc ahead of this source.
 
 
-def _loopsan_install(report, loop_running):
+def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms):
     import sys
 
-    FIELD, RECORD = "\x1f", "\x1e"
+    FIELD, RECORD, THREAD, PART = "\x1f", "\x1e", "\x1d", "\x1c"
 
     def clean(text):
         # The shim takes C strings: no NUL, and no separators inside a field.
-        return text.replace("\0", "\\0").replace(FIELD, " ").replace(RECORD, " ")
+        text = text.replace("\0", "\\0")
+        for separator in (FIELD, RECORD, THREAD, PART):
+            text = text.replace(separator, " ")
+        return text
 
     def frames_text(frames):
         # (function, file, line) innermost first, in the shape the shim parses.
@@ -173,7 +180,112 @@ def _loopsan_install(report, loop_running):
         _set_running_loop._loopsan = True
         events._set_running_loop = _set_running_loop
 
+    def frames_from(frame):
+        frames = []
+        while frame is not None and len(frames) < 64:
+            frames.append((frame.f_code.co_name, frame.f_code.co_filename, frame.f_lineno))
+            frame = frame.f_back
+        return frames
+
+    def patch_threading(threading):
+        # threading._shutdown(), which Py_FinalizeEx calls before the atexit handlers, first
+        # runs the callbacks of threading._register_atexit (3.9+), then waits for every
+        # non-daemon thread, for ever if one never ends. The callback below runs there, last of
+        # those callbacks (concurrent.futures' own, which stops its idle workers, runs before
+        # it), gives the threads still alive hang_threshold_ms to end, reports those that do
+        # not, and returns: CPython then waits for them as it would have.
+        Thread = threading.Thread
+        if getattr(Thread.start, "_loopsan", False) or hang_threshold_ms <= 0:
+            return
+        register = getattr(threading, "_register_atexit", None)
+        if register is None:
+            return
+        import time
+
+        start = Thread.start
+        getframe = sys._getframe
+        lazy_lines = hasattr(getframe().f_code, "co_lines")  # 3.10+
+
+        def loopsan_start(self):
+            # Where start() was called, as cheaply as it can be kept: (code, instruction) pairs,
+            # turned into lines only if the thread is ever reported. On the instance: a dict
+            # store, where a WeakKeyDictionary would cost as much again.
+            try:
+                site = []
+                frame = getframe(1)
+                while frame is not None and len(site) < 32:
+                    site.append((frame.f_code, frame.f_lasti if lazy_lines else frame.f_lineno))
+                    frame = frame.f_back
+                self._loopsan_started_at = site
+            except BaseException:
+                pass
+            return start(self)
+
+        def line_at(code, where):
+            if not lazy_lines:
+                return where
+            for begin, end, line in code.co_lines():
+                if begin <= where < end:
+                    return -1 if line is None else line
+            return -1
+
+        def start_site(thread):
+            site = getattr(thread, "_loopsan_started_at", None) or ()
+            return [(code.co_name, code.co_filename, line_at(code, where)) for code, where in site]
+
+        loopsan_start.__name__ = start.__name__
+        loopsan_start.__qualname__ = start.__qualname__
+        loopsan_start.__doc__ = start.__doc__
+        loopsan_start.__wrapped__ = start
+        loopsan_start._loopsan = True
+
+        def still_running():
+            main = threading.main_thread()
+            me = threading.current_thread()
+            return [t for t in threading.enumerate()
+                    if t is not main and t is not me and not t.daemon and t.is_alive()]
+
+        def check_at_shutdown():
+            alive = still_running()
+            if not alive:
+                return
+            began = time.monotonic()
+            deadline = began + hang_threshold_ms / 1000.0
+            # Outside any try: an interrupt here ends _shutdown() as it would end its own wait.
+            for t in alive:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                t.join(left)
+            try:
+                alive = [t for t in alive if t.is_alive()]
+                if not alive:
+                    return
+                waited = int((time.monotonic() - began) * 1000)
+                # The GIL is ours: the other threads are parked, their frames hold still.
+                frames = sys._current_frames()
+                groups = {}
+                for t in alive:
+                    groups.setdefault(tuple(start_site(t)), []).append(t)
+                for site, threads in groups.items():
+                    described = THREAD.join(
+                        PART.join((clean(t.name), str(t.native_id or 0),
+                                   frames_text(frames_from(frames.get(t.ident)))))
+                        for t in threads)
+                    thread_leak(waited, frames_text(site), described)
+            except BaseException:
+                pass
+
+        register(check_at_shutdown)
+        # Last of the callbacks (they run in reverse order of registration): after every
+        # callback that stops threads of its own, registered before or after this one.
+        callbacks = getattr(threading, "_threading_atexits", None)
+        if callbacks and getattr(callbacks[-1], "func", None) is check_at_shutdown:
+            callbacks.insert(0, callbacks.pop())
+        Thread.start = loopsan_start
+
     patches = {
+        "threading": patch_threading,
         "concurrent.futures._base": patch_concurrent_futures,
         "asyncio.base_events": patch_asyncio,
         "asyncio.events": patch_asyncio_events,
@@ -229,5 +341,7 @@ def _loopsan_install(report, loop_running):
     sys.meta_path.insert(0, _LoopsanFinder)
 
 
-_loopsan_install(_loopsan_report, _loopsan_loop_running)
-del _loopsan_install, _loopsan_report, _loopsan_loop_running
+_loopsan_install(_loopsan_report, _loopsan_loop_running, _loopsan_thread_leak,
+                 _loopsan_hang_threshold_ms)
+del _loopsan_install, _loopsan_report, _loopsan_loop_running, _loopsan_thread_leak
+del _loopsan_hang_threshold_ms

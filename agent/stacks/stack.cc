@@ -274,6 +274,38 @@ int caller_frames(uintptr_t* cfa, uintptr_t* return_address, int max) {
   return found;
 }
 
+int unwind_registers(uintptr_t pc, uintptr_t sp, uintptr_t* out, int max) {
+  int limit = std::min<int>({max, kMaxStackDepth, static_cast<int>(options().stack_depth)});
+  if (limit <= 0 || pc == 0 || sp == 0 || unwinder_unusable.load(std::memory_order_relaxed)) {
+    return 0;
+  }
+  unwinding.fetch_add(1, std::memory_order_relaxed);
+  ensure_unwinder();
+  // A context with only the two registers the kernel gave (on x86_64 unw_context_t is a
+  // ucontext_t). UNW_INIT_SIGNAL_FRAME: `pc` is where the thread stands, not a return address,
+  // so libunwind looks up the frame at pc itself instead of pc - 1.
+  unw_context_t context;
+  memset(&context, 0, sizeof context);
+  unw_cursor_t cursor;
+  int size = 0;
+#if defined(__x86_64__)
+  context.uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(pc);
+  context.uc_mcontext.gregs[REG_RSP] = static_cast<greg_t>(sp);
+  if (unw_init_local2(&cursor, &context, UNW_INIT_SIGNAL_FRAME) == 0) {
+    constexpr int kOwnFramesSlack = 16;
+    for (int depth = 0; depth < limit + kOwnFramesSlack && size < limit; ++depth) {
+      unw_word_t ip = 0;
+      if (unw_get_reg(&cursor, UNW_REG_IP, &ip) != 0 || ip == 0) break;
+      // loopsan's own frames (a wrapper the thread waits in, the thread-start trampoline).
+      if (!(ip >= own_begin && ip < own_end)) out[size++] = ip;
+      if (unw_step(&cursor) <= 0) break;
+    }
+  }
+#endif
+  unwinding.fetch_sub(1, std::memory_order_relaxed);
+  return size;
+}
+
 StackId capture_stack(int max) {
   uintptr_t ips[kMaxStackDepth];
   int size = capture_frames(ips, max);

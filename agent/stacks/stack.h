@@ -43,6 +43,17 @@ int capture_frames(uintptr_t* out, int max);
 // not for every call.
 int caller_frames(uintptr_t* cfa, uintptr_t* return_address, int max);
 
+// Walks the stack of another thread of this process from two of its registers, on the
+// calling thread: `pc` (the exact instruction it is stopped at, not a return address) and `sp`
+// (a thread parked in a system call: agent/stacks/parked_stack.h). Writes return addresses
+// into `out`, innermost first (out[0] = pc), without loopsan's own frames, and returns how
+// many (at most `max`; 0 when the unwinder is unusable, as in a fork() child). The other
+// registers are unknown (zero): a frame whose caller needs its frame pointer ends the walk.
+// The memory read belongs to a thread that may wake up meanwhile: libunwind validates each
+// read, so a stack that changes gives wrong frames, never a fault (the caller re-checks that
+// the thread did not move). Not for signal handlers.
+int unwind_registers(uintptr_t pc, uintptr_t sp, uintptr_t* out, int max);
+
 // Resolves module, offset, build-id and function name for every frame. May take the loader's
 // lock and read ELF files: call it with no agent lock held.
 std::vector<Frame> symbolize(StackId stack);

@@ -129,7 +129,13 @@ RunResult run(const RunSpec& spec) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(spec.timeout_s);
   pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
   int open_fds = 2;
+  bool killed = false;
   while (open_fds > 0) {
+    if (!killed && !spec.kill_when_stderr_has.empty() &&
+        result.err.find(spec.kill_when_stderr_has) != std::string::npos) {
+      kill(pid, SIGKILL);
+      killed = true;
+    }
     int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                     deadline - std::chrono::steady_clock::now())
                                     .count());

@@ -27,6 +27,9 @@ struct RunSpec {
   std::string options;  // LOOPSAN_OPTIONS; report_dir is added unless it is set here
   std::vector<std::pair<std::string, std::string>> env;
   int timeout_s = 120;
+  // SIGKILL the victim as soon as its stderr contains this text (a process that then hangs
+  // for good, once loopsan has written what the test wants); empty: never.
+  std::string kill_when_stderr_has;
 };
 
 struct ReportFile {
