@@ -4,6 +4,7 @@
 #include <link.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <utility>
 
@@ -65,9 +66,10 @@ Now describe_now(pid_t tid, FindingThread& t, std::string* words, bool skip_libr
   // the GIL, which the thread reporting holds) is parked again a moment later: look a few
   // times, 2 ms apart, before calling it computing; 20 ms at most per exit, however many
   // threads compute.
-  static int looks_left = 10;
-  for (int i = 0; i < 5 && looks_left > 0 && s.call.state == parked::Syscall::State::kRunning;
-       ++i, --looks_left) {
+  static std::atomic<int> looks_left{10};
+  for (int i = 0; i < 5 && s.call.state == parked::Syscall::State::kRunning &&
+                  looks_left.fetch_sub(1, std::memory_order_relaxed) > 0;
+       ++i) {
     timespec pause{0, 2000000};
     sys::call_with(SYS_nanosleep, &pause, nullptr);
     parked::sample(tid, &s);
