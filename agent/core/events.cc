@@ -28,6 +28,7 @@
 #include "agent/detectors/blocking.h"
 #include "agent/detectors/future_tracker.h"
 #include "agent/detectors/uncaught.h"
+#include "agent/detectors/waits.h"
 #include "agent/report/fatal_signals.h"
 #include "agent/report/reporter.h"
 #include "agent/report/report_file.h"
@@ -78,11 +79,13 @@ void thread_started(pid_t creator_tid, const ThreadCreation& creation) {
   if (creation.record != nullptr) {
     AgentScope scope;
     registry::thread_started(static_cast<ThreadRecord*>(creation.record));
+    waits::thread_started();
     return;
   }
   if (!enabled()) return;
   AgentScope scope;
   registry::thread_started(creator_tid);
+  waits::thread_started();
 }
 
 void thread_exiting() {

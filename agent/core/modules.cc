@@ -13,6 +13,9 @@
 #include "agent/stacks/sampler.h"
 #include "agent/detectors/future_tracker.h"
 #include "agent/detectors/thread_leak.h"
+#include "agent/detectors/waits.h"
+#include "agent/detectors/deadlock.h"
+#include "agent/detectors/hung_wait.h"
 #include "agent/detectors/uncaught.h"
 #include "agent/interception/interception.h"
 #include "agent/report/fatal_signals.h"
@@ -80,6 +83,13 @@ const Module kTable[] = {
      .thread_exiting = loop_stall::thread_exiting,
      .loop_wait_ended = loop_stall::loop_waited},
     {.name = "thread_leak", .after_exit = thread_leak::check_at_exit},
+    {.name = "waits",
+     .after_fork_child =
+         [] {
+           waits::reset_after_fork();
+           deadlock::reset_after_fork();
+           hung_wait::reset_after_fork();
+         }},
     {.name = "uncaught",
      .init = [](const StartInfo&) { uncaught::install(REAL(_ZSt13set_terminatePFvvE)); }},
     {.name = "cpython",

@@ -238,6 +238,27 @@ std::vector<UnjoinedThread> running_unjoined() {
   return out;
 }
 
+std::vector<LiveThread> live_threads() {
+  std::vector<LiveThread> out;
+  LockGuard g(lock);
+  for (const auto& [handle, r] : table()) {
+    if (r->exited || r->tid == 0) continue;
+    LiveThread t;
+    t.tid = r->tid;
+    t.handle = handle;
+    t.name = r->name;
+    t.is_main = r->is_main;
+    if (r->is_main) t.role = ThreadRole::kMain;
+    // Its TLS block stays valid until it exits, which takes this lock.
+    if (r->state != nullptr && r->state->loop_flags != 0) {
+      t.role = ThreadRole::kLoop;
+      t.in_loop_wait = __atomic_load_n(&r->state->in_loop_wait, __ATOMIC_RELAXED) != 0;
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
 uint64_t threads_created() {
   return created.load(std::memory_order_relaxed);
 }

@@ -88,6 +88,18 @@ struct UnjoinedThread {
 };
 std::vector<UnjoinedThread> running_unjoined();
 
+// Every thread that has started and not ended yet, the main thread included: what the
+// watchdog's wait checks (detectors/waits.h) look at each tick, copied.
+struct LiveThread {
+  pid_t tid = 0;
+  pthread_t handle{};
+  std::string name;  // as last set through pthread_setname_np/prctl, or at its start
+  ThreadRole role = ThreadRole::kOther;
+  bool is_main = false;
+  bool in_loop_wait = false;  // a loop thread inside its own loop wait (idle, not stuck)
+};
+std::vector<LiveThread> live_threads();
+
 uint64_t threads_created();
 size_t live_records();
 

@@ -13,6 +13,7 @@
 #include "agent/base/sys.h"
 #include "agent/base/thread_state.h"
 #include "agent/detectors/loop_stall.h"
+#include "agent/detectors/waits.h"
 #include "agent/interception/interception.h"
 
 namespace loopsan::watchdog {
@@ -21,6 +22,7 @@ namespace {
 // The table of periodic checks, one row per CheckId, in that order.
 const Check kChecks[kCheckCount] = {
     {.name = "loop-stall", .period_ns = loop_stall::period_ns, .tick = loop_stall::tick},
+    {.name = "waits", .period_ns = waits::period_ns, .tick = waits::tick},
 };
 
 // Bumped by every wake(): the futex word the thread sleeps on.

@@ -26,6 +26,7 @@ namespace loopsan::watchdog {
 // The periodic checks, by row of the table (watchdog.cc).
 enum CheckId : int {
   kLoopStall,  // detectors/loop_stall.h
+  kWaits,      // detectors/waits.h: deadlock and hung-wait
   kCheckCount
 };
 

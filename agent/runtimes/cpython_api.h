@@ -29,6 +29,9 @@ enum Feature : uint32_t {
   X(this_thread_state, kStacks | kHooks, "PyGILState_GetThisThreadState", nullptr, void*())        \
   /* faulthandler's signal-safe dump: neither the GIL nor Python allocations. */                   \
   X(dump_traceback, kStacks, "_Py_DumpTraceback", nullptr, void(int fd, void* tstate))             \
+  /* All threads' frames from a thread with no thread state (faulthandler's watchdog path). */     \
+  X(dump_traceback_threads, 0, "_Py_DumpTracebackThreads", nullptr,                                \
+    const char*(int fd, void* interp, void* current_tstate))                                       \
   X(add_audit_hook, kHooks, "PySys_AddAuditHook", nullptr,                                         \
     int(int (*)(const char*, PyObject*, void*), void*))                                            \
   X(gil_check, kHooks, "PyGILState_Check", nullptr, int())                                         \

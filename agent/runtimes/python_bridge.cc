@@ -174,17 +174,15 @@ pid_t gil_holder() {
   return static_cast<pid_t>(tid);
 }
 
-std::vector<PyFrame> capture_stack() {
-  if (!options().python_stacks) return {};
-  if (!present()) return {};
-  const cpython::Api& a = cpython::api;
-  if (!a.is_initialized() || a.is_finalizing()) return {};
-  void* tstate = a.this_thread_state();
-  if (tstate == nullptr) return {};
-  // An anonymous in-memory file: unlike a pipe it never fills up and blocks the writer.
+namespace {
+
+// The text CPython's dump function wrote into an anonymous in-memory file (unlike a pipe it
+// never fills up and blocks the writer); `dump` writes into the descriptor it gets.
+template <typename Dump>
+std::string dump_text(Dump dump) {
   int fd = static_cast<int>(sys::call_with(SYS_memfd_create, "loopsan-pystack", MFD_CLOEXEC));
   if (fd < 0) return {};
-  a.dump_traceback(fd, tstate);
+  dump(fd);
   std::string text;
   off_t size = lseek(fd, 0, SEEK_CUR);
   if (size > 0) {
@@ -193,7 +191,46 @@ std::vector<PyFrame> capture_stack() {
     text.resize(n > 0 ? static_cast<size_t>(n) : 0);
   }
   sys::close(fd);
-  std::vector<PyFrame> frames = parse_dump(text);
+  return text;
+}
+
+}  // namespace
+
+std::vector<std::pair<unsigned long, std::vector<PyFrame>>> all_thread_stacks() {
+  std::vector<std::pair<unsigned long, std::vector<PyFrame>>> out;
+  if (!options().python_stacks || !present()) return out;
+  const cpython::Api& a = cpython::api;
+  if (a.dump_traceback_threads == nullptr || !a.is_initialized() || a.is_finalizing()) return out;
+  std::string text = dump_text([&](int fd) { a.dump_traceback_threads(fd, nullptr, nullptr); });
+  // Sections: "Thread 0x00007f... (most recent call first):" (or "Current thread 0x...")
+  // followed by its "  File ..." lines.
+  size_t pos = 0;
+  while ((pos = text.find("hread 0x", pos)) != std::string::npos) {
+    size_t id_at = pos + 6;
+    size_t end = text.find("\nCurrent thread 0x", id_at);
+    size_t next = text.find("\nThread 0x", id_at);
+    if (next < end) end = next;
+    if (end == std::string::npos) end = text.size();
+    unsigned long id = strtoul(text.c_str() + id_at, nullptr, 16);
+    size_t body = text.find('\n', id_at);
+    std::vector<PyFrame> frames =
+        body < end ? parse_dump(text.substr(body + 1, end - body - 1)) : std::vector<PyFrame>{};
+    // Entry marks ("entry") need the thread's own frame chain: left unset here.
+    out.emplace_back(id, std::move(frames));
+    pos = end;
+  }
+  return out;
+}
+
+std::vector<PyFrame> capture_stack() {
+  if (!options().python_stacks) return {};
+  if (!present()) return {};
+  const cpython::Api& a = cpython::api;
+  if (!a.is_initialized() || a.is_finalizing()) return {};
+  void* tstate = a.this_thread_state();
+  if (tstate == nullptr) return {};
+  std::vector<PyFrame> frames =
+      parse_dump(dump_text([&](int fd) { a.dump_traceback(fd, tstate); }));
   mark_entry_frames(frames);
   return frames;
 }

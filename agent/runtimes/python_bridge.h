@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace loopsan::python {
@@ -59,6 +60,14 @@ pid_t gil_holder();
 // Python objects nor takes the GIL. Taking the GIL here instead would be unsafe: a non-main
 // thread that takes the GIL while the interpreter finalizes is terminated by CPython itself.
 std::vector<PyFrame> capture_stack();
+
+// The Python stacks of every thread of the interpreter, by their Python thread id (the
+// pthread_t of the thread: threading.get_ident()), read from a thread that runs no Python (the
+// watchdog) with CPython's _Py_DumpTracebackThreads, the way faulthandler's
+// dump_traceback_later thread reads them: no GIL, no signal. Exact for parked threads; a thread
+// running Python meanwhile may show a frame being replaced (faulthandler's own caveat). Empty
+// when there is no initialised CPython or python_stacks=0.
+std::vector<std::pair<unsigned long, std::vector<PyFrame>>> all_thread_stacks();
 
 // Parses _Py_DumpTraceback's output (exposed for unit tests).
 std::vector<PyFrame> parse_dump(const std::string& text);

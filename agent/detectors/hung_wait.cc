@@ -1,0 +1,198 @@
+#include "agent/detectors/hung_wait.h"
+
+#include <cstring>
+#include <unordered_map>
+
+#include "agent/base/json.h"
+#include "agent/base/options.h"
+#include "agent/base/text.h"
+#include "agent/detectors/deadlock.h"
+#include "agent/report/episodes.h"
+#include "agent/report/finding_table.h"
+#include "agent/report/reporter.h"
+
+namespace loopsan::hung_wait {
+namespace {
+
+struct Episode {
+  int64_t since_ns = 0;
+  int handle = -1;  // episodes.h, once reported
+};
+
+// Waits at or past the threshold, by tid. Watchdog thread only; leaked in a fork() child.
+std::unordered_map<pid_t, Episode>* open_waits = new std::unordered_map<pid_t, Episode>();
+
+bool ends_with(const std::string& s, const char* tail) {
+  size_t n = strlen(tail);
+  return s.size() >= n && s.compare(s.size() - n, n, tail) == 0;
+}
+
+// The Python call a thread parked in an ownerless futex waits in, when it is a wait for a
+// result (hung_wait.h's rule), else empty.
+std::string python_result_wait(const waits::Waiter& w, const std::vector<python::PyFrame>& frames) {
+  for (size_t i = 0; i < frames.size() && i < 4; ++i) {
+    const python::PyFrame& f = frames[i];
+    if (ends_with(f.file, "concurrent/futures/_base.py") &&
+        (f.function == "result" || f.function == "exception" || f.function == "wait" ||
+         f.function == "as_completed")) {
+      return cat("concurrent.futures.Future.", f.function == "wait" ? "wait" : f.function);
+    }
+    if (ends_with(f.file, "/threading.py") &&
+        (f.function == "join" || f.function == "_wait_for_tstate_lock")) {
+      return "threading.Thread.join";
+    }
+  }
+  if (w.thread.is_main && !frames.empty() && ends_with(frames[0].file, "/threading.py") &&
+      (frames[0].function == "wait" || frames[0].function == "wait_for" ||
+       frames[0].function == "acquire")) {
+    return cat("threading.", frames[0].function);
+  }
+  return {};
+}
+
+// A thread at the end of a chain of waits that will not wake it by itself.
+bool stuck(const waits::Waiter& end) {
+  if (!end.parked) return false;  // computing or running: work in progress
+  if (end.thread.in_loop_wait) return false;
+  switch (end.target.kind) {
+    case parked::WaitTarget::Kind::kDescriptor:
+    case parked::WaitTarget::Kind::kPoll:
+    case parked::WaitTarget::Kind::kSleep:
+    case parked::WaitTarget::Kind::kSignal:
+    case parked::WaitTarget::Kind::kChild:
+      return false;  // the outside world (or time) wakes it
+    default:
+      return true;
+  }
+}
+
+void report(const waits::View& view, const waits::Waiter& w, const std::string& call,
+            const std::string& chain, const waits::PythonStacks& python, int64_t now) {
+  Finding f;
+  f.kind = Kind::kHungWait;
+  f.thread.tid = w.thread.tid;
+  f.thread.role = w.thread.role;
+  f.thread.name = parked::task_name(w.thread.tid);
+  if (f.thread.name.empty()) f.thread.name = w.thread.name;
+  int64_t waited_ms = (now - w.since_ns) / 1000000;
+  const std::vector<python::PyFrame>* frames = waits::python_stack_of(w, python);
+  std::string where;
+  if (frames != nullptr) {
+    // The caller's line: the innermost frame outside the library's own waiting code.
+    for (const python::PyFrame& p : *frames) {
+      if (ends_with(p.file, "/threading.py") || ends_with(p.file, "concurrent/futures/_base.py")) {
+        continue;
+      }
+      where = cat(" called from ", p.function, " (", p.file, ":", p.line, ")");
+      break;
+    }
+  }
+  f.message = cat("thread ", w.thread.tid, " (", f.thread.name, ") has waited ", waited_ms,
+                  " ms in ", call, where, chain);
+  f.add_field("call", json_quote(call));
+  f.add_field("duration_ms", cat(waited_ms));
+  for (const waits::Waiter& other : view) {
+    StackId stack = 0;
+    FindingThread t = waits::describe(other, now, python, &stack);
+    if (&other == &w) {
+      if (stack != 0) f.stacks.emplace_back("stack", stack);
+      if (frames != nullptr) f.python_stacks.emplace_back("python_stack", *frames);
+    }
+    f.threads.push_back(std::move(t));
+  }
+  uint64_t raw = reporter::raw_hash(f);
+  reporter::submit(f);
+  (*open_waits)[w.thread.tid].handle = episodes::begin(finding_table::id_of(raw), w.since_ns);
+}
+
+}  // namespace
+
+void check(const waits::View& view, int64_t now) {
+  // Waits that ended (or threads that ran since): their episodes are over.
+  for (auto it = open_waits->begin(); it != open_waits->end();) {
+    const waits::Waiter* w = waits::find(view, it->first);
+    if (w != nullptr && w->parked && w->since_ns == it->second.since_ns) {
+      ++it;
+      continue;
+    }
+    if (it->second.handle >= 0) episodes::end(it->second.handle, now);
+    it = open_waits->erase(it);
+  }
+  int64_t threshold = int64_t{options().hang_threshold_ms} * 1000000;
+  if (threshold <= 0) return;
+  waits::PythonStacks python;
+  bool python_read = false;
+  for (const waits::Waiter& w : view) {
+    if (!w.parked || now - w.since_ns < threshold) continue;
+    auto known = open_waits->find(w.thread.tid);
+    if (known != open_waits->end()) continue;  // decided for this episode already
+    if (deadlock::in_reported_cycle(w.thread.tid)) continue;
+    std::string call;
+    switch (w.target.kind) {
+      case parked::WaitTarget::Kind::kMutex:
+      case parked::WaitTarget::Kind::kJoin:
+      case parked::WaitTarget::Kind::kFuture:
+        call = waits::call_name(w);
+        break;
+      case parked::WaitTarget::Kind::kFutex:
+      case parked::WaitTarget::Kind::kNone:
+        if (!python::present()) break;
+        if (!python_read) {
+          python = python::all_thread_stacks();
+          python_read = true;
+        }
+        if (const auto* frames = waits::python_stack_of(w, python)) {
+          call = python_result_wait(w, *frames);
+        }
+        break;
+      default:
+        break;
+    }
+    if (call.empty()) continue;  // not a wait for a result: never a hang
+    // Follow what it waits for to the end of the chain.
+    const waits::Waiter* end = &w;
+    std::string chain;
+    bool decided = true;
+    bool hang = true;
+    for (int steps = 0; steps < 64; ++steps) {
+      pid_t holder = deadlock::holder_of(*end);
+      if (holder == 0) {
+        // A mutex being handed over (owner not written yet): look again next tick.
+        if (end->target.kind == parked::WaitTarget::Kind::kMutex &&
+            end->target.owner != parked::kOwnerDied) {
+          decided = false;
+        }
+        break;
+      }
+      const waits::Waiter* next = waits::find(view, holder);
+      if (next == nullptr) {
+        append(chain, ", held by thread ", holder, ", which has exited");
+        end = nullptr;
+        break;
+      }
+      if (next == &w) {  // a cycle: deadlock.h reports it
+        decided = false;
+        break;
+      }
+      append(chain, steps == 0 ? ", waiting for thread " : ", which waits for thread ", holder,
+             " (", next->thread.name, ")",
+             next->parked ? cat(" in ", waits::call_name(*next)) : std::string(" (running)"));
+      end = next;
+    }
+    if (!decided) continue;
+    if (end != nullptr) hang = stuck(*end);
+    if (!hang) continue;  // re-judged at the next tick: the chain may change
+    if (!python_read && python::present()) {
+      python = python::all_thread_stacks();
+      python_read = true;
+    }
+    (*open_waits)[w.thread.tid].since_ns = w.since_ns;
+    report(view, w, call, chain, python, now);
+  }
+}
+
+void reset_after_fork() {
+  open_waits = new std::unordered_map<pid_t, Episode>();
+}
+
+}  // namespace loopsan::hung_wait

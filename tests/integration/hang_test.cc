@@ -1,0 +1,150 @@
+// deadlock and hung-wait: threads waiting for each other (reported as soon as the cycle closes,
+// long before any hang threshold), waits that never end (reported at hang_threshold_ms with
+// every thread's stack, and kept when the process is then killed), and the clean twins: an idle
+// pool worker on its condition variable, joined threads, a long sleep off any loop.
+#include <boost/test/unit_test.hpp>
+
+#include <signal.h>
+
+#include "tests/support/harness.h"
+
+using namespace loopsan::test;
+using nlohmann::json;
+
+namespace {
+
+RunResult run_hang(const std::string& mode, const std::string& options, const std::string& kill) {
+  return run({.argv = {victim("hang_victim"), mode},
+              .options = options,
+              .timeout_s = 60,
+              .kill_when_stderr_has = kill});
+}
+
+const json* thread_of(const json& f, const json& tid) {
+  for (const json& t : f["threads"]) {
+    if (t["tid"] == tid) return &t;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(hang)
+
+BOOST_AUTO_TEST_CASE(abba_deadlock_before_any_hang_threshold) {
+  // hang_threshold_ms is a minute: the deadlock is reported within watchdog ticks of closing.
+  RunResult r = run_hang("abba", "hang_threshold_ms=60000", "deadlock: ");
+  BOOST_TEST(r.term_signal == SIGKILL, r.describe());
+  auto findings = r.findings("deadlock");
+  BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
+  BOOST_TEST(r.findings().size() == 1u, r.describe());
+  const json& f = findings[0];
+  BOOST_TEST(f["time_ms"].get<int>() < 5000, f.dump());
+  BOOST_REQUIRE(f["cycle"].size() == 2u);
+  BOOST_REQUIRE(f["threads"].size() == 2u);
+  const json& a = f["cycle"][0];
+  const json& b = f["cycle"][1];
+  BOOST_TEST(a["holder_tid"] == b["tid"]);
+  BOOST_TEST(b["holder_tid"] == a["tid"]);
+  BOOST_TEST(a["waiting_in"] == "pthread_mutex_lock");
+  BOOST_TEST(b["waiting_in"] == "pthread_mutex_lock");
+  // Both threads, each with the stack where it blocked: together both guilty functions.
+  bool first = false, second = false;
+  for (const json& t : f["threads"]) {
+    BOOST_TEST(t["waiting_for"]["kind"] == "mutex", t.dump());
+    first = first || stack_has_function(t["stack"], "take_first_then_second");
+    second = second || stack_has_function(t["stack"], "take_second_then_first");
+  }
+  BOOST_TEST(first, f.dump());
+  BOOST_TEST(second, f.dump());
+  BOOST_TEST(r.reports.at(0).summary.is_null());  // killed: the finding stays
+}
+
+BOOST_AUTO_TEST_CASE(future_of_std_async_whose_producer_needs_mains_mutex) {
+  RunResult r = run_hang("async-join", "hang_threshold_ms=60000", "deadlock: ");
+  auto findings = r.findings("deadlock");
+  BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
+  const json& f = findings[0];
+  BOOST_TEST(f["time_ms"].get<int>() < 5000, f.dump());
+  BOOST_TEST(f["thread"]["role"] == "main");
+  BOOST_REQUIRE(f["cycle"].size() == 2u);
+  // Main waits on the future: std::async's wait joins the producer thread.
+  BOOST_TEST(f["cycle"][0]["tid"] == f["thread"]["tid"]);
+  BOOST_TEST(f["cycle"][0]["waiting_in"] == "pthread_join");
+  BOOST_TEST(f["cycle"][1]["waiting_in"] == "pthread_mutex_lock");
+  BOOST_TEST(f["cycle"][1]["holder_tid"] == f["thread"]["tid"]);
+  BOOST_TEST(stack_has_function(f["stack"], "wait_for_answer"), f.dump());
+  const json* producer = thread_of(f, f["cycle"][1]["tid"]);
+  BOOST_REQUIRE(producer != nullptr);
+  BOOST_TEST(stack_has_function((*producer)["stack"], "produce_under_lock"), f.dump());
+}
+
+BOOST_AUTO_TEST_CASE(future_never_completed_is_a_hung_wait) {
+  RunResult r = run_hang("future-never", "hang_threshold_ms=300", "hung-wait: ");
+  BOOST_TEST(r.term_signal == SIGKILL, r.describe());
+  auto findings = r.findings("hung-wait");
+  BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
+  BOOST_TEST(r.findings().size() == 1u, r.describe());
+  const json& f = findings[0];
+  BOOST_TEST(f["call"] == "std::future::wait");
+  BOOST_TEST(f["duration_ms"].get<int>() >= 300);
+  BOOST_TEST(f["thread"]["role"] == "main");
+  BOOST_TEST(stack_has_function(f["stack"], "wait_for_answer"), f.dump());
+  // The all-thread dump: the promise's holder too, with what it waits in and for how long.
+  BOOST_REQUIRE(f["threads"].size() == 2u);
+  bool holder = false;
+  for (const json& t : f["threads"]) {
+    BOOST_TEST(t["waiting_ms"].get<int>() >= 0, t.dump());
+    if (stack_has_function(t["stack"], "keep_the_promise")) {
+      holder = true;
+      BOOST_TEST(t["waiting_in"] == "clock_nanosleep");
+    }
+  }
+  BOOST_TEST(holder, f.dump());
+  BOOST_TEST(r.reports.at(0).summary.is_null());
+}
+
+BOOST_AUTO_TEST_CASE(python_future_result_after_system_exit_in_the_loop_thread) {
+  // Seed 001: run_coroutine_threadsafe + SystemExit: the loop thread dies, main waits in
+  // Future.result() for ever.
+  const std::string script = python_victim("hang_future_result.py");
+  for (const std::string& py : pythons()) {
+    BOOST_TEST_CONTEXT(py) {
+      RunResult r = run({.argv = {py, script},
+                         .options = "hang_threshold_ms=300",
+                         .timeout_s = 60,
+                         .kill_when_stderr_has = "hung-wait: "});
+      BOOST_TEST(r.term_signal == SIGKILL, r.describe());
+      auto findings = r.findings("hung-wait");
+      BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
+      const json& f = findings[0];
+      BOOST_TEST(f["call"] == "concurrent.futures.Future.result");
+      BOOST_TEST(f["thread"]["role"] == "main");
+      BOOST_TEST(f["duration_ms"].get<int>() >= 300);
+      // The caller's line is named.
+      bool caller = false;
+      for (const json& p : f["python_stack"]) {
+        if (p["function"] == "main" && p["line"] == line_of(script, "HANG-CALL")) caller = true;
+      }
+      BOOST_TEST(caller, f.dump());
+      BOOST_TEST(f["message"].get<std::string>().find(
+                     "hang_future_result.py:" + std::to_string(line_of(script, "HANG-CALL"))) !=
+                     std::string::npos,
+                 f.dump());
+      BOOST_TEST(r.reports.at(0).summary.is_null());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(clean_long_waits_by_design) {
+  // Each waits far longer than the threshold (1.5 s vs 300 ms) or not at all: never a hang.
+  for (const char* mode : {"idle-worker", "joined", "sleeps"}) {
+    BOOST_TEST_CONTEXT(mode) {
+      RunResult r = run_hang(mode, "hang_threshold_ms=300", "");
+      BOOST_TEST(r.exit_code == 0, r.describe());
+      BOOST_TEST(r.findings().empty(), r.describe());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
