@@ -88,7 +88,7 @@ FindingThread describe(const Waiter& w, int64_t now_ns, const PythonStacks& pyth
 }
 
 int64_t period_ns() {
-  int64_t p = int64_t{100} * 1000000;
+  int64_t p = int64_t{options().wait_check_ms} * 1000000;
   int64_t hang = int64_t{options().hang_threshold_ms} * 1000000 / 4;
   if (hang > 0 && hang < p) p = hang;
   return p < 10000000 ? 10000000 : p;
@@ -135,7 +135,7 @@ bool tick(int64_t now) {
 }
 
 void thread_started() {
-  if (woken.load(std::memory_order_relaxed)) return;
+  if (woken.load(std::memory_order_relaxed) || options().wait_check_ms == 0) return;
   if (woken.exchange(true, std::memory_order_acq_rel)) return;
   watchdog::wake(watchdog::kWaits);
 }

@@ -2,7 +2,8 @@
 // what and since when. deadlock.h and hung_wait.h decide from it.
 //
 // How a wait is seen (no wrapper involved, nothing on the host's fast path): every tick (the
-// `waits` row of the watchdog's table, every min(hang_threshold_ms / 4, 100 ms), from the
+// `waits` row of the watchdog's table, every min(hang_threshold_ms / 4, wait_check_ms [100 ms]),
+// at least 10 ms apart, from the
 // creation of the process's second thread on) reads each live thread's CPU clock
 // (clock_gettime on the clock id computed from its tid: ~1 µs, a system call). A thread whose
 // clock did not move since the last tick has not run at all meanwhile: only then is its

@@ -57,7 +57,7 @@ uint32_t resolve() {
     return expected == kResolved ? g_features.load(std::memory_order_relaxed) : 0;
   }
   detail::g_table = probe;
-  uint32_t available = (kStacks | kHooks | kFrameKeys) & ~missing;
+  uint32_t available = (kStacks | kHooks | kFrameKeys | kThreadStacks) & ~missing;
   g_features.store(available, std::memory_order_relaxed);
   g_state.store(kResolved, std::memory_order_release);
   if (available & kStacks) process_info::set_hook("cpython.stacks", true);

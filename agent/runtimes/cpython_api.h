@@ -12,9 +12,10 @@ using PyObject = void;
 // What a group of symbols makes possible. A Python that lacks one symbol loses that feature
 // only: the report's start line says which ("hooks").
 enum Feature : uint32_t {
-  kStacks = 1u << 0,     // Python stacks in findings (python_bridge.cc)
-  kHooks = 1u << 1,      // the audit hook that runs python_hooks.py (python_hooks.cc)
-  kFrameKeys = 1u << 2,  // cheap call-site keys read from frames (python_bridge.cc)
+  kStacks = 1u << 0,        // Python stacks in findings (python_bridge.cc)
+  kHooks = 1u << 1,         // the audit hook that runs python_hooks.py (python_hooks.cc)
+  kFrameKeys = 1u << 2,     // cheap call-site keys read from frames (python_bridge.cc)
+  kThreadStacks = 1u << 3,  // every thread's Python stack from the watchdog (python_bridge.cc)
 };
 
 // LOOPSAN_CPYTHON_SYMBOL(member, features, name, fallback, type)
@@ -30,7 +31,7 @@ enum Feature : uint32_t {
   /* faulthandler's signal-safe dump: neither the GIL nor Python allocations. */                   \
   X(dump_traceback, kStacks, "_Py_DumpTraceback", nullptr, void(int fd, void* tstate))             \
   /* All threads' frames from a thread with no thread state (faulthandler's watchdog path). */     \
-  X(dump_traceback_threads, 0, "_Py_DumpTracebackThreads", nullptr,                                \
+  X(dump_traceback_threads, kThreadStacks, "_Py_DumpTracebackThreads", nullptr,                    \
     const char*(int fd, void* interp, void* current_tstate))                                       \
   X(add_audit_hook, kHooks, "PySys_AddAuditHook", nullptr,                                         \
     int(int (*)(const char*, PyObject*, void*), void*))                                            \

@@ -200,7 +200,10 @@ std::vector<std::pair<unsigned long, std::vector<PyFrame>>> all_thread_stacks() 
   std::vector<std::pair<unsigned long, std::vector<PyFrame>>> out;
   if (!options().python_stacks || !present()) return out;
   const cpython::Api& a = cpython::api;
-  if (a.dump_traceback_threads == nullptr || !a.is_initialized() || a.is_finalizing()) return out;
+  if (!cpython::available(cpython::kStacks | cpython::kThreadStacks) || !a.is_initialized() ||
+      a.is_finalizing()) {
+    return out;
+  }
   std::string text = dump_text([&](int fd) { a.dump_traceback_threads(fd, nullptr, nullptr); });
   // Sections: "Thread 0x00007f... (most recent call first):" (or "Current thread 0x...")
   // followed by its "  File ..." lines.

@@ -22,8 +22,8 @@ BOOST_AUTO_TEST_CASE(table_names_are_unique_and_each_serves_a_feature) {
       BOOST_TEST(names.insert(s.name).second);
       if (s.fallback != nullptr) BOOST_TEST(names.insert(s.fallback).second);
       BOOST_TEST(s.features != 0u);
-      BOOST_TEST(
-          (s.features & ~uint32_t{cpython::kStacks | cpython::kHooks | cpython::kFrameKeys}) == 0u);
+      BOOST_TEST((s.features & ~uint32_t{cpython::kStacks | cpython::kHooks | cpython::kFrameKeys |
+                                         cpython::kThreadStacks}) == 0u);
     }
   }
 }
