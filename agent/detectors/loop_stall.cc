@@ -78,6 +78,7 @@ struct Episode {
   int64_t interval_ns = 0;    // the next look is at start_ns + interval_ns (which doubles)
   int64_t cpu_start_ns = -1;  // the thread's CPU clock then (-1: unknown)
   bool reported = false;      // a finding was written (or counted) for it
+  int64_t gil_switches = -1;  // the GIL's hand-overs at the start or last look (CPython)
   std::vector<Site> sites;
 };
 
@@ -520,6 +521,10 @@ void look(const Due& d, int64_t now) {
       // loopsan is at work on that thread: reporting what it just did (a blocking call that
       // ended), which is that finding's business. Nothing to say about the stall here.
       return;
+    } else if (e->reported && outcome != sampler::Outcome::kBlocked) {
+      // No stack this time (a timeout on a loaded machine, the loader, an exception in
+      // flight): nothing new to say about a stall already reported.
+      return;
     } else {
       site.unavailable = sampler::describe(outcome);
     }
@@ -551,10 +556,17 @@ void look(const Due& d, int64_t now) {
           // A blocking call: the blocking detector reports it, with its stack, when it returns
           // (and the user allowed it in an allow_blocking scope). One bug, one finding.
           return;
-        case Parked::kGil:
+        case Parked::kGil: {
+          // Stalled by one thread that kept the GIL since the last look, not by threads that
+          // pass it around (each for a switch interval: contention, or a machine short of CPUs).
+          int64_t switches = python::gil_switches();
+          bool kept = switches >= 0 && switches == e->gil_switches;
+          e->gil_switches = switches;
+          if (!kept) return;
           gil_holder_of(site, d.tid);
           call = cat("the GIL (", call, ")");
           break;
+        }
         case Parked::kStall:
           break;
       }
@@ -677,6 +689,7 @@ bool tick(int64_t now) {
         k.episode->start_ns = k.out_since_ns;
         k.episode->interval_ns = threshold;
         k.episode->cpu_start_ns = k.cpu_out_ns;
+        if (peek(t.python_loop) != 0) k.episode->gil_switches = python::gil_switches();
         // Its return to the wait will say exactly when the stall ended.
         w.returned_ns.store(0, std::memory_order_relaxed);
         __atomic_store_n(&w.state->stall_open, uint8_t{1}, __ATOMIC_RELAXED);
