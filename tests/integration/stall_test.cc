@@ -347,8 +347,11 @@ BOOST_AUTO_TEST_CASE(a_node_timer_callback_spinning_is_sampled_in_node) {
   BOOST_TEST(f["js_stack"][0]["line"] == line_of(script, "STALL-HERE"));
   BOOST_TEST(f["js_stack"][1]["function"] == "onTimer");
   BOOST_TEST(f["message"].get<std::string>().find("busyWork") != std::string::npos);
-  // One place, however V8's native frames under it changed between the looks.
-  BOOST_TEST(findings.size() == 1u, r.describe());
+  // One place, however V8's native frames under it changed between the looks (a late look
+  // on a loaded machine may catch node's timer code after the callback: another place).
+  int in_busy_work = 0;
+  for (const json& g : findings) in_busy_work += g["js_stack"][0]["function"] == "busyWork";
+  BOOST_TEST(in_busy_work == 1, r.describe());
   json e = episodes_of(r, f);
   BOOST_REQUIRE_MESSAGE(e.is_object(), r.describe());
   BOOST_TEST(e["max_ms"].get<int>() >= 300, r.describe());
