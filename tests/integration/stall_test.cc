@@ -34,11 +34,11 @@ RunResult expect_sampled(const std::vector<std::string>& args, const std::string
   RunResult r = run_victim(args);
   BOOST_TEST(r.exit_code == 0, r.describe());
   BOOST_TEST(r.out == out, r.describe());
+  // Stalled in busy_hash (a sample may also land in the host's own signal handler: another
+  // place).
   auto findings = r.findings("loop-stall");
-  BOOST_TEST(findings.size() == 1u, r.describe());
-  for (const json& f : findings) {
-    BOOST_TEST(stack_has_function(f["sampled_stack"], "busy_hash"), r.describe());
-  }
+  BOOST_REQUIRE_MESSAGE(!findings.empty(), r.describe());
+  BOOST_TEST(stack_has_function(findings[0]["sampled_stack"], "busy_hash"), r.describe());
   return r;
 }
 
@@ -204,7 +204,7 @@ BOOST_AUTO_TEST_CASE(sampling_never_makes_the_hosts_waits_fail_with_eintr) {
   // poll and read on the same thread, and its loop's epoll_wait.
   RunResult r = expect_sampled({"eintr", "12"}, "eintr=0\ndone\n");
   auto findings = r.findings("loop-stall");
-  BOOST_REQUIRE(findings.size() == 1u);
+  BOOST_REQUIRE(!findings.empty());
   json e = episodes_of(r, findings[0]);
   BOOST_REQUIRE_MESSAGE(e.is_object(), r.describe());
   BOOST_TEST(e["count"].get<int>() >= 10, r.describe());
