@@ -411,6 +411,13 @@ struct Due {
   int64_t cpu_ns;  // its CPU clock at the tick
 };
 
+// A thread that is not parked yet ran for less than a tenth of its stall (a CPU-bound thread
+// gets more than that even with five runnable threads per CPU).
+bool starved(const Episode& e, const Due& d, int64_t now) {
+  if (d.cpu_ns < 0 || e.cpu_start_ns < 0 || now <= e.start_ns) return false;
+  return (d.cpu_ns - e.cpu_start_ns) * 10 < now - e.start_ns;
+}
+
 // Tries at sampling a thread found in a system call, 1 ms apart.
 constexpr int kAttempts = 4;
 
@@ -483,6 +490,11 @@ void look(const Due& d, int64_t now) {
   // busy machine a computing thread may get less than half a CPU); never in a system call.
   std::string kernel;
   bool computing = d.computing || (kernel = kernel_wait(d.tid, &sp)) == "running";
+  if (computing && starved(*e, d, now)) {
+    // Runnable, but it got under a tenth of a CPU over the stall: the machine is short of
+    // CPUs, and where it was preempted says nothing about the code. Looked at again later.
+    return;
+  }
   if (computing) {
     bool python = d.python && python_ready();
     // node's main thread: its isolate lives as long as its loop (a worker's may be disposed
@@ -520,6 +532,9 @@ void look(const Due& d, int64_t now) {
     } else if (outcome == sampler::Outcome::kInLoopsan) {
       // loopsan is at work on that thread: reporting what it just did (a blocking call that
       // ended), which is that finding's business. Nothing to say about the stall here.
+      return;
+    } else if (outcome == sampler::Outcome::kTimeout) {
+      // It did not run for the whole wait: short of CPUs (see starved()). Looked at again later.
       return;
     } else if (e->reported && outcome != sampler::Outcome::kBlocked) {
       // No stack this time (a timeout on a loaded machine, the loader, an exception in
