@@ -78,6 +78,7 @@ struct Episode {
   int64_t interval_ns = 0;    // the next look is at start_ns + interval_ns (which doubles)
   int64_t cpu_start_ns = -1;  // the thread's CPU clock then (-1: unknown)
   bool reported = false;      // a finding was written (or counted) for it
+  int64_t gil_switches = -1;  // the GIL's hand-overs at the start or last look (CPython)
   std::vector<Site> sites;
 };
 
@@ -410,6 +411,13 @@ struct Due {
   int64_t cpu_ns;  // its CPU clock at the tick
 };
 
+// A thread that is not parked yet ran for less than a tenth of its stall (a CPU-bound thread
+// gets more than that even with five runnable threads per CPU).
+bool starved(const Episode& e, const Due& d, int64_t now) {
+  if (d.cpu_ns < 0 || e.cpu_start_ns < 0 || now <= e.start_ns) return false;
+  return (d.cpu_ns - e.cpu_start_ns) * 10 < now - e.start_ns;
+}
+
 // Tries at sampling a thread found in a system call, 1 ms apart.
 constexpr int kAttempts = 4;
 
@@ -482,6 +490,11 @@ void look(const Due& d, int64_t now) {
   // busy machine a computing thread may get less than half a CPU); never in a system call.
   std::string kernel;
   bool computing = d.computing || (kernel = kernel_wait(d.tid, &sp)) == "running";
+  if (computing && starved(*e, d, now)) {
+    // Runnable, but it got under a tenth of a CPU over the stall: the machine is short of
+    // CPUs, and where it was preempted says nothing about the code. Looked at again later.
+    return;
+  }
   if (computing) {
     bool python = d.python && python_ready();
     // node's main thread: its isolate lives as long as its loop (a worker's may be disposed
@@ -520,6 +533,13 @@ void look(const Due& d, int64_t now) {
       // loopsan is at work on that thread: reporting what it just did (a blocking call that
       // ended), which is that finding's business. Nothing to say about the stall here.
       return;
+    } else if (outcome == sampler::Outcome::kTimeout) {
+      // It did not run for the whole wait: short of CPUs (see starved()). Looked at again later.
+      return;
+    } else if (e->reported && outcome != sampler::Outcome::kBlocked) {
+      // No stack this time (a timeout on a loaded machine, the loader, an exception in
+      // flight): nothing new to say about a stall already reported.
+      return;
     } else {
       site.unavailable = sampler::describe(outcome);
     }
@@ -551,10 +571,17 @@ void look(const Due& d, int64_t now) {
           // A blocking call: the blocking detector reports it, with its stack, when it returns
           // (and the user allowed it in an allow_blocking scope). One bug, one finding.
           return;
-        case Parked::kGil:
+        case Parked::kGil: {
+          // Stalled by one thread that kept the GIL since the last look, not by threads that
+          // pass it around (each for a switch interval: contention, or a machine short of CPUs).
+          int64_t switches = python::gil_switches();
+          bool kept = switches >= 0 && switches == e->gil_switches;
+          e->gil_switches = switches;
+          if (!kept) return;
           gil_holder_of(site, d.tid);
           call = cat("the GIL (", call, ")");
           break;
+        }
         case Parked::kStall:
           break;
       }
@@ -677,6 +704,7 @@ bool tick(int64_t now) {
         k.episode->start_ns = k.out_since_ns;
         k.episode->interval_ns = threshold;
         k.episode->cpu_start_ns = k.cpu_out_ns;
+        if (peek(t.python_loop) != 0) k.episode->gil_switches = python::gil_switches();
         // Its return to the wait will say exactly when the stall ended.
         w.returned_ns.store(0, std::memory_order_relaxed);
         __atomic_store_n(&w.state->stall_open, uint8_t{1}, __ATOMIC_RELAXED);

@@ -156,13 +156,33 @@ FrameKey frame_key(uint64_t* key) {
   return FrameKey::kKey;
 }
 
-pid_t gil_holder() {
-  // Offsets in 3.11's _PyRuntimeState (Include/internal/pycore_runtime.h, pycore_gil.h) and
-  // PyThreadState (Include/cpython/pystate.h), the same in 3.11.2 and 3.11.7. 3.12 moved the GIL
-  // into the interpreter; 3.13 publishes its layout in _PyRuntime.debug_offsets.
-  constexpr size_t kLastHolder = 368, kLocked = 376, kNativeThreadId = 160;
-  if (!present() || !cpython::available(cpython::kFrameKeys) || frame_layout() == nullptr) return 0;
+namespace {
+
+// Offsets in 3.11's _PyRuntimeState (Include/internal/pycore_runtime.h, pycore_gil.h) and
+// PyThreadState (Include/cpython/pystate.h), the same in 3.11.2 and 3.11.7. 3.12 moved the GIL
+// into the interpreter; 3.13 publishes its layout in _PyRuntime.debug_offsets.
+constexpr size_t kLastHolder = 368, kLocked = 376, kSwitchNumber = 384, kNativeThreadId = 160;
+
+// _PyRuntime, when its 3.11 layout applies.
+const char* runtime_311() {
+  if (!present() || !cpython::available(cpython::kFrameKeys) || frame_layout() == nullptr) {
+    return nullptr;
+  }
   static const char* runtime = static_cast<const char*>(dlsym(RTLD_DEFAULT, "_PyRuntime"));
+  return runtime;
+}
+
+}  // namespace
+
+int64_t gil_switches() {
+  const char* runtime = runtime_311();
+  if (runtime == nullptr) return -1;
+  return static_cast<int64_t>(__atomic_load_n(
+      reinterpret_cast<const unsigned long*>(runtime + kSwitchNumber), __ATOMIC_ACQUIRE));
+}
+
+pid_t gil_holder() {
+  const char* runtime = runtime_311();
   if (runtime == nullptr) return 0;
   int locked = __atomic_load_n(reinterpret_cast<const int*>(runtime + kLocked), __ATOMIC_ACQUIRE);
   auto* holder =

@@ -51,6 +51,9 @@ FrameKey frame_key(uint64_t* key);
 // (ceval.gil.locked and .last_holder, then the holder's PyThreadState.native_thread_id), the
 // way py-spy finds it; no GIL, no call into the interpreter. From any thread.
 pid_t gil_holder();
+// How many times the GIL has changed hands so far (ceval.gil.switch_number), -1 when unknown:
+// a holder that kept it over a stretch of time is one whose count did not move.
+int64_t gil_switches();
 
 // The Python stack of the calling thread, innermost first. Empty when the thread runs no
 // Python code, the interpreter is not initialised or is finalizing, or python_stacks=0.

@@ -47,7 +47,12 @@ struct Slot {
 };
 Slot slot;
 
-constexpr int64_t kWaitNs = 50 * 1000000;
+// How long the watchdog waits for the handler: a runnable thread on a machine short of CPUs
+// may not be scheduled for tens of milliseconds.
+constexpr int64_t kWaitNs = 200 * 1000000;
+// How long a thread entering a wait waits for a signal already sent to it (it is running, so
+// it gets it at its next system call's return; more only if the host blocked it meanwhile).
+constexpr int64_t kSettleNs = 100 * 1000000;
 
 // --- Where unwinding is unsafe ---------------------------------------------------------------
 
@@ -456,7 +461,7 @@ void settle() {
     // Sent: the signal is delivered when a system call returns to user mode, before the wait.
     sys::call(SYS_sched_yield);
     int64_t now = sys::monotonic_ns();
-    if (deadline == 0) deadline = now + 2 * kWaitNs;
+    if (deadline == 0) deadline = now + kSettleNs;
     if (now > deadline) return;  // the host blocked it meanwhile: it cannot interrupt anything
   }
 }

