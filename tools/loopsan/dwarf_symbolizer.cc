@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <unordered_map>
 
 namespace loopsan::cli {
@@ -20,6 +21,11 @@ const Dwfl_Callbacks kOfflineCallbacks = {
     .section_address = dwfl_offline_section_address,
     .debuginfo_path = nullptr,
 };
+
+// libdwfl's default search path (DEFAULT_DEBUGINFO_PATH, which it does not export): the
+// module's own directory, its .debug/ subdirectory, then /usr/lib/debug (.build-id/xx/rest.debug
+// by build-id; by the .gnu_debuglink name, under the module's directory inside it).
+constexpr char kDefaultDebuginfoPath[] = ":.debug:/usr/lib/debug";
 
 std::string demangle(const char* name) {
   if (name == nullptr) return {};
@@ -161,6 +167,12 @@ class ScopeIndex {
 
 }  // namespace
 
+struct DwarfSymbolizer::Search {
+  std::string path;  // libdwfl's debuginfo_path: colon-separated directories
+  char* path_ptr = nullptr;
+  Dwfl_Callbacks callbacks = kOfflineCallbacks;
+};
+
 struct DwarfSymbolizer::Answer {
   std::vector<SourceLocation> chain;
   // No function in DWARF at the address: the line table's file:line, for the symbol table's
@@ -183,14 +195,32 @@ struct DwarfSymbolizer::Module {
   }
 };
 
-DwarfSymbolizer::DwarfSymbolizer() = default;
+DwarfSymbolizer::DwarfSymbolizer(const std::vector<std::string>& debuginfo_dirs)
+    : search_(std::make_unique<Search>()) {
+  for (const std::string& dir : debuginfo_dirs) {
+    if (dir.empty()) continue;
+    // libdwfl searches only absolute directories by build-id (and takes a relative one as a
+    // subdirectory of the module's directory); a colon would split the path.
+    std::error_code error;
+    std::string absolute = std::filesystem::absolute(dir, error).lexically_normal().string();
+    while (absolute.size() > 1 && absolute.back() == '/') absolute.pop_back();
+    if (error || absolute.empty() || absolute.find(':') != std::string::npos) continue;
+    search_->path += absolute + ":";
+  }
+  if (!search_->path.empty()) {
+    search_->path += kDefaultDebuginfoPath;
+    search_->path_ptr = search_->path.data();
+    search_->callbacks.debuginfo_path = &search_->path_ptr;
+  }
+}
+
 DwarfSymbolizer::~DwarfSymbolizer() = default;
 
 DwarfSymbolizer::Module* DwarfSymbolizer::open(const std::string& path) {
   auto it = modules_.find(path);
   if (it != modules_.end()) return it->second.get();
   auto m = std::make_unique<Module>();
-  m->dwfl = dwfl_begin(&kOfflineCallbacks);
+  m->dwfl = dwfl_begin(&search_->callbacks);
   if (m->dwfl != nullptr) {
     dwfl_report_begin(m->dwfl);
     m->module = dwfl_report_offline(m->dwfl, path.c_str(), path.c_str(), -1);

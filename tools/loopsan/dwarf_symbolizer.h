@@ -19,7 +19,13 @@ namespace loopsan::cli {
 
 class DwarfSymbolizer {
  public:
-  DwarfSymbolizer();
+  // `debuginfo_dirs`: directories searched for separate debug files before the standard places,
+  // each the way /usr/lib/debug is: DIR/.build-id/xx/rest.debug by build-id, then the
+  // .gnu_debuglink name under DIR (as DIR/<the module's directory>/NAME, ..., DIR/NAME).
+  // The standard places stay: the module's directory and its .debug/, then /usr/lib/debug.
+  // A relative directory is taken from the working directory; an empty one, or one with a colon
+  // (the separator of libdwfl's search path), is ignored.
+  explicit DwarfSymbolizer(const std::vector<std::string>& debuginfo_dirs = {});
   ~DwarfSymbolizer();
   DwarfSymbolizer(const DwarfSymbolizer&) = delete;
   DwarfSymbolizer& operator=(const DwarfSymbolizer&) = delete;
@@ -36,12 +42,14 @@ class DwarfSymbolizer {
   std::vector<SourceLocation> locate_lines(const std::string& module, uint64_t offset);
 
  private:
+  struct Search;
   struct Module;
   struct Answer;
   Module* open(const std::string& path);
   Answer& answer(Module* m, uint64_t offset);
   static void name_from_symbol_table(Module* m, uint64_t offset, Answer& a);
 
+  std::unique_ptr<Search> search_;  // libdwfl's callbacks and the search path they point at
   std::map<std::string, std::unique_ptr<Module>> modules_;
 };
 
