@@ -4,6 +4,7 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -220,7 +221,11 @@ DwarfSymbolizer::Module* DwarfSymbolizer::open(const std::string& path) {
   auto it = modules_.find(path);
   if (it != modules_.end()) return it->second.get();
   auto m = std::make_unique<Module>();
-  m->dwfl = dwfl_begin(&search_->callbacks);
+  // Only regular files: opening a FIFO would wait for a writer, a directory or a device is no
+  // module (libdwfl reports those as errors, quietly, but a FIFO blocks in open()).
+  struct stat st;
+  bool regular = stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  if (regular) m->dwfl = dwfl_begin(&search_->callbacks);
   if (m->dwfl != nullptr) {
     dwfl_report_begin(m->dwfl);
     m->module = dwfl_report_offline(m->dwfl, path.c_str(), path.c_str(), -1);
@@ -245,8 +250,10 @@ DwarfSymbolizer::Answer& DwarfSymbolizer::answer(Module* m, uint64_t offset) {
   Answer& a = it->second;
   if (!added) return a;
   // A return address: the call is the instruction before.
-  Dwarf_Addr address = m->bias + (offset > 0 ? offset - 1 : 0);
-  if (address < m->low || address >= m->high) return a;  // not in the module: nothing
+  uint64_t call = offset > 0 ? offset - 1 : 0;
+  // Not in the module (compared as offsets: a huge one must not wrap around into it): nothing.
+  if (call < m->low - m->bias || call >= m->high - m->bias) return a;
+  Dwarf_Addr address = m->bias + call;
 
   // Innermost location: the line table at the address.
   std::string file;

@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <dlfcn.h>
+#include <signal.h>
 #include <elfutils/libdwfl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -216,6 +217,47 @@ BOOST_AUTO_TEST_CASE(debug_info_by_build_id_in_a_given_directory) {
 BOOST_AUTO_TEST_CASE(a_missing_module_gives_nothing_and_no_error) {
   DwarfSymbolizer symbolizer;
   BOOST_TEST(symbolizer.locate("/nonexistent/libnothing.so", 0x1234).empty());
+}
+
+// A report names whatever path the process had mapped; by the time it is read that path may be
+// anything. No file:line then, nothing on stderr, and no wait (a FIFO would block in open()).
+BOOST_AUTO_TEST_CASE(what_is_not_a_whole_elf_file_and_offsets_beyond_one_give_no_line) {
+  ProbeFrame probe = probe_frame();
+  TempDir dir;
+  std::string text = dir.path + "/text.so", header = dir.path + "/header.so",
+              half = dir.path + "/half.so", fifo = dir.path + "/fifo.so";
+  auto size = std::filesystem::file_size(probe.module);
+  shell("echo 'not an ELF file' > '" + text + "' && head -c 64 '" + probe.module + "' > '" +
+        header + "' && head -c " + std::to_string(size / 2) + " '" + probe.module + "' > '" + half +
+        "'");
+  BOOST_REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+
+  // A regression that blocks ends the run with a message instead of hanging it.
+  signal(SIGALRM, [](int) {
+    static const char kMessage[] = "dwarf_symbolizer test: a lookup blocked for 60 s\n";
+    write(1, kMessage, sizeof kMessage - 1);
+    _exit(1);
+  });
+  alarm(60);
+  StderrCapture errors;
+  DwarfSymbolizer symbolizer;
+  for (const std::string& module : {text, header, half, fifo, dir.path, std::string("/dev/null")}) {
+    // At most the symbol table's name (a truncated copy keeps its dynamic symbols).
+    for (const SourceLocation& loc : symbolizer.locate(module, probe.offset)) {
+      BOOST_TEST(loc.line == 0, module);
+      BOOST_TEST(loc.file.empty(), module);
+    }
+    BOOST_TEST(symbolizer.locate_lines(module, probe.offset).empty(), module);
+  }
+  for (uint64_t offset : {uint64_t{size} + 0x100000, uint64_t{1} << 40, ~uint64_t{0}}) {
+    BOOST_TEST(symbolizer.locate(probe.module, offset).empty(), offset);
+    BOOST_TEST(symbolizer.locate_lines(probe.module, offset).empty(), offset);
+  }
+  // The module itself still answers.
+  check_probe_chain(symbolizer.locate(probe.module, probe.offset));
+  alarm(0);
+  signal(SIGALRM, SIG_DFL);
+  BOOST_TEST(errors.text().empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
