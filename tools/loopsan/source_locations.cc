@@ -24,11 +24,9 @@ void SourceLocations::resolve() {
   // .gnu_debuglink, one open per module.
   for (auto& [module, offsets] : pending_) {
     for (unsigned long off : offsets) {
-      std::vector<SourceLocation> chain = dwarf_.locate(module, off);
       // Only frames with a source location: a name alone adds nothing to the report's own.
-      bool located = false;
-      for (const SourceLocation& loc : chain) located |= loc.line > 0;
-      if (located) found_[{module, off}] = std::move(chain);
+      std::vector<SourceLocation> chain = dwarf_.locate_lines(module, off);
+      if (!chain.empty()) found_[{module, off}] = std::move(chain);
     }
   }
   pending_.clear();

@@ -17,6 +17,11 @@ namespace loopsan::cli {
 
 class SourceLocations {
  public:
+  // `debuginfo_dirs`: directories searched for separate debug files before the standard places
+  // (see DwarfSymbolizer).
+  explicit SourceLocations(const std::vector<std::string>& debuginfo_dirs = {})
+      : dwarf_(debuginfo_dirs) {}
+
   // Queues one frame; resolve() then looks every queued frame up.
   void add(const std::string& module, unsigned long offset);
   // Queues every native frame of a finding's stacks.
