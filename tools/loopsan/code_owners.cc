@@ -36,8 +36,12 @@ bool stdlib_python(const std::string& file) {
 bool library_internal(const std::string& function, const std::string& file,
                       const std::string& module) {
   // Where every process and thread starts: under the user's outermost frame, never news.
-  static const char* const kStarts[] = {"_start", "__libc_start_main", "__libc_start_main_impl",
-                                        "__libc_start_call_main", "start_thread", "clone",
+  static const char* const kStarts[] = {"_start",
+                                        "__libc_start_main",
+                                        "__libc_start_main_impl",
+                                        "__libc_start_call_main",
+                                        "start_thread",
+                                        "clone",
                                         "clone3"};
   for (const char* name : kStarts) {
     if (function == name) return true;

@@ -245,6 +245,21 @@ DwarfSymbolizer::Module* DwarfSymbolizer::open(const std::string& path) {
   return raw;
 }
 
+std::string DwarfSymbolizer::build_id(const std::string& path) {
+  Module* m = open(path);
+  if (m == nullptr || m->module == nullptr) return {};
+  const unsigned char* bits = nullptr;
+  GElf_Addr vaddr = 0;
+  int n = dwfl_module_build_id(m->module, &bits, &vaddr);
+  std::string hex;
+  static const char kDigits[] = "0123456789abcdef";
+  for (int i = 0; i < n; ++i) {
+    hex += kDigits[bits[i] >> 4];
+    hex += kDigits[bits[i] & 15];
+  }
+  return hex;
+}
+
 DwarfSymbolizer::Answer& DwarfSymbolizer::answer(Module* m, uint64_t offset) {
   auto [it, added] = m->answers.try_emplace(offset);
   Answer& a = it->second;

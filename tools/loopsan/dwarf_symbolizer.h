@@ -41,6 +41,10 @@ class DwarfSymbolizer {
   // search of every symbol per address in libdwfl: the slow part for modules without DWARF).
   std::vector<SourceLocation> locate_lines(const std::string& module, uint64_t offset);
 
+  // The module's GNU build-id in lowercase hex, as reports write it; empty when the file has
+  // none or cannot be read.
+  std::string build_id(const std::string& module);
+
  private:
   struct Search;
   struct Module;

@@ -4,17 +4,29 @@
 
 namespace loopsan::cli {
 
-void SourceLocations::add(const std::string& module, unsigned long offset) {
+void SourceLocations::add(const std::string& module, unsigned long offset,
+                          const std::string& build_id) {
   if (module.empty() || module[0] != '/') return;
+  if (!build_id.empty()) {
+    auto [it, added] = build_ids_.try_emplace(module);
+    if (added) it->second = dwarf_.build_id(module);
+    if (!it->second.empty() && it->second != build_id) {
+      changed_.insert(module);
+      return;
+    }
+  }
   if (found_.count({module, offset}) != 0) return;
   pending_[module].push_back(offset);
 }
 
-void SourceLocations::add_finding(const nlohmann::json& finding) {
-  if (!finding.is_object()) return;
-  for (const auto& [key, value] : finding.items()) {
-    if (!is_native_stack(value)) continue;
-    for (const auto& f : value) add(str(f, "module"), hex_field(f, "offset"));
+void SourceLocations::add_finding(const nlohmann::json& value) {
+  // Stacks may be nested (a hung-wait's threads[].stack): every native stack anywhere.
+  if (is_native_stack(value)) {
+    for (const auto& f : value) {
+      add(str(f, "module"), hex_field(f, "offset"), str(f, "build_id"));
+    }
+  } else if (value.is_array() || value.is_object()) {
+    for (const auto& item : value) add_finding(item);
   }
 }
 
