@@ -22,10 +22,11 @@ bool interpreter_module(const std::string& module) {
 }
 
 bool system_module(const std::string& module) {
-  return interpreter_module(module) ||
+  std::string base = basename_of(module);
+  return interpreter_module(module) || base == "node" || base == "nodejs" ||
          starts_with_any(basename_of(module),
                          {"libc.so", "libstdc++.so", "libgcc_s.so", "libm.so", "ld-linux",
-                          "libpthread.so", "libloopsan", "libnode.so", "node", "libffi.so"});
+                          "libpthread.so", "libloopsan", "libnode.so", "libffi.so"});
 }
 
 bool stdlib_python(const std::string& file) {
@@ -46,8 +47,13 @@ bool library_internal(const std::string& function, const std::string& file,
   for (const char* name : kStarts) {
     if (function == name) return true;
   }
-  return starts_with_any(function, {"boost::asio::detail::", "asio::detail::", "std::_", "std::__",
-                                    "__invoke", "uv__", "g_main_context_"}) ||
+  // A demangled template function starts with its return type: "void std::__invoke_impl<...".
+  size_t open = function.find_first_of("(<");
+  size_t space = function.rfind(' ', open);
+  std::string name = space == std::string::npos ? function : function.substr(space + 1);
+  return starts_with_any(name,
+                         {"boost::asio::detail::", "asio::detail::", "std::_", "std::__",
+                          "std::thread::_State_impl", "__invoke", "uv__", "g_main_context_"}) ||
          file.find("/boost/asio/detail/") != std::string::npos ||
          file.find("/include/c++/") != std::string::npos ||
          starts_with_any(basename_of(module), {"libffi.so"});

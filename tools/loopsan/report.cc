@@ -137,8 +137,7 @@ void add_source_locations(json& value, const SourceLocations& lines) {
   }
   for (auto& frame : value) {
     if (!frame.is_object() || !frame.contains("module")) continue;
-    const std::vector<SourceLocation>* locs =
-        lines.find(str(frame, "module"), hex_field(frame, "offset"));
+    const std::vector<SourceLocation>* locs = lines.find(frame);
     if (locs == nullptr || locs->empty()) continue;
     frame["file"] = locs->back().file;
     frame["line"] = locs->back().line;
@@ -163,7 +162,7 @@ void print_json(std::ostream& out, const std::vector<DistinctFinding>& findings,
     if (options.symbolize) add_source_locations(f, lines);
     f["occurrences"] = d.occurrences;
     f["report"] = d.report_path;
-    out << f.dump() << "\n";
+    out << f.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
   }
 }
 

@@ -50,4 +50,13 @@ const std::vector<SourceLocation>* SourceLocations::find(const std::string& modu
   return it == found_.end() ? nullptr : &it->second;
 }
 
+const std::vector<SourceLocation>* SourceLocations::find(const nlohmann::json& frame) const {
+  std::string module = str(frame, "module"), id = str(frame, "build_id");
+  if (!id.empty()) {
+    auto it = build_ids_.find(module);
+    if (it != build_ids_.end() && !it->second.empty() && it->second != id) return nullptr;
+  }
+  return find(module, hex_field(frame, "offset"));
+}
+
 }  // namespace loopsan::cli

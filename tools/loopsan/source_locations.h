@@ -33,6 +33,9 @@ class SourceLocations {
   // The source locations at that address, innermost inlined function first and the function
   // that really contains the address last; null when unknown.
   const std::vector<SourceLocation>* find(const std::string& module, unsigned long offset) const;
+  // The same for a report's native frame, and nothing when the frame's build-id is not its
+  // module's file's (another report may have been read with the file as it is now).
+  const std::vector<SourceLocation>* find(const nlohmann::json& frame) const;
 
   // Modules left unsymbolized because their file's build-id is not the report's.
   const std::set<std::string>& changed_modules() const { return changed_; }
