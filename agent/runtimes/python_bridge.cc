@@ -120,7 +120,10 @@ void mark_entry_frames(std::vector<PyFrame>& frames) {
     frames[i].entry = read_at<bool>(frame, layout->is_entry);
     frame = read_at<void*>(frame, layout->previous);
   }
-  if (i != frames.size()) {
+  // The dump stops at 100 frames; a chain that goes on below fewer parsed frames means a line
+  // the parser skipped, and every mark after it would be one frame off.
+  bool mismatch = i != frames.size() || (frame != nullptr && frames.size() < 100);
+  if (mismatch) {
     for (PyFrame& f : frames) f.entry = false;
   }
 }

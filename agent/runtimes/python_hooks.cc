@@ -122,14 +122,22 @@ PyObject* report(PyObject*, PyObject* args) {
     // Leave out the machinery that called us: python_hooks.py's own frames and the
     // weakref.finalize call that runs them.
     std::vector<python::PyFrame> visible;
-    bool leading = true;
+    bool leading = true, dropped_entry = false;
     for (auto& fr : dropped) {
       bool machinery =
           fr.file == "<loopsan>" ||
           (fr.file.size() >= 11 && fr.file.compare(fr.file.size() - 11, 11, "/weakref.py") == 0);
-      if (leading && machinery) continue;
+      if (leading && machinery) {
+        dropped_entry |= fr.entry;
+        continue;
+      }
       leading = false;
       visible.push_back(std::move(fr));
+    }
+    // The native stack still holds the eval loops of the frames left out: the marks would
+    // splice the rest into the wrong ones (python_bridge.h, PyFrame::entry).
+    if (dropped_entry) {
+      for (auto& fr : visible) fr.entry = false;
     }
     // Raised in Python: the native throw stack stays unknown (0).
     f.thrown_in_python(parse_frames(throw_text));

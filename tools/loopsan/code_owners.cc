@@ -22,10 +22,11 @@ bool interpreter_module(const std::string& module) {
 }
 
 bool system_module(const std::string& module) {
-  return interpreter_module(module) ||
+  std::string base = basename_of(module);
+  return interpreter_module(module) || base == "node" || base == "nodejs" ||
          starts_with_any(basename_of(module),
                          {"libc.so", "libstdc++.so", "libgcc_s.so", "libm.so", "ld-linux",
-                          "libpthread.so", "libloopsan", "libnode.so", "node", "libffi.so"});
+                          "libpthread.so", "libloopsan", "libnode.so", "libffi.so"});
 }
 
 bool stdlib_python(const std::string& file) {
@@ -36,14 +37,23 @@ bool stdlib_python(const std::string& file) {
 bool library_internal(const std::string& function, const std::string& file,
                       const std::string& module) {
   // Where every process and thread starts: under the user's outermost frame, never news.
-  static const char* const kStarts[] = {"_start", "__libc_start_main", "__libc_start_main_impl",
-                                        "__libc_start_call_main", "start_thread", "clone",
+  static const char* const kStarts[] = {"_start",
+                                        "__libc_start_main",
+                                        "__libc_start_main_impl",
+                                        "__libc_start_call_main",
+                                        "start_thread",
+                                        "clone",
                                         "clone3"};
   for (const char* name : kStarts) {
     if (function == name) return true;
   }
-  return starts_with_any(function, {"boost::asio::detail::", "asio::detail::", "std::_", "std::__",
-                                    "__invoke", "uv__", "g_main_context_"}) ||
+  // A demangled template function starts with its return type: "void std::__invoke_impl<...".
+  size_t open = function.find_first_of("(<");
+  size_t space = function.rfind(' ', open);
+  std::string name = space == std::string::npos ? function : function.substr(space + 1);
+  return starts_with_any(name,
+                         {"boost::asio::detail::", "asio::detail::", "std::_", "std::__",
+                          "std::thread::_State_impl", "__invoke", "uv__", "g_main_context_"}) ||
          file.find("/boost/asio/detail/") != std::string::npos ||
          file.find("/include/c++/") != std::string::npos ||
          starts_with_any(basename_of(module), {"libffi.so"});

@@ -2,6 +2,7 @@
 
 #include "tools/loopsan/code_owners.h"
 #include "tools/loopsan/report_json.h"
+#include "tools/loopsan/stack_text.h"
 
 namespace loopsan::cli {
 
@@ -25,14 +26,22 @@ std::string native_frame(const json& frames, const SourceLocations& lines) {
   for (const auto& frame : frames) {
     std::string module = str(frame, "module");
     if (module.empty() || system_module(module)) continue;
-    if (const auto* locs = lines.find(module, hex_field(frame, "offset"))) {
-      // The innermost level that is the user's source, not a library header inlined there.
+    if (const auto* locs = lines.find(frame)) {
+      // The innermost level that is the user's source, not a library header inlined there
+      // (or, at -O0, called out of line); a frame that is all headers is not the user's.
       for (const SourceLocation& in : *locs) {
-        if (in.function.empty() || in.file.rfind("/usr/include/", 0) == 0) continue;
-        return in.function + " (" + basename_of(in.file) + ":" + std::to_string(in.line) + ")";
+        if (in.function.empty() || in.file.rfind("/usr/include/", 0) == 0 ||
+            library_internal(in.function, in.file, module)) {
+          continue;
+        }
+        return short_name(in.function) + " (" + basename_of(in.file) + ":" +
+               std::to_string(in.line) + ")";
       }
+      continue;
     }
-    return str(frame, "function", "??") + " (" + basename_of(module) + ")";
+    std::string function = str(frame, "function", "??");
+    if (library_internal(function, "", module)) continue;
+    return short_name(function) + " (" + basename_of(module) + ")";
   }
   return {};
 }

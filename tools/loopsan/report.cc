@@ -1,6 +1,7 @@
 // `loopsan report [--format text|json] [--error-exitcode N] FILE_OR_DIR...`
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -39,12 +40,24 @@ std::string scalar_text(const json& v) {
 void gather(const std::vector<DistinctFinding>& findings, SourceLocations& lines) {
   for (const auto& d : findings) lines.add_finding(d.finding);
   lines.resolve();
+  for (const std::string& module : lines.changed_modules()) {
+    std::cerr << "loopsan report: " << module
+              << " is not the file the report saw (its build-id differs): its frames keep the "
+                 "report's names, without file:line\n";
+  }
 }
 
+struct TextOptions {
+  bool symbolize = true;
+  bool full_stacks = false;
+  std::vector<std::string> debuginfo_dirs;
+};
+
 void print_text(std::ostream& out, const std::vector<DistinctFinding>& findings,
-                const std::vector<Report>& reports, bool symbolize, bool full_stacks) {
-  SourceLocations lines;
-  if (symbolize) gather(findings, lines);
+                const std::vector<Report>& reports, const TextOptions& options) {
+  SourceLocations lines(options.debuginfo_dirs);
+  if (options.symbolize) gather(findings, lines);
+  bool full_stacks = options.full_stacks;
   std::map<std::string, long> by_kind;
   for (const auto& d : findings) {
     const json& f = d.finding;
@@ -114,43 +127,48 @@ void print_text(std::ostream& out, const std::vector<DistinctFinding>& findings,
 
 // Native frames gain "file", "line" and "inlined": [{function, file, line}, ...] (innermost
 // first; the frame's own "function" stays the out-of-line function's).
-void add_source_locations(json& finding, const SourceLocations& lines) {
-  for (auto& [key, value] : finding.items()) {
-    if (!is_native_stack(value)) continue;
-    for (auto& frame : value) {
-      if (!frame.is_object() || !frame.contains("module")) continue;
-      const std::vector<SourceLocation>* locs =
-          lines.find(str(frame, "module"), hex_field(frame, "offset"));
-      if (locs == nullptr || locs->empty()) continue;
-      frame["file"] = locs->back().file;
-      frame["line"] = locs->back().line;
-      if (locs->size() > 1) {
-        json inlined = json::array();
-        for (size_t k = 0; k + 1 < locs->size(); ++k) {
-          inlined.push_back({{"function", (*locs)[k].function},
-                             {"file", (*locs)[k].file},
-                             {"line", (*locs)[k].line}});
-        }
-        frame["inlined"] = std::move(inlined);
+void add_source_locations(json& value, const SourceLocations& lines) {
+  if (!is_native_stack(value)) {
+    // Stacks may be nested (a hung-wait's threads[].stack).
+    if (value.is_array() || value.is_object()) {
+      for (auto& item : value) add_source_locations(item, lines);
+    }
+    return;
+  }
+  for (auto& frame : value) {
+    if (!frame.is_object() || !frame.contains("module")) continue;
+    const std::vector<SourceLocation>* locs = lines.find(frame);
+    if (locs == nullptr || locs->empty()) continue;
+    frame["file"] = locs->back().file;
+    frame["line"] = locs->back().line;
+    if (locs->size() > 1) {
+      json inlined = json::array();
+      for (size_t k = 0; k + 1 < locs->size(); ++k) {
+        inlined.push_back({{"function", (*locs)[k].function},
+                           {"file", (*locs)[k].file},
+                           {"line", (*locs)[k].line}});
       }
+      frame["inlined"] = std::move(inlined);
     }
   }
 }
 
-void print_json(std::ostream& out, const std::vector<DistinctFinding>& findings, bool symbolize) {
-  SourceLocations lines;
-  if (symbolize) gather(findings, lines);
+void print_json(std::ostream& out, const std::vector<DistinctFinding>& findings,
+                const TextOptions& options) {
+  SourceLocations lines(options.debuginfo_dirs);
+  if (options.symbolize) gather(findings, lines);
   for (const auto& d : findings) {
     json f = d.finding;
-    if (symbolize) add_source_locations(f, lines);
+    if (options.symbolize) add_source_locations(f, lines);
     f["occurrences"] = d.occurrences;
     f["report"] = d.report_path;
-    out << f.dump() << "\n";
+    out << f.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
   }
 }
 
 int usage(std::ostream& out, int status) {
-  out << "usage: loopsan report [--format text|json] [--no-symbolize] [--error-exitcode N] "
+  out << "usage: loopsan report [--format text|json] [--full-stacks] [--no-symbolize]\n"
+         "                      [--debuginfo-path DIR[:DIR...]] [--error-exitcode N] "
          "FILE_OR_DIR...\n"
          "  Reads loopsan report files (or the loopsan.*.jsonl files of directories), merges\n"
          "  findings with the same id and prints them.\n"
@@ -158,6 +176,8 @@ int usage(std::ostream& out, int status) {
          "  --format json   one JSON object per distinct finding, with \"occurrences\"\n"
          "  --full-stacks   every frame: the interpreter's too, native and Python apart\n"
          "  --no-symbolize  do not look up file:line and inlined functions (DWARF)\n"
+         "  --debuginfo-path DIR[:DIR...]  look for separate debug files there first (laid\n"
+         "                  out as /usr/lib/debug: .build-id/xx/rest.debug, debuglink names)\n"
          "  --error-exitcode N  exit with N if there is at least one finding\n";
   return status;
 }
@@ -166,8 +186,7 @@ int usage(std::ostream& out, int status) {
 
 int report_command(const std::vector<std::string>& args) {
   std::string format = "text";
-  bool symbolize = true;
-  bool full_stacks = false;
+  TextOptions options;
   int error_exitcode = 0;
   std::vector<std::string> inputs;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -178,9 +197,17 @@ int report_command(const std::vector<std::string>& args) {
     } else if (a.rfind("--format=", 0) == 0) {
       format = a.substr(9);
     } else if (a == "--full-stacks") {
-      full_stacks = true;
+      options.full_stacks = true;
     } else if (a == "--no-symbolize") {
-      symbolize = false;
+      options.symbolize = false;
+    } else if ((a == "--debuginfo-path" && i + 1 < args.size()) ||
+               a.rfind("--debuginfo-path=", 0) == 0) {
+      std::string path = a == "--debuginfo-path" ? args[++i] : a.substr(17);
+      for (size_t from = 0; from <= path.size();) {
+        size_t colon = std::min(path.find(':', from), path.size());
+        if (colon > from) options.debuginfo_dirs.push_back(path.substr(from, colon - from));
+        from = colon + 1;
+      }
     } else if (a == "--error-exitcode" && i + 1 < args.size()) {
       error_exitcode = atoi(args[++i].c_str());
     } else if (!a.empty() && a[0] == '-' && a != "-") {
@@ -220,9 +247,9 @@ int report_command(const std::vector<std::string>& args) {
   }
   std::vector<DistinctFinding> findings = distinct_findings(reports);
   if (format == "json") {
-    print_json(std::cout, findings, symbolize);
+    print_json(std::cout, findings, options);
   } else {
-    print_text(std::cout, findings, reports, symbolize, full_stacks);
+    print_text(std::cout, findings, reports, options);
   }
   return (error_exitcode != 0 && !findings.empty()) ? error_exitcode : 0;
 }

@@ -61,7 +61,9 @@ std::string short_name(const std::string& name) {
   int depth = 0;
   for (size_t i = 0; i < name.size(); ++i) {
     char c = name[i];
-    bool is_operator = c == '<' && i >= 8 && name.compare(i - 8, 8, "operator") == 0;
+    // operator<, operator<=, operator<< and operator<<= are names, not template lists.
+    bool is_operator = c == '<' && ((i >= 8 && name.compare(i - 8, 8, "operator") == 0) ||
+                                    (i >= 9 && name.compare(i - 9, 9, "operator<") == 0));
     if (c == '<' && !is_operator) {
       if (depth++ == 0) out += "<…>";
       continue;
@@ -73,9 +75,19 @@ std::string short_name(const std::string& name) {
     if (depth == 0) out += c;
   }
   if (out.size() > 100) {
-    size_t open = out.find('(');
+    // Only the last parameter list: the one of the function itself. Earlier parentheses are
+    // part of its name ("(anonymous namespace)::", "f(int)::{lambda()#1}::operator()").
     size_t close = out.rfind(')');
-    if (open != std::string::npos && close != std::string::npos && close > open) {
+    size_t open = std::string::npos;
+    int level = 0;
+    for (size_t k = close; close != std::string::npos && k-- > 0;) {
+      if (out[k] == ')') ++level;
+      if (out[k] == '(' && level-- == 0) {
+        open = k;
+        break;
+      }
+    }
+    if (open != std::string::npos && close - open > 1) {
       out = out.substr(0, open) + "(…)" + out.substr(close + 1);
     }
   }
@@ -91,7 +103,7 @@ void print_native_stack(std::ostream& out, const json& frames, const SourceLocat
     std::string module = str(f, "module", "??");
     std::string where =
         full ? " (" + module + "+" + str(f, "offset") + ")" : " (" + basename_of(module) + ")";
-    const std::vector<SourceLocation>* locs = lines.find(module, hex_field(f, "offset"));
+    const std::vector<SourceLocation>* locs = lines.find(f);
     std::string prefix = "    #" + std::to_string(i) + " " + (full ? str(f, "ip") + " " : "");
     // Functions inlined at this address come first, as sanitizers print them.
     if (locs != nullptr) {
@@ -130,8 +142,15 @@ void print_js_stack(std::ostream& out, const json& frames) {
 }
 
 bool can_merge_python(const json& f) {
-  return f.is_object() && f.contains("python_stack") && is_python_stack(f["python_stack"]) &&
-         f.contains("stack") && is_native_stack(f["stack"]);
+  if (!f.is_object() || !f.contains("python_stack") || !is_python_stack(f["python_stack"]) ||
+      !f.contains("stack") || !is_native_stack(f["stack"])) {
+    return false;
+  }
+  // Without the interpreter's eval loop in the native stack there is nowhere to splice.
+  for (const auto& frame : f["stack"]) {
+    if (str(frame, "function") == "_PyEval_EvalFrameDefault") return true;
+  }
+  return false;
 }
 
 void print_merged_python_stack(std::ostream& out, const json& f, const SourceLocations& lines) {
@@ -178,7 +197,7 @@ void print_merged_python_stack(std::ostream& out, const json& f, const SourceLoc
       if (in_python || builtin_shown) continue;
       builtin_shown = true;
     }
-    const std::vector<SourceLocation>* locs = lines.find(module, hex_field(frame, "offset"));
+    const std::vector<SourceLocation>* locs = lines.find(frame);
     auto [file, line] = frame_source(frame, locs);
     std::string text = short_name(function.empty() ? "??" : function);
     if (!file.empty()) text += " " + file_line(file, line, false);
