@@ -95,28 +95,28 @@ T read_at(const void* base, size_t offset) {
   return value;
 }
 
-// The calling thread's innermost frame, or null when it has none or the layout is unknown.
-void* innermost_frame(const FrameLayout** layout_out) {
-  const cpython::Api& a = cpython::api;
-  void* tstate = a.this_thread_state();
-  const FrameLayout* layout = cpython::available(cpython::kFrameKeys) ? frame_layout() : nullptr;
-  if (tstate == nullptr || layout == nullptr) return nullptr;
-  auto* cframe = read_at<void*>(tstate, layout->cframe);
-  if (cframe == nullptr) return nullptr;
-  *layout_out = layout;
-  return read_at<void*>(cframe, layout->current_frame);
+// The thread's innermost frame, or null when it has none.
+void* innermost_frame(void* tstate, const FrameLayout& layout) {
+  auto* cframe = read_at<void*>(tstate, layout.cframe);
+  return cframe != nullptr ? read_at<void*>(cframe, layout.current_frame) : nullptr;
+}
+
+// A frame whose code object really is one: the check that the layout still holds.
+bool is_code_frame(void* frame, const FrameLayout& layout) {
+  auto* code = read_at<void*>(frame, layout.f_code);
+  return code != nullptr && read_at<void*>(code, layout.ob_type) == cpython::api.code_type;
 }
 
 // Marks the frames the interpreter entered from C. _Py_DumpTraceback (3.11) prints the same
 // chain, one line per frame, so the dump's frames and the chain match one to one; a chain that
 // does not (a frame that is not code, a shorter chain) leaves every mark unset.
 void mark_entry_frames(std::vector<PyFrame>& frames) {
-  const FrameLayout* layout = nullptr;
-  void* frame = innermost_frame(&layout);
+  void* tstate = cpython::api.this_thread_state();
+  const FrameLayout* layout = cpython::available(cpython::kFrameKeys) ? frame_layout() : nullptr;
+  void* frame = tstate != nullptr && layout != nullptr ? innermost_frame(tstate, *layout) : nullptr;
   size_t i = 0;
   for (; frame != nullptr && i < frames.size(); ++i) {
-    auto* code = read_at<void*>(frame, layout->f_code);
-    if (code == nullptr || read_at<void*>(code, layout->ob_type) != cpython::api.code_type) break;
+    if (!is_code_frame(frame, *layout)) break;
     frames[i].entry = read_at<bool>(frame, layout->is_entry);
     frame = read_at<void*>(frame, layout->previous);
   }
@@ -138,17 +138,13 @@ FrameKey frame_key(uint64_t* key) {
   if (tstate == nullptr) return FrameKey::kNoPython;
   const FrameLayout* layout = cpython::available(cpython::kFrameKeys) ? frame_layout() : nullptr;
   if (layout == nullptr) return FrameKey::kUnknown;
-  auto* cframe = read_at<void*>(tstate, layout->cframe);
-  if (cframe == nullptr) return FrameKey::kNoPython;
-  auto* frame = read_at<void*>(cframe, layout->current_frame);
+  void* frame = innermost_frame(tstate, *layout);
   uint64_t h = 0xcbf29ce484222325ull;
   int frames = 0;
   // The reporter's identity takes 16 Python frames; so does the key.
   for (; frame != nullptr && frames < 16; ++frames) {
+    if (!is_code_frame(frame, *layout)) return FrameKey::kUnknown;
     auto* code = read_at<void*>(frame, layout->f_code);
-    if (code == nullptr || read_at<void*>(code, layout->ob_type) != a.code_type) {
-      return FrameKey::kUnknown;
-    }
     auto instr = read_at<uintptr_t>(frame, layout->prev_instr);
     h = (h ^ reinterpret_cast<uintptr_t>(code)) * 0x100000001b3ull;
     h = (h ^ instr) * 0x100000001b3ull;

@@ -243,29 +243,14 @@ static void on_timer_does_nothing(evutil_socket_t fd, short what, void* arg) {
   printf("timer fired\n");
 }
 
-// What a program does at shutdown, once its loop returned: all of it may block.
-__attribute__((noinline)) static void shutdown_after_loop(void) {
-  usleep(50 * 1000);
-  pid_t pid = lv_child(30);
-  if (waitpid(pid, NULL, 0) != pid) lv_die("waitpid");
-  int fd = lv_temp_file();
-  if (write(fd, "state\n", 6) != 6 || fsync(fd) != 0) lv_die("fsync");
-  close(fd);
-  lv_hold(&holder, &shared_mutex, LV_CONTENDED_MS);
-  long start = lv_now_ms();
-  pthread_mutex_lock(&shared_mutex);
-  long waited = lv_now_ms() - start;
-  pthread_mutex_unlock(&shared_mutex);
-  printf("after event_base_dispatch: usleep, waitpid, fsync, a mutex that waited %ld ms\n", waited);
-}
-
 static int clean_after(void) {
   base = event_base_new();
   struct event* timer = evtimer_new(base, on_timer_does_nothing, NULL);
   struct timeval soon = {0, 10 * 1000};
   evtimer_add(timer, &soon);
   event_base_dispatch(base);
-  shutdown_after_loop();  // dispatch returned; the base (and its epoll descriptor) still exists
+  // dispatch returned; the base (and its epoll descriptor) still exists
+  lv_shutdown_after_loop("event_base_dispatch", &holder, &shared_mutex);
   event_free(timer);
   event_base_free(base);
   lv_holder_join(&holder);

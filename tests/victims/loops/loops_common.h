@@ -115,3 +115,22 @@ static inline long lv_now_ms(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
+
+// What a program does at shutdown once its loop function returned: all of it may block, none
+// of it on a loop. Shared by the libuv and libevent victims (GLib's uses GLib's own calls).
+__attribute__((noinline, unused)) static void lv_shutdown_after_loop(const char* loop_function,
+                                                                     struct lv_holder* holder,
+                                                                     pthread_mutex_t* mutex) {
+  usleep(50 * 1000);
+  pid_t pid = lv_child(30);
+  if (waitpid(pid, NULL, 0) != pid) lv_die("waitpid");
+  int fd = lv_temp_file();
+  if (write(fd, "state\n", 6) != 6 || fsync(fd) != 0) lv_die("fsync");
+  close(fd);
+  lv_hold(holder, mutex, LV_CONTENDED_MS);
+  long start = lv_now_ms();
+  pthread_mutex_lock(mutex);
+  long waited = lv_now_ms() - start;
+  pthread_mutex_unlock(mutex);
+  printf("after %s: usleep, waitpid, fsync, a mutex that waited %ld ms\n", loop_function, waited);
+}

@@ -257,29 +257,14 @@ static void on_timer_does_nothing(uv_timer_t* timer) {
   uv_close((uv_handle_t*)timer, NULL);
 }
 
-// What a program does at shutdown, once its loop returned: all of it may block.
-__attribute__((noinline)) static void shutdown_after_loop(void) {
-  usleep(50 * 1000);
-  pid_t pid = lv_child(30);
-  if (waitpid(pid, NULL, 0) != pid) lv_die("waitpid");
-  int fd = lv_temp_file();
-  if (write(fd, "state\n", 6) != 6 || fsync(fd) != 0) lv_die("fsync");
-  close(fd);
-  lv_hold(&holder, &shared_mutex, LV_CONTENDED_MS);
-  long start = lv_now_ms();
-  pthread_mutex_lock(&shared_mutex);
-  long waited = lv_now_ms() - start;
-  pthread_mutex_unlock(&shared_mutex);
-  printf("after uv_run: usleep, waitpid, fsync, a mutex that waited %ld ms\n", waited);
-}
-
 static int clean_after(void) {
   static uv_timer_t timer;
   check(uv_loop_init(&loop), "uv_loop_init");
   check(uv_timer_init(&loop, &timer), "uv_timer_init");
   check(uv_timer_start(&timer, on_timer_does_nothing, 10, 0), "uv_timer_start");
   uv_run(&loop, UV_RUN_DEFAULT);
-  shutdown_after_loop();  // uv_run returned; the loop (and its epoll descriptor) still exists
+  // uv_run returned; the loop (and its epoll descriptor) still exists
+  lv_shutdown_after_loop("uv_run", &holder, &shared_mutex);
   check(uv_loop_close(&loop), "uv_loop_close");
   lv_holder_join(&holder);
   return 0;
