@@ -30,6 +30,7 @@
 #include "agent/runtimes/node_api.h"
 #include "agent/runtimes/node_bridge.h"
 #include "agent/runtimes/python_hooks.h"
+#include "agent/runtimes/python_thread_dump.h"
 #include "agent/stacks/stack.h"
 
 // libstdc++'s std::set_terminate, for REAL(); the shim defines the wrapper (shim/cxx.cc).
@@ -82,7 +83,9 @@ const Module kTable[] = {
      .after_fork_child = loop_stall::reset_after_fork,
      .thread_exiting = loop_stall::thread_exiting,
      .loop_wait_ended = loop_stall::loop_waited},
-    {.name = "thread_leak", .after_exit = thread_leak::check_at_exit},
+    {.name = "thread_leak",
+     .after_fork_child = thread_leak::reset_after_fork,
+     .after_exit = thread_leak::check_at_exit},
     {.name = "waits",
      .after_fork_child =
          [] {
@@ -97,7 +100,11 @@ const Module kTable[] = {
          [](const StartInfo&) {
            if (options().python_stacks) python_hooks::init();
          },
-     .after_fork_child = cpython::reset_after_fork},
+     .after_fork_child =
+         [] {
+           cpython::reset_after_fork();
+           python_thread_dump::reset_after_fork();
+         }},
     {.name = "node",
      .init = [](const StartInfo&) { node_api::init(); },
      .after_fork_child = node::reset_after_fork,

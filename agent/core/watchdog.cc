@@ -12,7 +12,9 @@
 #include "agent/base/log.h"
 #include "agent/base/sys.h"
 #include "agent/base/thread_state.h"
+#include "agent/core/helper_thread.h"
 #include "agent/detectors/loop_stall.h"
+#include "agent/detectors/thread_leak.h"
 #include "agent/detectors/waits.h"
 #include "agent/interception/interception.h"
 
@@ -23,6 +25,7 @@ namespace {
 const Check kChecks[kCheckCount] = {
     {.name = "loop-stall", .period_ns = loop_stall::period_ns, .tick = loop_stall::tick},
     {.name = "waits", .period_ns = waits::period_ns, .tick = waits::tick},
+    {.name = "thread-leak", .period_ns = thread_leak::period_ns, .tick = thread_leak::tick},
 };
 
 // Bumped by every wake(): the futex word the thread sleeps on.
@@ -49,10 +52,7 @@ void futex_wait(std::atomic<uint32_t>* word, uint32_t seen, int64_t timeout_ns) 
 }
 
 void* run(void*) {
-  // For good: whatever this thread calls passes through the shim, and no event is about it.
-  tls_state.guard = 1;
   watchdog_tid.store(current_tid(), std::memory_order_release);
-  sys::call_with(SYS_prctl, PR_SET_NAME, "loopsan-watch", 0, 0, 0);
   // The host's side of heavy_barrier() is a plain store: register once per process.
   barrier_registered.store(
       sys::call_with(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0,
@@ -102,21 +102,9 @@ void* run(void*) {
 void start() {
   LockGuard g(start_lock);
   if (state.load(std::memory_order_acquire) != 0) return;
-  // Every signal blocked from the thread's first instruction: it inherits the creator's mask
-  // (glibc blocks all signals only for the clone itself).
-  sigset_t all, old;
-  sigfillset(&all);
-  sys::call_with(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, _NSIG / 8);
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_t thread;
-  auto create = REAL(pthread_create);
-  int rc = create != nullptr ? create(&thread, &attr, run, nullptr) : -1;
-  pthread_attr_destroy(&attr);
-  sys::call_with(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, _NSIG / 8);
-  state.store(rc == 0 ? 1 : -1, std::memory_order_release);
-  if (rc != 0) log_line("warning: cannot start the watchdog thread: no loop-stall detection");
+  bool ok = helper_thread::start(run, "loopsan-watch");
+  state.store(ok ? 1 : -1, std::memory_order_release);
+  if (!ok) log_line("warning: cannot start the watchdog thread: no loop-stall detection");
 }
 
 }  // namespace

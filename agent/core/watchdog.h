@@ -25,8 +25,9 @@ namespace loopsan::watchdog {
 
 // The periodic checks, by row of the table (watchdog.cc).
 enum CheckId : int {
-  kLoopStall,  // detectors/loop_stall.h
-  kWaits,      // detectors/waits.h: deadlock and hung-wait
+  kLoopStall,   // detectors/loop_stall.h
+  kWaits,       // detectors/waits.h: deadlock and hung-wait
+  kThreadLeak,  // detectors/thread_leak.h: Python threads still running after shutdown began
   kCheckCount
 };
 

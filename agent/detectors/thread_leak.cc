@@ -9,11 +9,14 @@
 #include <utility>
 
 #include "agent/base/json.h"
+#include "agent/base/options.h"
+#include "agent/base/lock.h"
 #include "agent/base/sys.h"
 #include "agent/base/text.h"
 #include "agent/base/thread_state.h"
 #include "agent/core/signal_handlers.h"
 #include "agent/core/thread_registry.h"
+#include "agent/core/watchdog.h"
 #include "agent/report/finding.h"
 #include "agent/report/reporter.h"
 #include "agent/stacks/depot.h"
@@ -167,13 +170,25 @@ void check_at_exit() {
   }
 }
 
-void report_python(int64_t waited_ms, std::vector<python::PyFrame> created,
-                   const std::vector<PythonThread>& threads) {
+namespace {
+
+struct ShutdownWait {
+  int64_t began_ns = 0;
+  ThreadInfo waiter;  // the thread running threading._shutdown
+  std::vector<python::PyFrame> created;
+  std::vector<PythonThread> threads;
+};
+
+Lock shutdown_lock;
+// Leaked in a fork() child (the watchdog may have been reading it at the fork).
+std::vector<ShutdownWait>* shutdown_waits = new std::vector<ShutdownWait>();
+
+void report_python(const ShutdownWait& w, int64_t waited_ms, const python::ThreadStacks& stacks) {
   Finding f;
   f.kind = Kind::kThreadLeak;
-  f.thread = registry::current_thread_info();
+  f.thread = w.waiter;
   std::string first;
-  for (const PythonThread& p : threads) {
+  for (const PythonThread& p : w.threads) {
     FindingThread t;
     t.thread.tid = static_cast<pid_t>(p.native_id);
     t.thread.name = p.name;
@@ -181,13 +196,17 @@ void report_python(int64_t waited_ms, std::vector<python::PyFrame> created,
     // Every one of them holds the interpreter's exit, whatever code it runs.
     if (describe_now(t.thread.tid, t, &words, false) != Now::kDescribed) continue;
     t.add_field("daemon", "false");
+    std::vector<python::PyFrame> stack;
+    for (const auto& [ident, frames] : stacks) {
+      if (ident == p.ident) stack = frames;
+    }
     if (first.empty()) {
-      std::string where = p.stack.empty() ? std::string()
-                                          : cat(" in ", p.stack[0].function, " (", p.stack[0].file,
-                                                ":", p.stack[0].line, ")");
+      std::string where = stack.empty() ? std::string()
+                                        : cat(" in ", stack[0].function, " (", stack[0].file, ":",
+                                              stack[0].line, ")");
       first = cat("'", p.name, "' (", p.native_id, ")", where);
     }
-    t.python_stacks.emplace_back("python_stack", p.stack);
+    t.python_stacks.emplace_back("python_stack", std::move(stack));
     f.threads.push_back(std::move(t));
   }
   if (f.threads.empty()) return;
@@ -199,9 +218,61 @@ void report_python(int64_t waited_ms, std::vector<python::PyFrame> created,
           " to end: ", first, n > 1 ? cat(" (and ", n - 1, " more)") : "");
   f.add_field("at", json_quote("python-shutdown"));
   f.add_field("waited_ms", cat(waited_ms));
-  f.python_stacks.emplace_back("created_python_stack", std::move(created));
+  f.python_stacks.emplace_back("created_python_stack", w.created);
   f.identity_stacks = {"created_python_stack"};
   reporter::submit(f);
+}
+
+int64_t threshold_ns() {
+  return int64_t{options().hang_threshold_ms} * 1000000;
+}
+
+}  // namespace
+
+void python_shutdown_began(std::vector<python::PyFrame> created,
+                           std::vector<PythonThread> threads) {
+  if (threads.empty() || threshold_ns() <= 0) return;
+  {
+    LockGuard g(shutdown_lock);
+    shutdown_waits->push_back({.began_ns = sys::monotonic_ns(),
+                               .waiter = registry::current_thread_info(),
+                               .created = std::move(created),
+                               .threads = std::move(threads)});
+  }
+  watchdog::wake(watchdog::kThreadLeak);
+}
+
+int64_t period_ns() {
+  // Within a twentieth of the threshold of it, and never busier than the waits check.
+  return std::max<int64_t>(threshold_ns() / 20, 10000000);
+}
+
+bool tick(int64_t now) {
+  std::vector<ShutdownWait> due;
+  bool more = false;
+  {
+    LockGuard g(shutdown_lock);
+    auto& all = *shutdown_waits;
+    for (auto it = all.begin(); it != all.end();) {
+      if (now - it->began_ns >= threshold_ns()) {
+        due.push_back(std::move(*it));
+        it = all.erase(it);
+      } else {
+        more = true;
+        ++it;
+      }
+    }
+  }
+  if (!due.empty()) {
+    python::ThreadStacks stacks = python::all_thread_stacks();
+    for (const ShutdownWait& w : due) report_python(w, (now - w.began_ns) / 1000000, stacks);
+  }
+  return more;
+}
+
+void reset_after_fork() {
+  shutdown_lock.reset_after_fork();
+  shutdown_waits = new std::vector<ShutdownWait>();
 }
 
 }  // namespace loopsan::thread_leak

@@ -11,9 +11,12 @@
 //
 // Python: CPython waits for every non-daemon thread before it finalizes
 // (threading._shutdown). python_hooks.py registers a callback that runs there, just before
-// that wait; it gives the threads still alive hang_threshold_ms to end and hands those that do
-// not to report_python() (one finding per place where Thread.start() was called), then lets
-// CPython go on waiting, as it would have: the finding is on disk while the process hangs.
+// that wait, and hands the threads still alive to python_shutdown_began(), then returns at
+// once: some of them are waiting for the main thread to be marked stopped, which _shutdown does
+// only after the callbacks (CPython's test_threading joins the main thread that way). The
+// watchdog looks again hang_threshold_ms later; those still running then are reported, one
+// finding per place where Thread.start() was called, with their Python stacks read holding the
+// GIL: the finding is on disk while the process hangs.
 //
 // Not leaks: detached threads, daemon Python threads, threads that end before the check (a
 // thread told to stop by an exit handler), the thread that called exit(), the main thread.
@@ -32,17 +35,24 @@ namespace loopsan::thread_leak {
 // Module::at_exit.
 void check_at_exit();
 
-// A Python thread still alive after the wait.
+// A non-daemon Python thread alive when the interpreter began to shut down.
 struct PythonThread {
   std::string name;
   long native_id = 0;
-  std::vector<python::PyFrame> stack;  // innermost first
+  unsigned long ident = 0;  // threading.get_ident(): its pthread_t
 };
 
 // From python_hooks.cc, on the thread that runs threading._shutdown (the GIL held): threads
-// started at the same place (`created`, the Python stack of the Thread.start() call), still
-// running after `waited_ms`.
-void report_python(int64_t waited_ms, std::vector<python::PyFrame> created,
-                   const std::vector<PythonThread>& threads);
+// started at the same place (`created`, the Python stack of the Thread.start() call), alive as
+// the interpreter begins to wait for them. Wakes the watchdog's check below.
+void python_shutdown_began(std::vector<python::PyFrame> created, std::vector<PythonThread> threads);
+
+// The watchdog's row (core/watchdog.h): reports the threads handed over above that are still
+// running hang_threshold_ms after they were.
+int64_t period_ns();
+bool tick(int64_t now_ns);
+
+// In a fork() child.
+void reset_after_fork();
 
 }  // namespace loopsan::thread_leak

@@ -52,7 +52,7 @@ std::string call_name(const Waiter& w);
 // A FindingThread for `w`: state, waiting_in, waiting_for, waiting_ms, its stack read from
 // outside when parked, its Python stack from `python` (matched by pthread_t) when there is one.
 // Call with no agent lock held.
-using PythonStacks = std::vector<std::pair<unsigned long, std::vector<python::PyFrame>>>;
+using PythonStacks = python::ThreadStacks;
 FindingThread describe(const Waiter& w, int64_t now_ns, const PythonStacks& python,
                        StackId* stack_out = nullptr);
 const std::vector<python::PyFrame>* python_stack_of(const Waiter& w, const PythonStacks& python);

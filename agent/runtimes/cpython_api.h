@@ -15,7 +15,7 @@ enum Feature : uint32_t {
   kStacks = 1u << 0,        // Python stacks in findings (python_bridge.cc)
   kHooks = 1u << 1,         // the audit hook that runs python_hooks.py (python_hooks.cc)
   kFrameKeys = 1u << 2,     // cheap call-site keys read from frames (python_bridge.cc)
-  kThreadStacks = 1u << 3,  // every thread's Python stack from the watchdog (python_bridge.cc)
+  kThreadStacks = 1u << 3,  // every thread's Python stack (python_thread_dump.cc)
 };
 
 // LOOPSAN_CPYTHON_SYMBOL(member, features, name, fallback, type)
@@ -30,9 +30,11 @@ enum Feature : uint32_t {
   X(this_thread_state, kStacks | kHooks, "PyGILState_GetThisThreadState", nullptr, void*())        \
   /* faulthandler's signal-safe dump: neither the GIL nor Python allocations. */                   \
   X(dump_traceback, kStacks, "_Py_DumpTraceback", nullptr, void(int fd, void* tstate))             \
-  /* All threads' frames from a thread with no thread state (faulthandler's watchdog path). */     \
+  /* All threads' frames, read by python_thread_dump.cc's helper while it holds the GIL. */        \
   X(dump_traceback_threads, kThreadStacks, "_Py_DumpTracebackThreads", nullptr,                    \
     const char*(int fd, void* interp, void* current_tstate))                                       \
+  X(gil_ensure, kThreadStacks, "PyGILState_Ensure", nullptr, int())                                \
+  X(gil_release, kThreadStacks, "PyGILState_Release", nullptr, void(int))                          \
   X(add_audit_hook, kHooks, "PySys_AddAuditHook", nullptr,                                         \
     int(int (*)(const char*, PyObject*, void*), void*))                                            \
   X(gil_check, kHooks, "PyGILState_Check", nullptr, int())                                         \

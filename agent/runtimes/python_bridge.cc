@@ -12,6 +12,7 @@
 #include "agent/base/options.h"
 #include "agent/base/sys.h"
 #include "agent/runtimes/cpython_api.h"
+#include "agent/runtimes/python_thread_dump.h"
 #include "agent/stacks/stack.h"
 
 namespace loopsan::python {
@@ -193,15 +194,12 @@ pid_t gil_holder() {
   return static_cast<pid_t>(tid);
 }
 
-namespace {
+int open_dump_file() {
+  return static_cast<int>(sys::call_with(SYS_memfd_create, "loopsan-pystack", MFD_CLOEXEC));
+}
 
-// The text CPython's dump function wrote into an anonymous in-memory file (unlike a pipe it
-// never fills up and blocks the writer); `dump` writes into the descriptor it gets.
-template <typename Dump>
-std::string dump_text(Dump dump) {
-  int fd = static_cast<int>(sys::call_with(SYS_memfd_create, "loopsan-pystack", MFD_CLOEXEC));
+std::string read_dump_file(int fd) {
   if (fd < 0) return {};
-  dump(fd);
   std::string text;
   off_t size = lseek(fd, 0, SEEK_CUR);
   if (size > 0) {
@@ -213,17 +211,17 @@ std::string dump_text(Dump dump) {
   return text;
 }
 
-}  // namespace
+// How long a finding waits for the GIL to read the other threads' frames: CPython hands it
+// over every 5 ms (sys.getswitchinterval()), so only a thread that keeps it (in C code, or
+// hung with it) makes this run out.
+constexpr int kThreadDumpTimeoutMs = 250;
 
-std::vector<std::pair<unsigned long, std::vector<PyFrame>>> all_thread_stacks() {
-  std::vector<std::pair<unsigned long, std::vector<PyFrame>>> out;
+ThreadStacks all_thread_stacks() {
+  ThreadStacks out;
   if (!options().python_stacks || !present()) return out;
-  const cpython::Api& a = cpython::api;
-  if (!cpython::available(cpython::kStacks | cpython::kThreadStacks) || !a.is_initialized() ||
-      a.is_finalizing()) {
-    return out;
-  }
-  std::string text = dump_text([&](int fd) { a.dump_traceback_threads(fd, nullptr, nullptr); });
+  std::string text;
+  if (!python_thread_dump::all_threads(&text, kThreadDumpTimeoutMs)) return out;
+  unsigned long helper = python_thread_dump::helper_thread_id();
   // Sections: "Thread 0x00007f... (most recent call first):" (or "Current thread 0x...")
   // followed by its "  File ..." lines.
   size_t pos = 0;
@@ -238,7 +236,7 @@ std::vector<std::pair<unsigned long, std::vector<PyFrame>>> all_thread_stacks() 
     std::vector<PyFrame> frames =
         body < end ? parse_dump(text.substr(body + 1, end - body - 1)) : std::vector<PyFrame>{};
     // Entry marks ("entry") need the thread's own frame chain: left unset here.
-    out.emplace_back(id, std::move(frames));
+    if (id != helper) out.emplace_back(id, std::move(frames));
     pos = end;
   }
   return out;
@@ -251,8 +249,10 @@ std::vector<PyFrame> capture_stack() {
   if (!a.is_initialized() || a.is_finalizing()) return {};
   void* tstate = a.this_thread_state();
   if (tstate == nullptr) return {};
-  std::vector<PyFrame> frames =
-      parse_dump(dump_text([&](int fd) { a.dump_traceback(fd, tstate); }));
+  int fd = open_dump_file();
+  if (fd < 0) return {};
+  a.dump_traceback(fd, tstate);
+  std::vector<PyFrame> frames = parse_dump(read_dump_file(fd));
   mark_entry_frames(frames);
   return frames;
 }

@@ -65,12 +65,16 @@ int64_t gil_switches();
 std::vector<PyFrame> capture_stack();
 
 // The Python stacks of every thread of the interpreter, by their Python thread id (the
-// pthread_t of the thread: threading.get_ident()), read from a thread that runs no Python (the
-// watchdog) with CPython's _Py_DumpTracebackThreads, the way faulthandler's
-// dump_traceback_later thread reads them: no GIL, no signal. Exact for parked threads; a thread
-// running Python meanwhile may show a frame being replaced (faulthandler's own caveat). Empty
-// when there is no initialised CPython or python_stacks=0.
-std::vector<std::pair<unsigned long, std::vector<PyFrame>>> all_thread_stacks();
+// pthread_t of the thread: threading.get_ident()), read holding the GIL on a helper thread
+// (python_thread_dump.h), so exact. Empty when there is no initialised CPython,
+// python_stacks=0, or a thread kept the GIL for 250 ms. Watchdog thread only.
+using ThreadStacks = std::vector<std::pair<unsigned long, std::vector<PyFrame>>>;
+ThreadStacks all_thread_stacks();
+
+// An anonymous in-memory file for CPython's dump functions to write into (unlike a pipe it
+// never fills up and blocks the writer), and its text, which closes it. -1 / empty on failure.
+int open_dump_file();
+std::string read_dump_file(int fd);
 
 // Parses _Py_DumpTraceback's output (exposed for unit tests).
 std::vector<PyFrame> parse_dump(const std::string& text);

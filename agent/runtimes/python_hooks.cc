@@ -163,27 +163,24 @@ PyObject* loop_running(PyObject*, PyObject* args) {
 MethodDef loop_running_def = {"_loopsan_loop_running", loop_running, kMethVarargs,
                               "loopsan: an asyncio loop starts or stops (internal)"};
 
-// _loopsan_thread_leak(waited_ms, created_frames, threads) -- non-daemon threads still alive
-// at shutdown (python_hooks.py, patch_threading), all started from `created_frames`; `threads`
-// is one record per thread, separated by \x1d: name \x1c native id \x1c its frames. Called
-// with the GIL held.
+// _loopsan_thread_leak(created_frames, threads) -- non-daemon threads alive as the interpreter
+// begins to wait for them, started at one place; threads: (name, native_id, ident) records.
 PyObject* thread_leak(PyObject*, PyObject* args) {
-  int waited_ms = 0;
   const char* created = nullptr;
   const char* threads = nullptr;
-  if (!api.arg_parse_tuple(args, "iss", &waited_ms, &created, &threads)) return nullptr;
+  if (!api.arg_parse_tuple(args, "ss", &created, &threads)) return nullptr;
   {
     ErrnoSaver errno_saver;
     ReentryGuard guard;
-    std::vector<thread_leak::PythonThread> leaked;
+    std::vector<thread_leak::PythonThread> alive;
     for (Record& r : split_records(threads, '\x1d', '\x1c')) {
       thread_leak::PythonThread t;
       t.name = std::move(r.first);
       t.native_id = atol(r.second.c_str());
-      t.stack = parse_frames(r.rest.c_str());
-      leaked.push_back(std::move(t));
+      t.ident = strtoul(r.rest.c_str(), nullptr, 10);
+      alive.push_back(std::move(t));
     }
-    thread_leak::report_python(waited_ms, parse_frames(created), leaked);
+    thread_leak::python_shutdown_began(parse_frames(created), std::move(alive));
   }
   api.inc_ref(api.none);
   return api.none;

@@ -180,28 +180,20 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms):
         _set_running_loop._loopsan = True
         events._set_running_loop = _set_running_loop
 
-    def frames_from(frame):
-        frames = []
-        while frame is not None and len(frames) < 64:
-            frames.append((frame.f_code.co_name, frame.f_code.co_filename, frame.f_lineno))
-            frame = frame.f_back
-        return frames
-
     def patch_threading(threading):
         # threading._shutdown(), which Py_FinalizeEx calls before the atexit handlers, first
-        # runs the callbacks of threading._register_atexit (3.9+), then waits for every
-        # non-daemon thread, for ever if one never ends. The callback below runs there, last of
-        # those callbacks (concurrent.futures' own, which stops its idle workers, runs before
-        # it), gives the threads still alive hang_threshold_ms to end, reports those that do
-        # not, and returns: CPython then waits for them as it would have.
+        # runs the callbacks of threading._register_atexit (3.9+), then marks the main thread
+        # stopped and waits for every non-daemon thread, for ever if one never ends. The
+        # callback below runs there, last of those callbacks (concurrent.futures' own, which
+        # stops its idle workers, runs before it), hands the threads still alive to the shim and
+        # returns at once (waiting here would hold up a thread that joins the main thread): the
+        # watchdog reports those still running hang_threshold_ms later.
         Thread = threading.Thread
         if getattr(Thread.start, "_loopsan", False) or hang_threshold_ms <= 0:
             return
         register = getattr(threading, "_register_atexit", None)
         if register is None:
             return
-        import time
-
         start = Thread.start
         getframe = sys._getframe
         lazy_lines = hasattr(getframe().f_code, "co_lines")  # 3.10+
@@ -246,33 +238,15 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms):
                     if t is not main and t is not me and not t.daemon and t.is_alive()]
 
         def check_at_shutdown():
-            alive = still_running()
-            if not alive:
-                return
-            began = time.monotonic()
-            deadline = began + hang_threshold_ms / 1000.0
-            # Outside any try: an interrupt here ends _shutdown() as it would end its own wait.
-            for t in alive:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                t.join(left)
             try:
-                alive = [t for t in alive if t.is_alive()]
-                if not alive:
-                    return
-                waited = int((time.monotonic() - began) * 1000)
-                # The GIL is ours: the other threads are parked, their frames hold still.
-                frames = sys._current_frames()
                 groups = {}
-                for t in alive:
+                for t in still_running():
                     groups.setdefault(tuple(start_site(t)), []).append(t)
                 for site, threads in groups.items():
                     described = THREAD.join(
-                        PART.join((clean(t.name), str(t.native_id or 0),
-                                   frames_text(frames_from(frames.get(t.ident)))))
+                        PART.join((clean(t.name), str(t.native_id or 0), str(t.ident or 0)))
                         for t in threads)
-                    thread_leak(waited, frames_text(site), described)
+                    thread_leak(frames_text(site), described)
             except BaseException:
                 pass
 

@@ -136,6 +136,46 @@ BOOST_AUTO_TEST_CASE(python_future_result_after_system_exit_in_the_loop_thread) 
   }
 }
 
+BOOST_AUTO_TEST_CASE(python_hung_waits_while_threads_start_and_exit) {
+  // Every hung-wait reads all threads' Python stacks while thread states are created and freed
+  // around it (read without the GIL, this crashed the host: 3 runs in 3). The idle queue worker
+  // waits the whole run: never a hang.
+  const std::string script = python_victim("hang_while_threads_churn.py");
+  for (const std::string& py : pythons()) {
+    BOOST_TEST_CONTEXT(py) {
+      RunResult r =
+          run({.argv = {py, script}, .options = "hang_threshold_ms=150", .timeout_s = 60});
+      BOOST_TEST(r.exit_code == 0, r.describe());
+      BOOST_TEST(r.out.find("done") != std::string::npos, r.describe());
+      auto findings = r.findings("hung-wait");
+      BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
+      const json& f = findings[0];
+      BOOST_TEST(f["call"] == "concurrent.futures.Future.result");
+      bool caller = false;
+      for (const json& p : f["python_stack"]) {
+        if (p["function"] == "late_result" && p["line"] == line_of(script, "HANG-CALL")) {
+          caller = true;
+        }
+      }
+      BOOST_TEST(caller, f.dump());
+      BOOST_TEST(r.findings().size() == 1u, r.describe());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(process_ends_when_its_last_thread_exits) {
+  // glibc ends the process when its last thread calls pthread_exit: loopsan's own threads must
+  // not count (the watchdog kept such a process alive for ever).
+  RunResult r = run({.argv = {victim("hang_victim"), "main-exits"},
+                     .options = "hang_threshold_ms=300:report_always=1",
+                     .timeout_s = 30});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_TEST(r.out.find("done") != std::string::npos, r.describe());
+  BOOST_TEST(r.findings().empty(), r.describe());
+  BOOST_REQUIRE_EQUAL(r.reports.size(), 1u);
+  BOOST_TEST(r.reports[0].summary["exit"]["how"] == "exit", r.describe());
+}
+
 BOOST_AUTO_TEST_CASE(clean_long_waits_by_design) {
   // Each waits far longer than the threshold (1.5 s vs 300 ms) or not at all: never a hang.
   for (const char* mode : {"idle-worker", "joined", "sleeps"}) {

@@ -156,4 +156,26 @@ BOOST_AUTO_TEST_CASE(python_daemon_and_finished_threads_are_clean) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(python_thread_joining_main_is_not_held_up) {
+  // The joiner ends only once the interpreter marks main stopped, after the threading atexit
+  // callbacks: loopsan's must not wait there (it once did, for the whole threshold, and then
+  // reported the joiner as a leak).
+  for (const std::string& py : pythons()) {
+    BOOST_TEST_CONTEXT(py) {
+      RunResult r = run({.argv = {py, python_victim("thread_leak.py"), "joins-main"},
+                         .options = "hang_threshold_ms=2000:report_always=1",
+                         .timeout_s = 60});
+      BOOST_TEST(r.exit_code == 0, r.describe());
+      BOOST_TEST(r.findings().empty(), r.describe());
+      // The interpreter's own report (a pyenv shim adds its shell processes' reports).
+      const ReportFile* report = nullptr;
+      for (const ReportFile& f : r.reports) {
+        if (f.start["argv"].dump().find("thread_leak.py") != std::string::npos) report = &f;
+      }
+      BOOST_REQUIRE_MESSAGE(report != nullptr, r.describe());
+      BOOST_TEST(report->summary["duration_ms"].get<int>() < 1500, r.describe());
+    }
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -7,6 +7,8 @@
 //                 told to stop and joined
 //   joined        threads that work a little and are joined
 //   sleeps        a thread sleeping 1.5 s off any loop, joined
+//   main-exits    main ends with pthread_exit while a detached worker sleeps 400 ms, then
+//                 prints "done" and returns: the process ends then, with status 0
 // A mode that never ends prints its marker and is killed by the test.
 #include <pthread.h>
 #include <unistd.h>
@@ -112,6 +114,12 @@ int main(int argc, char** argv) {
   } else if (strcmp(mode, "sleeps") == 0) {
     std::thread t([] { usleep(1500000); });
     t.join();
+  } else if (strcmp(mode, "main-exits") == 0) {
+    std::thread([] {
+      usleep(400000);
+      say("done");
+    }).detach();
+    pthread_exit(nullptr);
   } else {
     fprintf(stderr, "unknown mode\n");
     return 2;

@@ -3,6 +3,9 @@
   clean   a daemon thread that never ends, a non-daemon thread that ends 200 ms after main, and
           a ThreadPoolExecutor never shut down (its idle workers stop at exit, in
           concurrent.futures' own threading._register_atexit callback, which runs before loopsan's)
+  joins-main  a non-daemon thread that joins the main thread: it ends as soon as the interpreter
+          marks main stopped, after the threading._register_atexit callbacks (CPython's
+          test_threading test_1_join_on_shutdown)
 """
 import concurrent.futures
 import sys
@@ -35,6 +38,8 @@ elif mode == "clean":
     threading.Thread(target=finish_soon, name="finisher").start()
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=2)
     executor.submit(time.sleep, 0.01).result()
+elif mode == "joins-main":
+    threading.Thread(target=threading.main_thread().join, name="joiner").start()
 else:
     sys.exit(f"unknown mode {mode!r}")
 time.sleep(0.1)
