@@ -1,5 +1,6 @@
 #include "agent/detectors/hung_wait.h"
 
+#include <algorithm>
 #include <cstring>
 #include <unordered_map>
 
@@ -159,6 +160,7 @@ void check(const waits::View& view, int64_t now) {
     std::string chain;
     bool decided = true;
     bool hang = true;
+    std::vector<const waits::Waiter*> seen = {&w};
     for (int steps = 0; steps < 64; ++steps) {
       pid_t holder = deadlock::holder_of(*end);
       if (holder == 0) {
@@ -179,6 +181,13 @@ void check(const waits::View& view, int64_t now) {
         decided = false;
         break;
       }
+      if (std::find(seen.begin(), seen.end(), next) != seen.end()) {
+        // Waiting on a cycle it is not part of (main joining a deadlocked thread): hung.
+        append(chain, ", which is part of a deadlock");
+        end = nullptr;
+        break;
+      }
+      seen.push_back(next);
       append(chain, steps == 0 ? ", waiting for thread " : ", which waits for thread ", holder,
              " (", next->thread.name, ")",
              next->parked ? cat(" in ", waits::call_name(*next)) : std::string(" (running)"));

@@ -60,6 +60,28 @@ BOOST_AUTO_TEST_CASE(abba_deadlock_before_any_hang_threshold) {
   BOOST_TEST(r.reports.at(0).summary.is_null());  // killed: the finding stays
 }
 
+BOOST_AUTO_TEST_CASE(main_joining_a_deadlocked_thread_is_hung_once_around_the_cycle) {
+  // Main joins a thread of the cycle: its hung-wait names the chain up to the cycle once (it
+  // used to go round it to the step limit), and `loopsan report` shows every thread.
+  RunResult r = run_hang("abba", "hang_threshold_ms=300", "hung-wait: ");
+  BOOST_TEST(r.term_signal == SIGKILL, r.describe());
+  BOOST_REQUIRE_MESSAGE(r.findings("deadlock").size() == 1u, r.describe());
+  auto hung = r.findings("hung-wait");
+  BOOST_REQUIRE_MESSAGE(hung.size() == 1u, r.describe());
+  std::string message = hung[0]["message"];
+  BOOST_TEST(message.find("in pthread_join, waiting for thread ") != std::string::npos, message);
+  BOOST_TEST(message.find(", which is part of a deadlock") != std::string::npos, message);
+  BOOST_TEST(message.size() < 400u, message);
+  BOOST_TEST(hung[0]["threads"].size() == 3u, hung[0].dump());
+
+  RunResult text = run({.argv = {cli_path(), "report", r.report_dir}, .preload = false});
+  BOOST_TEST(text.out.find("  Threads (3):") != std::string::npos, text.out);
+  BOOST_TEST(text.out.find("    at take_second_then_first (hang_victim.cc:") != std::string::npos,
+             text.out);
+  BOOST_TEST(text.out.find("waiting for mutex, object=0x") != std::string::npos, text.out);
+  BOOST_TEST(text.out.find("Native stack of thread ") != std::string::npos, text.out);
+}
+
 BOOST_AUTO_TEST_CASE(future_of_std_async_whose_producer_needs_mains_mutex) {
   RunResult r = run_hang("async-join", "hang_threshold_ms=60000", "deadlock: ");
   auto findings = r.findings("deadlock");

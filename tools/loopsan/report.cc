@@ -29,6 +29,10 @@ const std::vector<std::pair<std::string, std::string>>& stack_titles() {
       {"js_stack", "JavaScript stack"},
       {"stack", "Native stack"},
       {"sampled_stack", "Native stack (sampled)"},
+      {"gil_holder_python_stack", "Python stack of the thread holding the GIL"},
+      {"gil_holder_stack", "Native stack of the thread holding the GIL"},
+      {"created_python_stack", "Python stack where the thread was started"},
+      {"created_stack", "Native stack where the thread was created"},
   };
   return titles;
 }
@@ -52,6 +56,77 @@ struct TextOptions {
   bool full_stacks = false;
   std::vector<std::string> debuginfo_dirs;
 };
+
+// A small object (gil_holder, waiting_for) on one line: "kind, key=value, ...".
+std::string object_text(const json& v) {
+  std::string text = str(v, "kind");
+  for (const auto& [key, value] : v.items()) {
+    if (key == "kind" || value.is_array() || value.is_object()) continue;
+    if (!text.empty()) text += ", ";
+    text += key + "=" + scalar_text(value);
+  }
+  return text;
+}
+
+// The stacks of a finding, or of one of its threads (`of` names it in the headings).
+void print_stacks(std::ostream& out, const json& f, const SourceLocations& lines, bool full_stacks,
+                  const std::string& of) {
+  bool merged = of.empty() && !full_stacks && can_merge_python(f);
+  if (merged) print_merged_python_stack(out, f, lines);
+  for (const auto& [key, title] : stack_titles()) {
+    if (!f.contains(key)) continue;
+    if (merged && (key == "stack" || key == "python_stack")) continue;
+    const json& frames = f[key];
+    if (is_python_stack(frames)) {
+      out << "\n  " << title << of << " (most recent call first):\n";
+      print_python_stack(out, frames);
+    } else if (is_js_stack(frames)) {
+      out << "\n  " << title << of << " (most recent call first):\n";
+      print_js_stack(out, frames);
+    } else if (is_native_stack(frames)) {
+      out << "\n  " << title << of << ":\n";
+      print_native_stack(out, frames, lines, full_stacks);
+    }
+  }
+}
+
+// A loop-stall's distinct sampled stacks, each by the line it was at.
+void print_samples(std::ostream& out, const json& f, const SourceLocations& lines) {
+  if (!f.contains("samples") || !f["samples"].is_array() || f["samples"].size() < 2) return;
+  out << "\n  Samples (" << f["samples"].size() << " distinct stacks):\n";
+  for (const json& sample : f["samples"]) {
+    std::string at = guilty_frame(sample, lines);
+    if (at.empty()) at = str(sample, "waiting_in", str(sample, "stack_unavailable", "?"));
+    out << "    " << num(sample, "count") << " x " << at << "\n";
+  }
+}
+
+// Every thread a finding describes (hung-wait's all-thread dump, a deadlock's cycle, leaked
+// threads): its state and where it is, then its stacks.
+void print_threads(std::ostream& out, const json& f, const SourceLocations& lines,
+                   bool full_stacks) {
+  if (!f.contains("threads") || !f["threads"].is_array() || f["threads"].empty()) return;
+  const json& threads = f["threads"];
+  long subject = f.contains("thread") ? num(f["thread"], "tid") : 0;
+  out << "\n  Threads (" << threads.size() << "):\n";
+  for (const json& t : threads) {
+    long tid = num(t, "tid");
+    out << "\n  thread " << tid << " \"" << str(t, "name") << "\"";
+    if (t.contains("role")) out << " (" << str(t, "role") << ")";
+    out << ": " << str(t, "state", "?");
+    std::string call = str(t, "waiting_in");
+    if (!call.empty() && call != "-") out << " in " << call;
+    if (t.contains("waiting_ms")) out << " for " << num(t, "waiting_ms") << " ms";
+    if (t.contains("waiting_for") && t["waiting_for"].is_object()) {
+      out << ", waiting for " << object_text(t["waiting_for"]);
+    }
+    out << "\n";
+    std::string at = guilty_frame(t, lines);
+    if (!at.empty()) out << "    at " << at << "\n";
+    if (tid == subject && f.contains("stack")) continue;  // its stacks are the finding's, above
+    print_stacks(out, t, lines, full_stacks, " of thread " + std::to_string(tid));
+  }
+}
 
 void print_text(std::ostream& out, const std::vector<DistinctFinding>& findings,
                 const std::vector<Report>& reports, const TextOptions& options) {
@@ -89,26 +164,16 @@ void print_text(std::ostream& out, const std::vector<DistinctFinding>& findings,
     for (const auto& [key, value] : f.items()) {
       bool shown = false;
       for (const char* k : kShown) shown |= key == k;
-      if (shown || value.is_array() || value.is_object()) continue;
+      if (shown || value.is_array()) continue;
+      if (value.is_object()) {
+        if (key != "exception") out << "  " << key << ": " << object_text(value) << "\n";
+        continue;
+      }
       out << "  " << key << ": " << scalar_text(value) << "\n";
     }
-    bool merged = !full_stacks && can_merge_python(f);
-    if (merged) print_merged_python_stack(out, f, lines);
-    for (const auto& [key, title] : stack_titles()) {
-      if (!f.contains(key)) continue;
-      if (merged && (key == "stack" || key == "python_stack")) continue;
-      const json& frames = f[key];
-      if (is_python_stack(frames)) {
-        out << "\n  " << title << " (most recent call first):\n";
-        print_python_stack(out, frames);
-      } else if (is_js_stack(frames)) {
-        out << "\n  " << title << " (most recent call first):\n";
-        print_js_stack(out, frames);
-      } else if (is_native_stack(frames)) {
-        out << "\n  " << title << ":\n";
-        print_native_stack(out, frames, lines, full_stacks);
-      }
-    }
+    print_stacks(out, f, lines, full_stacks, "");
+    print_samples(out, f, lines);
+    print_threads(out, f, lines, full_stacks);
     out << "\n  report: " << d.report_path << " (id " << str(f, "id") << ")\n";
   }
   int crashed = 0;

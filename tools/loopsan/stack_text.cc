@@ -11,10 +11,12 @@ using nlohmann::json;
 
 namespace {
 
-// One printed line of a stack; `internal` lines fold when several come in a row.
+// One printed line of a stack; `internal` lines fold when several come in a row. A frame with
+// inlined calls prints one line per level, all with its number (`frame`).
 struct StackLine {
   std::string text;
   bool internal = false;
+  int frame = -1;  // -1: a line of its own
 };
 
 // Prints the lines, each run of two or more library-internal lines folded into one (never
@@ -23,8 +25,24 @@ void print_lines(std::ostream& out, const std::vector<StackLine>& lines, bool fo
   for (size_t k = 0; k < lines.size();) {
     size_t run = k;
     while (fold && k > 0 && run < lines.size() && lines[run].internal) ++run;
+    // Frames, not lines: a frame partly shown on either side is not counted as folded, so
+    // the numbers around the fold add up.
+    size_t frames = 0;
     if (run - k >= 2) {
-      out << "    … " << (run - k) << " frames of library internals …\n";
+      int before = lines[k - 1].frame;
+      int after = run < lines.size() ? lines[run].frame : -2;
+      for (size_t j = k; j < run; ++j) {
+        int f = lines[j].frame;
+        if (f < 0) {
+          ++frames;
+        } else if (f != before && f != after && (j == k || f != lines[j - 1].frame)) {
+          ++frames;
+        }
+      }
+    }
+    if (frames >= 1) {
+      out << "    … " << frames << (frames == 1 ? " frame" : " frames")
+          << " of library internals …\n";
       k = run;
       continue;
     }
@@ -112,13 +130,13 @@ void print_native_stack(std::ostream& out, const json& frames, const SourceLocat
         std::string name = in.function.empty() ? "??" : in.function;
         items.push_back({prefix + "in " + (full ? name : short_name(name)) + " " +
                              file_line(in.file, in.line, full) + " (inlined)",
-                         library_internal(name, in.file, module)});
+                         library_internal(name, in.file, module), i});
       }
     }
     auto [file, line] = frame_source(f, locs);
     std::string text = prefix + "in " + (full ? function : short_name(function));
     if (!file.empty()) text += " " + file_line(file, line, full);
-    items.push_back({text + where, library_internal(function, file, module)});
+    items.push_back({text + where, library_internal(function, file, module), i});
     ++i;
   }
   print_lines(out, items, !full);
