@@ -55,8 +55,10 @@ struct ThreadState {
   uintptr_t stack_lo, stack_hi;
   // The blocking detector holds findings until this thread's poll loop waits again.
   int pending_confirmations;
-  // Non-zero while a host signal handler runs on this thread (core/signal_handlers.h).
+  // Non-zero while a host signal handler runs on this thread (core/signal_handlers.h), and the
+  // outermost trampoline's stack address: read through in_signal_handler().
   int in_signal;
+  uintptr_t signal_frame;
   // --- What the watchdog (core/watchdog.h) reads from another thread. Written only by this
   // thread, on loop threads only; read with relaxed atomic loads, so a value may be one
   // instruction stale, never torn.
@@ -101,5 +103,20 @@ class ReentryGuard {
 };
 
 pid_t current_tid();
+
+// True while a host signal handler runs on this thread. A handler that left by siglongjmp (a
+// REPL's SIGINT) never counted itself out: a stack address above the outermost trampoline's
+// is outside any handler (the stack grows down; a handler on an alternate stack that lies above
+// the thread's stack is not caught this way and stays counted, as before).
+inline bool in_signal_handler() {
+  ThreadState& t = tls_state;
+  if (t.in_signal == 0) return false;
+  char here;
+  if (reinterpret_cast<uintptr_t>(&here) > t.signal_frame) {
+    t.in_signal = 0;
+    return false;
+  }
+  return true;
+}
 
 }  // namespace loopsan

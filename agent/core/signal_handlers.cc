@@ -22,14 +22,15 @@ void trampoline(int sig, siginfo_t* info, void* context) {
   if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT) {
     stop_signal.store(true, std::memory_order_relaxed);
   }
-  ++tls_state.in_signal;
+  char frame;
+  if (tls_state.in_signal++ == 0) tls_state.signal_frame = reinterpret_cast<uintptr_t>(&frame);
   void* handler = handlers[sig].handler.load(std::memory_order_acquire);
   if (handlers[sig].flags.load(std::memory_order_relaxed) & SA_SIGINFO) {
     reinterpret_cast<void (*)(int, siginfo_t*, void*)>(handler)(sig, info, context);
   } else {
     reinterpret_cast<void (*)(int)>(handler)(sig);
   }
-  --tls_state.in_signal;
+  if (tls_state.in_signal > 0) --tls_state.in_signal;
 }
 
 bool is_function(const struct sigaction& a) {

@@ -1,7 +1,11 @@
 #include "agent/detectors/hung_wait.h"
 
+#include <linux/futex.h>
+
 #include <algorithm>
 #include <cstring>
+#include <string>
+#include <vector>
 #include <unordered_map>
 
 #include "agent/base/json.h"
@@ -18,6 +22,11 @@ namespace {
 struct Episode {
   int64_t since_ns = 0;
   int handle = -1;  // episodes.h, once reported
+  // What the wait is, decided once per wait (its call and, in Python, its frames cannot change
+  // while it lasts): the call a report names, empty when it is no wait for a result.
+  bool judged = false;
+  std::string call;
+  bool producer_unknown = false;  // a Python wait: nothing says which thread it waits for
 };
 
 // Waits at or past the threshold, by tid. Watchdog thread only; leaked in a fork() child.
@@ -49,6 +58,27 @@ std::string python_result_wait(const waits::Waiter& w, const std::vector<python:
     return cat("threading.", frames[0].function);
   }
   return {};
+}
+
+// A thread that may still end a wait whose producer is unknown: running, or waiting for the
+// outside world or for time (its loop's wait, a descriptor, a sleep, a futex wait with a
+// timeout: Python's timed lock waits, threading.Timer).
+bool may_progress(const waits::Waiter& t) {
+  if (!t.parked || t.thread.in_loop_wait) return true;
+  switch (t.target.kind) {
+    case parked::WaitTarget::Kind::kDescriptor:
+    case parked::WaitTarget::Kind::kPoll:
+    case parked::WaitTarget::Kind::kSleep:
+    case parked::WaitTarget::Kind::kSignal:
+    case parked::WaitTarget::Kind::kChild:
+      return true;
+    case parked::WaitTarget::Kind::kFutex: {
+      int op = static_cast<int>(t.call.args[1]) & FUTEX_CMD_MASK;
+      return (op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET) && t.call.args[3] != 0;
+    }
+    default:
+      return false;
+  }
 }
 
 // A thread at the end of a chain of waits that will not wake it by itself.
@@ -126,35 +156,45 @@ void check(const waits::View& view, int64_t now) {
   for (const waits::Waiter& w : view) {
     if (!w.parked || now - w.since_ns < threshold) continue;
     auto known = open_waits->find(w.thread.tid);
-    if (known != open_waits->end()) continue;  // decided for this episode already
-    if (deadlock::in_reported_cycle(w.thread.tid)) continue;
-    std::string call;
-    switch (w.target.kind) {
-      case parked::WaitTarget::Kind::kMutex:
-      case parked::WaitTarget::Kind::kJoin:
-      case parked::WaitTarget::Kind::kFuture:
-        call = waits::call_name(w);
-        break;
-      case parked::WaitTarget::Kind::kFutex:
-      case parked::WaitTarget::Kind::kNone:
-        if (!python::present()) break;
-        if (!python_read) {
-          python = python::all_thread_stacks();
-          python_read = true;
-        }
-        if (python.empty()) break;  // no GIL this time: judged again at a later tick
-        if (const auto* frames = waits::python_stack_of(w, python)) {
-          call = python_result_wait(w, *frames);
-        }
-        // Parked in the same call since, its Python frames cannot change: judged once per
-        // wait, so an idle worker's long queue wait costs one read of the stacks, not ten a
-        // second.
-        if (call.empty()) (*open_waits)[w.thread.tid].since_ns = w.since_ns;
-        break;
-      default:
-        break;
+    if (known != open_waits->end() &&
+        (known->second.handle >= 0 || (known->second.judged && known->second.call.empty()))) {
+      continue;  // reported, or no wait for a result: decided for this episode
     }
-    if (call.empty()) continue;  // not a wait for a result: never a hang
+    if (deadlock::in_reported_cycle(w.thread.tid)) continue;
+    if (known == open_waits->end() || !known->second.judged) {
+      Episode e;
+      e.since_ns = w.since_ns;
+      e.judged = true;
+      switch (w.target.kind) {
+        case parked::WaitTarget::Kind::kMutex:
+        case parked::WaitTarget::Kind::kJoin:
+        case parked::WaitTarget::Kind::kFuture:
+          e.call = waits::call_name(w);
+          break;
+        case parked::WaitTarget::Kind::kFutex:
+        case parked::WaitTarget::Kind::kNone:
+          if (!python::present()) break;
+          if (!python_read) {
+            python = python::all_thread_stacks();
+            python_read = true;
+          }
+          if (python.empty()) {
+            e.judged = false;  // no GIL this time: judged again at a later tick
+            break;
+          }
+          if (const auto* frames = waits::python_stack_of(w, python)) {
+            e.call = python_result_wait(w, *frames);
+          }
+          e.producer_unknown = true;
+          break;
+        default:
+          break;
+      }
+      if (!e.judged) continue;
+      known = open_waits->insert_or_assign(w.thread.tid, std::move(e)).first;
+    }
+    const Episode& episode = known->second;
+    if (episode.call.empty()) continue;  // not a wait for a result: never a hang
     // Follow what it waits for to the end of the chain.
     const waits::Waiter* end = &w;
     std::string chain;
@@ -195,13 +235,19 @@ void check(const waits::View& view, int64_t now) {
     }
     if (!decided) continue;
     if (end != nullptr) hang = stuck(*end);
+    // A Python wait does not say which thread will end it (a joined thread, a future's worker):
+    // a hang only while no thread of the process can (seed 001: the loop thread is gone).
+    if (hang && episode.producer_unknown) {
+      for (const waits::Waiter& other : view) {
+        if (&other != &w && may_progress(other)) hang = false;
+      }
+    }
     if (!hang) continue;  // re-judged at the next tick: the chain may change
     if (!python_read && python::present()) {
       python = python::all_thread_stacks();
       python_read = true;
     }
-    (*open_waits)[w.thread.tid].since_ns = w.since_ns;
-    report(view, w, call, chain, python, now);
+    report(view, w, episode.call, chain, python, now);
   }
 }
 

@@ -447,7 +447,8 @@ void gil_holder_of(Site& site, pid_t waiter) {
   pid_t holder = python::gil_holder();
   if (holder == 0 || holder == waiter) return;
   site.holder = holder;
-  static sampler::Result sample;
+  // Never destroyed: exit() runs static destructors while the watchdog may still be sampling.
+  static sampler::Result& sample = *new sampler::Result();
   sampler::Outcome outcome = prepare_sampler() ? sampler::send(holder, nullptr, python_ready())
                                                : sampler::Outcome::kNoSignal;
   if (outcome == sampler::Outcome::kOk) {
@@ -483,7 +484,9 @@ void look(const Due& d, int64_t now) {
   Tracking& k = tracking[d.index];
   Episode* e = k.episode;
   if (e == nullptr) return;
-  static sampler::Result sample;  // large: one, on the watchdog only
+  // Large: one, on the watchdog only; never destroyed (exit() runs static destructors while
+  // the watchdog may still be sampling).
+  static sampler::Result& sample = *new sampler::Result();
   Site site;
   uintptr_t sp = 0;
   // Sampled when its CPU clock says it computes, or when the kernel says it is runnable (on a
@@ -501,6 +504,9 @@ void look(const Due& d, int64_t now) {
     // as soon as its loop ends), so it is the one asked for its JavaScript stack.
     bool js = d.tid == sys::getpid() && node::can_interrupt();
     sampler::Outcome outcome = sampler::Outcome::kNotRunning;
+    // Outside the lock: the first call reaches the loader (dlsym, dl_iterate_phdr), and a loop
+    // thread inside dlopen() may be about to take the lock as its wait returns.
+    bool sampler_ready = prepare_sampler();
     // A thread that computes makes system calls too: found in one, it is tried again a few
     // times before it counts as parked.
     for (int attempt = 0; attempt < kAttempts && outcome == sampler::Outcome::kNotRunning;
@@ -509,9 +515,9 @@ void look(const Due& d, int64_t now) {
       LockGuard g(lock);
       if (watched[d.index].generation != d.generation) return;
       if (attempt > 0 && peek(watched[d.index].state->in_call) != 0) break;  // it is parked
-      outcome = prepare_sampler() ? sampler::send(d.tid, watched[d.index].state, python,
-                                                  js ? node::current_isolate_signal_safe : nullptr)
-                                  : sampler::Outcome::kNoSignal;
+      outcome = sampler_ready ? sampler::send(d.tid, watched[d.index].state, python,
+                                              js ? node::current_isolate_signal_safe : nullptr)
+                              : sampler::Outcome::kNoSignal;
     }
     if (outcome == sampler::Outcome::kOk) {
       sampler::finish(sample);
@@ -552,6 +558,9 @@ void look(const Due& d, int64_t now) {
       LockGuard g(lock);
       if (watched[d.index].generation != d.generation) return;
       const ThreadState& t = *watched[d.index].state;
+      // loopsan at work on that thread (writing the finding of a blocking call that just
+      // ended): that finding's business, as with a sample that lands inside loopsan.
+      if (peek(t.guard) != 0) return;
       if (peek(t.in_call) != 0) {
         if (const char* name = peek(t.call_name)) call = name;
         caller = peek(t.call_caller);
@@ -560,13 +569,17 @@ void look(const Due& d, int64_t now) {
     }
     if (!call.empty()) {
       switch (parked_kind(call, caller, allowed)) {
-        case Parked::kIdle:
+        case Parked::kIdle: {
           // The loop's own idle wait on a condition variable (asio's scheduler): not a stall.
+          // Under the lock again: the thread may have ended while the call was named.
+          LockGuard g(lock);
+          if (watched[d.index].generation != d.generation) return;
           k.over = true;
           k.episode = nullptr;
           __atomic_store_n(&watched[d.index].state->stall_open, uint8_t{0}, __ATOMIC_RELAXED);
           end_episode(d.index, e, now);
           return;
+        }
         case Parked::kReported:
           // A blocking call: the blocking detector reports it, with its stack, when it returns
           // (and the user allowed it in an allow_blocking scope). One bug, one finding.

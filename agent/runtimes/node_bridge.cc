@@ -137,7 +137,8 @@ constexpr uint64_t kWriting = ~uint64_t{0};
 std::atomic<uint64_t> interrupt_wanted{0};    // the request the callback should answer, 0: none
 std::atomic<uint32_t> interrupt_done{0};      // futex word: bumped when an answer is in
 std::atomic<uint64_t> interrupt_answered{0};  // the request `interrupt_frames` answers
-std::vector<JsFrame> interrupt_frames;
+// Never destroyed: exit() runs static destructors while the watchdog may still wait for it.
+std::vector<JsFrame>& interrupt_frames = *new std::vector<JsFrame>();
 uint64_t interrupt_requests = 0;
 
 void on_interrupt(node_api::Isolate* isolate, void* data) {

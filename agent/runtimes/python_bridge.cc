@@ -9,8 +9,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "agent/base/log.h"
 #include "agent/base/options.h"
 #include "agent/base/sys.h"
+#include "agent/base/text.h"
 #include "agent/runtimes/cpython_api.h"
 #include "agent/runtimes/python_thread_dump.h"
 #include "agent/stacks/stack.h"
@@ -220,7 +222,10 @@ ThreadStacks all_thread_stacks() {
   ThreadStacks out;
   if (!options().python_stacks || !present()) return out;
   std::string text;
-  if (!python_thread_dump::all_threads(&text, kThreadDumpTimeoutMs)) return out;
+  if (!python_thread_dump::all_threads(&text, kThreadDumpTimeoutMs)) {
+    log_debug(2, "every thread's Python stack: not read (no GIL within 250 ms, or finalizing)");
+    return out;
+  }
   unsigned long helper = python_thread_dump::helper_thread_id();
   // Sections: "Thread 0x00007f... (most recent call first):" (or "Current thread 0x...")
   // followed by its "  File ..." lines.
@@ -239,6 +244,7 @@ ThreadStacks all_thread_stacks() {
     if (id != helper) out.emplace_back(id, std::move(frames));
     pos = end;
   }
+  log_debug(2, cat("every thread's Python stack: read holding the GIL, ", out.size(), " threads"));
   return out;
 }
 

@@ -310,6 +310,8 @@ const char* describe(Outcome outcome) {
       return "the thread did not answer the sampling signal in time";
     case Outcome::kNoSignal:
       return "no signal free for sampling (the host handles them all)";
+    case Outcome::kNoBarrier:
+      return "not sampled: the kernel lacks membarrier(2)";
     case Outcome::kInLoader:
       return "stack omitted: inside the dynamic loader";
     case Outcome::kInUnwinder:
@@ -350,7 +352,12 @@ Outcome send(pid_t tid, ThreadState* state, bool python, void* (*isolate)()) {
     state = &unknown;
   } else {
     __atomic_store_n(&state->sample_state, 1, __ATOMIC_SEQ_CST);
-    watchdog::heavy_barrier();
+    // The thread's side of the handshake is a plain store: without membarrier the two sides
+    // may miss each other and the signal land in a wait, which would fail with EINTR.
+    if (!watchdog::heavy_barrier()) {
+      cancel(state);
+      return Outcome::kNoBarrier;
+    }
   }
   if (__atomic_load_n(&state->in_loop_wait, __ATOMIC_RELAXED) != 0 ||
       __atomic_load_n(&state->in_call, __ATOMIC_RELAXED) != 0 || in_system_call(tid)) {

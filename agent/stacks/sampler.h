@@ -40,6 +40,7 @@ enum class Outcome {
   kBlocked,             // the host blocks the signal on that thread
   kTimeout,             // the handler did not run in time
   kNoSignal,            // no usable signal (the host has handlers for all candidates)
+  kNoBarrier,           // the kernel lacks membarrier(2): a signal could interrupt a wait
   kInLoader,            // interrupted inside the dynamic loader
   kInUnwinder,          // inside libunwind or libgcc's unwinder
   kUnwindingException,  // a C++ exception is in flight on that thread

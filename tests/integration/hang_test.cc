@@ -158,29 +158,25 @@ BOOST_AUTO_TEST_CASE(python_future_result_after_system_exit_in_the_loop_thread) 
   }
 }
 
-BOOST_AUTO_TEST_CASE(python_hung_waits_while_threads_start_and_exit) {
-  // Every hung-wait reads all threads' Python stacks while thread states are created and freed
-  // around it (read without the GIL, this crashed the host: 3 runs in 3). The idle queue worker
-  // waits the whole run: never a hang.
+BOOST_AUTO_TEST_CASE(python_stacks_read_while_threads_start_and_exit) {
+  // Each late result is a wait past the threshold: every thread's Python stack is read for it
+  // while thread states are created and freed around it (read without the GIL, this crashed
+  // the host: 3 runs in 3). A timer thread ends each wait (it may progress: no hang), and the
+  // idle queue worker waits for work: no finding at all.
   const std::string script = python_victim("hang_while_threads_churn.py");
   for (const std::string& py : pythons()) {
     BOOST_TEST_CONTEXT(py) {
-      RunResult r =
-          run({.argv = {py, script}, .options = "hang_threshold_ms=150", .timeout_s = 60});
+      RunResult r = run(
+          {.argv = {py, script}, .options = "hang_threshold_ms=150:verbosity=2", .timeout_s = 60});
       BOOST_TEST(r.exit_code == 0, r.describe());
       BOOST_TEST(r.out.find("done") != std::string::npos, r.describe());
-      auto findings = r.findings("hung-wait");
-      BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
-      const json& f = findings[0];
-      BOOST_TEST(f["call"] == "concurrent.futures.Future.result");
-      bool caller = false;
-      for (const json& p : f["python_stack"]) {
-        if (p["function"] == "late_result" && p["line"] == line_of(script, "HANG-CALL")) {
-          caller = true;
-        }
+      BOOST_TEST(r.findings().empty(), r.describe());
+      size_t reads = 0;
+      const std::string read = "every thread's Python stack: read holding the GIL";
+      for (size_t at = r.err.find(read); at != std::string::npos; at = r.err.find(read, at + 1)) {
+        ++reads;
       }
-      BOOST_TEST(caller, f.dump());
-      BOOST_TEST(r.findings().size() == 1u, r.describe());
+      BOOST_TEST(reads >= 4u, r.err);  // one per late result: 8, less any without the GIL
     }
   }
 }
@@ -196,6 +192,21 @@ BOOST_AUTO_TEST_CASE(process_ends_when_its_last_thread_exits) {
   BOOST_TEST(r.findings().empty(), r.describe());
   BOOST_REQUIRE_EQUAL(r.reports.size(), 1u);
   BOOST_TEST(r.reports[0].summary["exit"]["how"] == "exit", r.describe());
+}
+
+BOOST_AUTO_TEST_CASE(python_long_waits_whose_producer_may_end_them) {
+  // Main joins a loop thread idle in its wait, then waits on a future whose worker computes:
+  // 1.5 s each against 300 ms, and no hang (a Python wait does not say whom it waits for).
+  for (const std::string& py : pythons()) {
+    BOOST_TEST_CONTEXT(py) {
+      RunResult r = run({.argv = {py, python_victim("hang_clean.py")},
+                         .options = "hang_threshold_ms=300",
+                         .timeout_s = 60});
+      BOOST_TEST(r.exit_code == 0, r.describe());
+      BOOST_TEST(r.out.find("done") != std::string::npos, r.describe());
+      BOOST_TEST(r.findings().empty(), r.describe());
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(clean_long_waits_by_design) {

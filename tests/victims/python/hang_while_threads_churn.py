@@ -1,7 +1,8 @@
-# Waits for a result that comes late (each a hung-wait episode at a low threshold) while other
-# threads start and exit all the time and an idle worker sits in queue.get(): every hung-wait
-# reads all threads' Python stacks while thread states come and go (reading them without the
-# GIL crashed CPython's own test suites), and the idle worker is never a hang.
+# Waits for results that come late (each wait longer than the test's hang threshold) while
+# other threads start and exit all the time and an idle worker sits in queue.get(): loopsan
+# reads every thread's Python stack for each such wait while thread states come and go
+# (reading them without the GIL crashed CPython's own test suites). None is a hang: a timer
+# thread will end each wait, and the idle worker waits for work.
 import concurrent.futures
 import queue
 import threading
