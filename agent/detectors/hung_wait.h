@@ -12,7 +12,9 @@
 //   - followed through what it waits for (a mutex's owner, the joined thread) to the thread at
 //     the end of the chain, it is a hang unless that thread is computing (work in progress) or
 //     waits for the outside world: a descriptor, poll/epoll/select, a sleep, a signal, a child
-//     process, or its own event loop's wait (a server's main joining its loop threads).
+//     process, or its own event loop's wait (a server's main joining its loop threads). A
+//     Python wait does not say whom it waits for: a hang only while no other thread may still
+//     end it (none running, waiting for the outside world, sleeping or in a timed wait).
 //   - anything else is not a hang however long it lasts: a condition variable, semaphore or
 //     futex wait with no known owner is a thread waiting for work (an idle pool worker on its
 //     queue), and so are descriptor and poll waits (a loop idle in its wait).

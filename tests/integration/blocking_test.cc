@@ -137,6 +137,16 @@ BOOST_AUTO_TEST_CASE(python_stacks_during_interpreter_shutdown_are_safe) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_signal_handler_left_by_siglongjmp_ends_the_handler) {
+  // The host's SIGINT handler jumps out (loopsan's trampoline never sees it return): the
+  // thread is no longer counted as in a handler, and the loop's sleep is still found.
+  RunResult r = run({.argv = {victim("loop_victim"), "sleep-after-longjmp"}});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  auto findings = r.findings("blocking-call");
+  BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
+  BOOST_TEST(stack_has_function(findings[0]["stack"], "on_tick_sleeps"), r.describe());
+}
+
 BOOST_AUTO_TEST_CASE(cpp_epoll_loop_sleep_names_the_calling_function) {
   RunResult r = run({.argv = {victim("loop_victim"), "sleep-in-loop"}});
   BOOST_TEST(r.exit_code == 0, r.describe());

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <setjmp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,6 +79,20 @@ int sleep_in_loop() {
   run_loop(l, 3, on_tick_sleeps);  // the same bug three times: one finding, two repeats
   close_loop(l);
   return 0;
+}
+
+// A SIGINT handler that leaves by siglongjmp (a REPL's), then the sleep-in-loop bug: the
+// thread is no longer in a signal handler, and the bug is found.
+sigjmp_buf interrupted;
+void on_sigint(int) {
+  siglongjmp(interrupted, 1);
+}
+int sleep_after_longjmp() {
+  struct sigaction sa {};
+  sa.sa_handler = on_sigint;
+  sigaction(SIGINT, &sa, nullptr);
+  if (sigsetjmp(interrupted, 1) == 0) raise(SIGINT);
+  return sleep_in_loop();
 }
 
 // No finding: the sleeps happen after the loop is closed, or on another thread.
@@ -220,6 +235,7 @@ int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   setvbuf(stdout, nullptr, _IONBF, 0);
   if (mode == "sleep-in-loop") return sleep_in_loop();
+  if (mode == "sleep-after-longjmp") return sleep_after_longjmp();
   if (mode == "clean") return clean();
   if (mode == "fsync-in-loop") return fsync_in_loop(argv[2]);
   if (mode == "crash") return crash();
