@@ -126,15 +126,6 @@ int pthread_tid_offset() {
   return found;
 }
 
-// glibc's pthread_mutex_t (x86_64): __lock +0, __count +4, __owner +8, __nusers +12, __kind +16.
-struct MutexWords {
-  int lock;
-  unsigned count;
-  int owner;
-  unsigned nusers;
-  int kind;
-};
-
 // The kind word holds the type (0-3) and flags: robust 16, priority inherit 32, priority
 // protect 64, pshared 128, elision 256, no elision 512 (glibc pthreadP.h).
 bool plausible_mutex_kind(int kind) {

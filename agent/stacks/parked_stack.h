@@ -88,6 +88,16 @@ struct WaitTarget {
 };
 constexpr pid_t kOwnerDied = 0x7fffffff;  // glibc's PTHREAD_MUTEX_INCONSISTENT
 
+// glibc's pthread_mutex_t (x86_64): __lock +0, __count +4, __owner +8, __nusers +12, __kind +16.
+// Also how the sampler finds the loader's own locks (sampler.cc).
+struct MutexWords {
+  int lock;
+  unsigned count;
+  int owner;
+  unsigned nusers;
+  int kind;
+};
+
 // Reads the objects the arguments point to (with process_vm_readv: an address that is not
 // readable is no fault). Async-signal-safe.
 WaitTarget wait_target(const Syscall& call);

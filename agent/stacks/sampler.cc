@@ -23,6 +23,7 @@
 #include "agent/core/watchdog.h"
 #include "agent/interception/interception.h"
 #include "agent/runtimes/cpython_api.h"
+#include "agent/stacks/parked_stack.h"
 
 namespace loopsan::sampler {
 namespace {
@@ -65,13 +66,7 @@ const char* rtld = nullptr;
 long write_lock_at = -1, load_lock_at = -1;
 CodeRange loader_code, gcc_code;
 
-struct MutexWords {
-  int lock;
-  unsigned count;
-  int owner;
-  unsigned nusers;
-  int kind;
-};
+using parked::MutexWords;
 
 MutexWords mutex_at(long offset) {
   MutexWords m;
