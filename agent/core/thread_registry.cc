@@ -253,6 +253,10 @@ std::vector<LiveThread> live_threads() {
     if (r->state != nullptr && r->state->loop_flags != 0) {
       t.role = ThreadRole::kLoop;
       t.in_loop_wait = __atomic_load_n(&r->state->in_loop_wait, __ATOMIC_RELAXED) != 0;
+      if (__atomic_load_n(&r->state->in_call, __ATOMIC_RELAXED) != 0 &&
+          __atomic_load_n(&r->state->allow_blocking_depth, __ATOMIC_RELAXED) == 0) {
+        t.blocking_call = __atomic_load_n(&r->state->call_name, __ATOMIC_RELAXED);
+      }
     }
     out.push_back(std::move(t));
   }

@@ -97,6 +97,9 @@ struct LiveThread {
   ThreadRole role = ThreadRole::kOther;
   bool is_main = false;
   bool in_loop_wait = false;  // a loop thread inside its own loop wait (idle, not stuck)
+  // A loop thread inside a wrapped call that may block (events::BlockingScope), not allowed by
+  // an allow_blocking scope: the call's name (static), else null.
+  const char* blocking_call = nullptr;
 };
 std::vector<LiveThread> live_threads();
 

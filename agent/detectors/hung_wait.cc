@@ -27,6 +27,7 @@ struct Episode {
   bool judged = false;
   std::string call;
   bool producer_unknown = false;  // a Python wait: nothing says which thread it waits for
+  bool freezes_loop = false;      // a loop thread in a blocking call, not in its loop's wait
 };
 
 // Waits at or past the threshold, by tid. Watchdog thread only; leaked in a fork() child.
@@ -165,36 +166,51 @@ void check(const waits::View& view, int64_t now) {
       Episode e;
       e.since_ns = w.since_ns;
       e.judged = true;
-      switch (w.target.kind) {
-        case parked::WaitTarget::Kind::kMutex:
-        case parked::WaitTarget::Kind::kJoin:
-        case parked::WaitTarget::Kind::kFuture:
-          e.call = waits::call_name(w);
-          break;
-        case parked::WaitTarget::Kind::kFutex:
-        case parked::WaitTarget::Kind::kNone:
-          if (!python::present()) break;
-          if (!python_read) {
-            python = python::all_thread_stacks();
-            python_read = true;
-          }
-          if (python.empty()) {
-            e.judged = false;  // no GIL this time: judged again at a later tick
+      if (w.thread.blocking_call != nullptr && !w.thread.in_loop_wait) {
+        // Whatever it waits for, its loop serves nothing meanwhile: the blocking-call finding
+        // comes only when the call returns, and may never come.
+        e.call = w.thread.blocking_call;
+        e.freezes_loop = true;
+      } else {
+        switch (w.target.kind) {
+          case parked::WaitTarget::Kind::kMutex:
+          case parked::WaitTarget::Kind::kJoin:
+          case parked::WaitTarget::Kind::kFuture:
+            e.call = waits::call_name(w);
             break;
-          }
-          if (const auto* frames = waits::python_stack_of(w, python)) {
-            e.call = python_result_wait(w, *frames);
-          }
-          e.producer_unknown = true;
-          break;
-        default:
-          break;
+          case parked::WaitTarget::Kind::kFutex:
+          case parked::WaitTarget::Kind::kNone:
+            if (!python::present()) break;
+            if (!python_read) {
+              python = python::all_thread_stacks();
+              python_read = true;
+            }
+            if (python.empty()) {
+              e.judged = false;  // no GIL this time: judged again at a later tick
+              break;
+            }
+            if (const auto* frames = waits::python_stack_of(w, python)) {
+              e.call = python_result_wait(w, *frames);
+            }
+            e.producer_unknown = true;
+            break;
+          default:
+            break;
+        }
       }
       if (!e.judged) continue;
       known = open_waits->insert_or_assign(w.thread.tid, std::move(e)).first;
     }
     const Episode& episode = known->second;
     if (episode.call.empty()) continue;  // not a wait for a result: never a hang
+    if (episode.freezes_loop) {
+      if (!python_read && python::present()) {
+        python = python::all_thread_stacks();
+        python_read = true;
+      }
+      report(view, w, episode.call, " on its event loop's thread: the loop is frozen", python, now);
+      continue;
+    }
     // Follow what it waits for to the end of the chain.
     const waits::Waiter* end = &w;
     std::string chain;

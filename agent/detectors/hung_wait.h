@@ -5,6 +5,8 @@
 // ("episodes": "resolved after N ms").
 //
 // Which waits (the idle-worker rule; the README says the same):
+//   - a loop thread inside a blocking call (not its loop's own wait), whatever it waits for:
+//     its loop is frozen, and the blocking-call finding comes only if the call returns;
 //   - a wait for a result: pthread_join (std::thread::join, std::async's future), a
 //     std::future wait, a contended mutex; in Python, Future.result()/exception()/wait and
 //     Thread.join() on any thread, and a threading lock/condition/event wait on the main

@@ -23,6 +23,7 @@
 #include "agent/core/thread_registry.h"
 #include "agent/core/watchdog.h"
 #include "agent/detectors/blocking.h"
+#include "agent/detectors/waits.h"
 #include "agent/events.h"
 #include "agent/report/episodes.h"
 #include "agent/report/finding_table.h"
@@ -582,7 +583,9 @@ void look(const Due& d, int64_t now) {
         }
         case Parked::kReported:
           // A blocking call: the blocking detector reports it, with its stack, when it returns
-          // (and the user allowed it in an allow_blocking scope). One bug, one finding.
+          // (and the user allowed it in an allow_blocking scope). One bug, one finding. Should
+          // it never return, the waits check makes it a hung-wait at hang_threshold_ms.
+          waits::loop_thread_blocked();
           return;
         case Parked::kGil: {
           // Stalled by one thread that kept the GIL since the last look, not by threads that

@@ -140,6 +140,10 @@ void thread_started() {
   watchdog::wake(watchdog::kWaits);
 }
 
+void loop_thread_blocked() {
+  thread_started();
+}
+
 void reset_after_fork() {
   tracks = nullptr;
   woken.store(false, std::memory_order_relaxed);

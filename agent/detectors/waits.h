@@ -62,6 +62,9 @@ int64_t period_ns();
 bool tick(int64_t now_ns);
 
 // A thread started (core/events.cc): from the second one on, the check runs.
+// A loop thread has sat in a blocking call past the stall threshold (detectors/loop_stall.h):
+// watched from then on even in a single-threaded process, for the hung-wait it may become.
+void loop_thread_blocked();
 void thread_started();
 void reset_after_fork();
 

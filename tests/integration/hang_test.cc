@@ -82,6 +82,46 @@ BOOST_AUTO_TEST_CASE(main_joining_a_deadlocked_thread_is_hung_once_around_the_cy
   BOOST_TEST(text.out.find("Native stack of thread ") != std::string::npos, text.out);
 }
 
+BOOST_AUTO_TEST_CASE(a_loop_frozen_in_a_read_for_ever_is_reported_while_it_lasts) {
+  // The blocking-call finding would come when read() returns, which it never does: the
+  // hung-wait says so at the threshold, and survives the SIGKILL that follows.
+  RunResult r = run({.argv = {victim("loop_victim"), "read-forever"},
+                     .options = "hang_threshold_ms=300",
+                     .timeout_s = 60,
+                     .kill_when_stderr_has = "hung-wait: "});
+  BOOST_TEST(r.term_signal == SIGKILL, r.describe());
+  auto findings = r.findings("hung-wait");
+  BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
+  const json& f = findings[0];
+  BOOST_TEST(f["call"] == "read");
+  BOOST_TEST(f["thread"]["role"] == "loop");
+  BOOST_TEST(f["duration_ms"].get<int>() >= 300);
+  BOOST_TEST(f["message"].get<std::string>().find("the loop is frozen") != std::string::npos,
+             f.dump());
+  BOOST_TEST(stack_has_function(f["stack"], "on_tick_reads_forever"), f.dump());
+  BOOST_TEST(r.reports.at(0).summary.is_null());
+}
+
+BOOST_AUTO_TEST_CASE(a_python_loop_frozen_in_recv_names_the_coroutine) {
+  const std::string script = python_victim("hang_loop_recv.py");
+  for (const std::string& py : pythons()) {
+    BOOST_TEST_CONTEXT(py) {
+      RunResult r = run({.argv = {py, script},
+                         .options = "hang_threshold_ms=300",
+                         .timeout_s = 60,
+                         .kill_when_stderr_has = "hung-wait: "});
+      BOOST_TEST(r.term_signal == SIGKILL, r.describe());
+      auto findings = r.findings("hung-wait");
+      BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
+      const json& f = findings[0];
+      BOOST_TEST(f["call"] == "recv");
+      BOOST_REQUIRE(!f["python_stack"].empty());
+      BOOST_TEST(f["python_stack"][0]["function"] == "wait_for_reply", f.dump());
+      BOOST_TEST(f["python_stack"][0]["line"] == line_of(script, "HANG-CALL"), f.dump());
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(future_of_std_async_whose_producer_needs_mains_mutex) {
   RunResult r = run_hang("async-join", "hang_threshold_ms=60000", "deadlock: ");
   auto findings = r.findings("deadlock");

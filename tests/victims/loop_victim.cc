@@ -81,6 +81,22 @@ int sleep_in_loop() {
   return 0;
 }
 
+// A callback that reads a pipe nobody writes to: the loop is frozen for good, and the test kills
+// the process once loopsan has said so.
+__attribute__((noinline)) void on_tick_reads_forever(int fd) {
+  char c;
+  printf("reading\n");
+  fflush(stdout);
+  if (read(fd, &c, 1) >= 0) exit(94);
+}
+int read_forever() {
+  int fds[2];
+  if (pipe(fds) != 0) return 95;
+  Loop l = make_loop();
+  run_loop(l, 1, [&] { on_tick_reads_forever(fds[0]); });
+  return 96;
+}
+
 // A SIGINT handler that leaves by siglongjmp (a REPL's), then the sleep-in-loop bug: the
 // thread is no longer in a signal handler, and the bug is found.
 sigjmp_buf interrupted;
@@ -236,6 +252,7 @@ int main(int argc, char** argv) {
   setvbuf(stdout, nullptr, _IONBF, 0);
   if (mode == "sleep-in-loop") return sleep_in_loop();
   if (mode == "sleep-after-longjmp") return sleep_after_longjmp();
+  if (mode == "read-forever") return read_forever();
   if (mode == "clean") return clean();
   if (mode == "fsync-in-loop") return fsync_in_loop(argv[2]);
   if (mode == "crash") return crash();
