@@ -412,6 +412,24 @@ struct Due {
   int64_t cpu_ns;  // its CPU clock at the tick
 };
 
+// A Python loop whose stack could not be sampled (a host's alternate signal stack too small for
+// the unwinder: faulthandler's, under pytest and regrtest; no free signal): its Python frames
+// are still read, holding the GIL, which a computing thread hands over within a switch
+// interval (5 ms) when asked.
+void python_frames_holding_gil(const Due& d, Site& site) {
+  unsigned long ident = 0;
+  {
+    LockGuard g(lock);
+    if (watched[d.index].generation != d.generation) return;
+    const ThreadRecord* r = watched[d.index].state->record;
+    if (r != nullptr) ident = static_cast<unsigned long>(r->handle);
+  }
+  if (ident == 0) return;
+  for (auto& [thread, frames] : python::all_thread_stacks()) {
+    if (thread == ident) site.python = std::move(frames);
+  }
+}
+
 // A thread that is not parked yet ran for less than a tenth of its stall (a CPU-bound thread
 // gets more than that even with five runnable threads per CPU).
 bool starved(const Episode& e, const Due& d, int64_t now) {
@@ -549,6 +567,7 @@ void look(const Due& d, int64_t now) {
       return;
     } else {
       site.unavailable = sampler::describe(outcome);
+      if (python && outcome != sampler::Outcome::kBlocked) python_frames_holding_gil(d, site);
     }
   }
   if (!computing) {

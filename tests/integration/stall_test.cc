@@ -295,6 +295,28 @@ BOOST_AUTO_TEST_CASE(a_python_coroutine_spinning_on_a_worker_loop_is_named) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_python_stall_under_faulthandler_is_named_without_a_sample) {
+  // faulthandler's alternate signal stack is too small to sample on: the Python frames are
+  // read holding the GIL instead (they were missing: CPython's regrtest runs this way).
+  std::string script = python_victim("stall_under_faulthandler.py");
+  int line = line_of(script, "STALL-HERE");
+  for (const std::string& py : pythons()) {
+    BOOST_TEST_CONTEXT(py) {
+      RunResult r = run_python(py, script);
+      BOOST_REQUIRE_MESSAGE(r.findings("loop-stall").size() == 1u, r.describe());
+      const json f = r.findings("loop-stall")[0];
+      BOOST_TEST(f["computing"] == true);
+      BOOST_TEST(f["stack_unavailable"].get<std::string>().find("alternate signal stack") !=
+                     std::string::npos,
+                 f.dump());
+      BOOST_REQUIRE_MESSAGE(f["python_stack"].size() >= 2u, r.describe());
+      BOOST_TEST(f["python_stack"][0]["function"] == "spin_for");
+      BOOST_TEST(in_loop_at(f["python_stack"][0], line), f["python_stack"][0].dump());
+      BOOST_TEST(f["python_stack"][1]["function"] == "handler");
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_python_loop_waiting_for_the_gil_names_the_holder_and_its_frames) {
   std::string script = python_victim("stall_gil.py");
   int line = line_of(script, "GIL-HOG-HERE");
