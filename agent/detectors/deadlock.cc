@@ -70,7 +70,8 @@ void report(const waits::View& view, const std::vector<const waits::Waiter*>& cy
 }  // namespace
 
 pid_t holder_of(const waits::Waiter& w) {
-  if (!w.parked) return 0;
+  // A wait with a timeout ends by itself: no edge of a deadlock or a hang.
+  if (!w.parked || waits::timed(w)) return 0;
   switch (w.target.kind) {
     case parked::WaitTarget::Kind::kMutex:
       return w.target.owner == parked::kOwnerDied ? 0 : w.target.owner;

@@ -1,7 +1,5 @@
 #include "agent/detectors/hung_wait.h"
 
-#include <linux/futex.h>
-
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -73,10 +71,8 @@ bool may_progress(const waits::Waiter& t) {
     case parked::WaitTarget::Kind::kSignal:
     case parked::WaitTarget::Kind::kChild:
       return true;
-    case parked::WaitTarget::Kind::kFutex: {
-      int op = static_cast<int>(t.call.args[1]) & FUTEX_CMD_MASK;
-      return (op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET) && t.call.args[3] != 0;
-    }
+    case parked::WaitTarget::Kind::kFutex:
+      return waits::timed(t);
     default:
       return false;
   }

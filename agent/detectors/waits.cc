@@ -1,5 +1,8 @@
 #include "agent/detectors/waits.h"
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+
 #include <algorithm>
 #include <atomic>
 #include <unordered_map>
@@ -85,6 +88,14 @@ FindingThread describe(const Waiter& w, int64_t now_ns, const PythonStacks& pyth
     t.python_stacks.emplace_back("python_stack", *frames);
   }
   return t;
+}
+
+bool timed(const Waiter& w) {
+  if (!w.parked || w.call.nr != SYS_futex) return false;
+  int op = static_cast<int>(w.call.args[1]) & FUTEX_CMD_MASK;
+  bool waits = op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET || op == FUTEX_LOCK_PI ||
+               op == FUTEX_LOCK_PI2 || op == FUTEX_WAIT_REQUEUE_PI;
+  return waits && w.call.args[3] != 0;
 }
 
 int64_t period_ns() {

@@ -45,6 +45,10 @@ using View = std::vector<Waiter>;
 // The thread `tid` in the view, or null.
 const Waiter* find(const View& view, pid_t tid);
 
+// A futex wait with a timeout (pthread_mutex_timedlock, pthread_timedjoin_np, Python's timed
+// lock waits): it ends by itself.
+bool timed(const Waiter& w);
+
 // The call a report names for a parked thread: "pthread_mutex_lock", "pthread_join",
 // "std::future::wait" when the arguments say so, else the system call's name.
 std::string call_name(const Waiter& w);

@@ -7,6 +7,7 @@
 //                 told to stop and joined
 //   joined        threads that work a little and are joined
 //   sleeps        a thread sleeping 1.5 s off any loop, joined
+//   abba-timed    the same with pthread_mutex_timedlock (1.5 s): each gives up, no deadlock
 //   main-exits    main ends with pthread_exit while a detached worker sleeps 400 ms, then
 //                 prints "done" and returns: the process ends then, with status 0
 // A mode that never ends prints its marker and is killed by the test.
@@ -57,6 +58,24 @@ __attribute__((noinline)) void keep_the_promise(std::promise<int>* p) {
   for (;;) sleep(60);
 }
 
+pthread_mutex_t timed_first = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t timed_second = PTHREAD_MUTEX_INITIALIZER;
+
+__attribute__((noinline)) void lock_for_a_while(pthread_mutex_t* held, pthread_mutex_t* wanted) {
+  pthread_mutex_lock(held);
+  usleep(100000);
+  timespec until{};
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 1;
+  until.tv_nsec += 500000000;
+  if (until.tv_nsec >= 1000000000) {
+    until.tv_sec += 1;
+    until.tv_nsec -= 1000000000;
+  }
+  if (pthread_mutex_timedlock(wanted, &until) == 0) pthread_mutex_unlock(wanted);
+  pthread_mutex_unlock(held);
+}
+
 std::mutex queue_lock;
 std::condition_variable queue_ready;
 bool stop = false;
@@ -79,6 +98,11 @@ int main(int argc, char** argv) {
     std::thread a(take_first_then_second);
     std::thread b(take_second_then_first);
     say("deadlocking");
+    a.join();
+    b.join();
+  } else if (strcmp(mode, "abba-timed") == 0) {
+    std::thread a(lock_for_a_while, &timed_first, &timed_second);
+    std::thread b(lock_for_a_while, &timed_second, &timed_first);
     a.join();
     b.join();
   } else if (strcmp(mode, "async-join") == 0) {
