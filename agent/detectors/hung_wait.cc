@@ -204,7 +204,12 @@ void check(const waits::View& view, int64_t now) {
         python = python::all_thread_stacks();
         python_read = true;
       }
-      report(view, w, episode.call, " on its event loop's thread: the loop is frozen", python, now);
+      std::string on;
+      if (w.target.kind == parked::WaitTarget::Kind::kDescriptor) {
+        on = cat(" on ", parked::descriptor_words(static_cast<int>(w.target.object)));
+      }
+      report(view, w, episode.call, cat(on, ", on its event loop's thread: the loop is frozen"),
+             python, now);
       continue;
     }
     // Follow what it waits for to the end of the chain.

@@ -108,7 +108,7 @@ Now describe_now(pid_t tid, FindingThread& t, std::string* words, bool skip_libr
       *words += " for a std::future";
       break;
     case parked::WaitTarget::Kind::kDescriptor:
-      *words += cat(" on descriptor ", static_cast<int>(target.object));
+      *words += cat(" on ", parked::descriptor_words(static_cast<int>(target.object)));
       break;
     default:
       break;

@@ -3,10 +3,16 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstddef>
+#include <cstdio>
 #include <cstring>
 
 #include "agent/base/errno_saver.h"
@@ -393,6 +399,49 @@ std::string waiting_in(const Syscall& call) {
   return name != nullptr ? std::string(name) : cat("syscall ", call.nr);
 }
 
+DescriptorInfo describe_descriptor(int fd) {
+  ErrnoSaver errno_saver;
+  DescriptorInfo d;
+  char link[64], target[512];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  long n = sys::call_with(SYS_readlink, link, target, sizeof target - 1);
+  if (n > 0) d.path.assign(target, static_cast<size_t>(n));
+  if (d.path.rfind("socket:", 0) != 0) return d;
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (sys::call_with(SYS_getpeername, fd, &addr, &len) != 0) return d;
+  char host[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&addr);
+    inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    d.peer = cat(host, ":", ntohs(in->sin_port));
+  } else if (addr.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+    d.peer = cat("[", host, "]:", ntohs(in6->sin6_port));
+  } else if (addr.ss_family == AF_UNIX) {
+    const auto* un = reinterpret_cast<const sockaddr_un*>(&addr);
+    size_t max = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
+    // An abstract socket's name starts with a NUL; an unnamed peer has none.
+    if (max > 0 && un->sun_path[0] != 0) {
+      d.peer = std::string(un->sun_path, strnlen(un->sun_path, max));
+    } else if (max > 1) {
+      d.peer = cat("@", std::string(un->sun_path + 1, strnlen(un->sun_path + 1, max - 1)));
+    } else {
+      d.peer = "unnamed";
+    }
+  }
+  return d;
+}
+
+std::string descriptor_words(int fd) {
+  DescriptorInfo d = describe_descriptor(fd);
+  std::string words = cat("descriptor ", fd);
+  if (!d.path.empty())
+    words += cat(" (", d.path, d.peer.empty() ? "" : cat(", peer ", d.peer), ")");
+  return words;
+}
+
 std::string waiting_for_json(const WaitTarget& t) {
   if (t.kind == WaitTarget::Kind::kNone) return "null";
   JsonWriter w;
@@ -401,7 +450,11 @@ std::string waiting_for_json(const WaitTarget& t) {
     case WaitTarget::Kind::kDescriptor:
     case WaitTarget::Kind::kPoll:
       if (t.kind == WaitTarget::Kind::kDescriptor || t.object != 0) {
-        w.field("fd", static_cast<int64_t>(static_cast<int>(t.object)));
+        int fd = static_cast<int>(t.object);
+        w.field("fd", static_cast<int64_t>(fd));
+        DescriptorInfo d = describe_descriptor(fd);
+        if (!d.path.empty()) w.field("path", d.path);
+        if (!d.peer.empty()) w.field("peer", d.peer);
       }
       break;
     case WaitTarget::Kind::kChild:

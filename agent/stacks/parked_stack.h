@@ -113,6 +113,17 @@ std::string waiting_in(const Syscall& call);
 // "null" when there is nothing to say.
 std::string waiting_for_json(const WaitTarget& target);
 
+// What descriptor `fd` of this process is: its path, or "socket:[inode]", "pipe:[inode]"
+// (/proc/self/fd), and for a connected socket its peer ("127.0.0.1:8080", "[::1]:53", a unix
+// socket's path). Empty strings where unknown. Not for signal handlers.
+struct DescriptorInfo {
+  std::string path;
+  std::string peer;
+};
+DescriptorInfo describe_descriptor(int fd);
+// "descriptor 5 (socket:[123], peer 127.0.0.1:8080)", for messages.
+std::string descriptor_words(int fd);
+
 // The kernel's name of thread `tid` (/proc/self/task/TID/comm), empty when it is gone.
 std::string task_name(pid_t tid);
 

@@ -99,6 +99,18 @@ BOOST_AUTO_TEST_CASE(a_loop_frozen_in_a_read_for_ever_is_reported_while_it_lasts
   BOOST_TEST(f["message"].get<std::string>().find("the loop is frozen") != std::string::npos,
              f.dump());
   BOOST_TEST(stack_has_function(f["stack"], "on_tick_reads_forever"), f.dump());
+  // The descriptor, with what it is.
+  BOOST_TEST(f["message"].get<std::string>().find(" on descriptor ") != std::string::npos,
+             f.dump());
+  BOOST_TEST(f["message"].get<std::string>().find("(pipe:[") != std::string::npos, f.dump());
+  bool described = false;
+  for (const json& t : f["threads"]) {
+    if (t["tid"] == f["thread"]["tid"]) {
+      described = t["waiting_for"]["kind"] == "descriptor" &&
+                  t["waiting_for"]["path"].get<std::string>().rfind("pipe:[", 0) == 0;
+    }
+  }
+  BOOST_TEST(described, f.dump());
   BOOST_TEST(r.reports.at(0).summary.is_null());
 }
 
@@ -118,6 +130,16 @@ BOOST_AUTO_TEST_CASE(a_python_loop_frozen_in_recv_names_the_coroutine) {
       BOOST_REQUIRE(!f["python_stack"].empty());
       BOOST_TEST(f["python_stack"][0]["function"] == "wait_for_reply", f.dump());
       BOOST_TEST(f["python_stack"][0]["line"] == line_of(script, "HANG-CALL"), f.dump());
+      // Its socket's peer, in the message and in the thread's waiting_for.
+      BOOST_TEST(f["message"].get<std::string>().find(", peer 127.0.0.1:") != std::string::npos,
+                 f.dump());
+      bool peer = false;
+      for (const json& t : f["threads"]) {
+        if (t["tid"] == f["thread"]["tid"] && t["waiting_for"].contains("peer")) {
+          peer = t["waiting_for"]["peer"].get<std::string>().rfind("127.0.0.1:", 0) == 0;
+        }
+      }
+      BOOST_TEST(peer, f.dump());
     }
   }
 }

@@ -57,6 +57,7 @@ BOOST_AUTO_TEST_CASE(pthread_parked_in_read) {
   BOOST_TEST(t["waiting_in"] == "read");
   BOOST_TEST(t["waiting_for"]["kind"] == "descriptor");
   BOOST_TEST(t["waiting_for"]["fd"].get<int>() >= 0);
+  BOOST_TEST(t["waiting_for"]["path"].get<std::string>().rfind("pipe:[", 0) == 0u, t.dump());
   BOOST_TEST(stack_has_function(t["stack"], "wait_for_input"), t.dump());
   BOOST_TEST(f["message"].get<std::string>().find("never joined or detached") != std::string::npos);
 }

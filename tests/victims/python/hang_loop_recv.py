@@ -11,9 +11,11 @@ async def wait_for_reply(sock):
 
 
 async def main():
-    a, b = socket.socketpair()
+    server = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(server.getsockname())
+    peer, _ = server.accept()
     await asyncio.sleep(0)
-    await wait_for_reply(a)
+    await wait_for_reply(client)
 
 
 asyncio.run(main())
