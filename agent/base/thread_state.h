@@ -105,14 +105,15 @@ class ReentryGuard {
 pid_t current_tid();
 
 // True while a host signal handler runs on this thread. A handler that left by siglongjmp (a
-// REPL's SIGINT) never counted itself out: a stack address above the outermost trampoline's
-// is outside any handler (the stack grows down; a handler on an alternate stack that lies above
-// the thread's stack is not caught this way and stays counted, as before).
+// REPL's SIGINT) never counted itself out: off the alternate signal stack, a stack address
+// above the outermost trampoline's is outside any handler (the stack grows down; a handler on
+// the alternate stack stays counted, and nested handlers of one that runs there run there).
+bool left_signal_handlers(uintptr_t here);
 inline bool in_signal_handler() {
   ThreadState& t = tls_state;
   if (t.in_signal == 0) return false;
   char here;
-  if (reinterpret_cast<uintptr_t>(&here) > t.signal_frame) {
+  if (left_signal_handlers(reinterpret_cast<uintptr_t>(&here))) {
     t.in_signal = 0;
     return false;
   }

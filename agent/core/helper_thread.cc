@@ -6,6 +6,8 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
+#include <cstdlib>
+
 #include "agent/base/sys.h"
 #include "agent/base/thread_state.h"
 #include "agent/interception/interception.h"
@@ -30,7 +32,10 @@ unsigned int* thread_count() {
 // it counts itself again first, for glibc's own decrement as the thread ends.
 struct Uncounted {
   Uncounted() {
-    if (unsigned int* c = thread_count()) __atomic_fetch_sub(c, 1, __ATOMIC_ACQ_REL);
+    // Zero: the host's last thread called pthread_exit between this thread's creation and now,
+    // and glibc, still counting this one, did not end the process. End it as glibc would have.
+    unsigned int* c = thread_count();
+    if (c != nullptr && __atomic_sub_fetch(c, 1, __ATOMIC_ACQ_REL) == 0) exit(0);
   }
   ~Uncounted() {
     if (unsigned int* c = thread_count()) __atomic_fetch_add(c, 1, __ATOMIC_ACQ_REL);

@@ -153,46 +153,52 @@ void check(const waits::View& view, int64_t now) {
   for (const waits::Waiter& w : view) {
     if (!w.parked || now - w.since_ns < threshold) continue;
     auto known = open_waits->find(w.thread.tid);
-    if (known != open_waits->end() &&
-        (known->second.handle >= 0 || (known->second.judged && known->second.call.empty()))) {
-      continue;  // reported, or no wait for a result: decided for this episode
-    }
+    if (known != open_waits->end() && known->second.handle >= 0) continue;  // reported
     if (deadlock::in_reported_cycle(w.thread.tid)) continue;
+    // A loop thread in a blocking call, once the stall detector has judged it stalled in that
+    // call during this wait (not a finished loop's thread, nor a loop's idle wait on a condition
+    // variable, asio's): whatever it waits for, its loop serves nothing meanwhile, and the
+    // blocking-call finding comes only when the call returns, which it may never do.
+    if (w.thread.blocking_call != nullptr && !w.thread.in_loop_wait &&
+        waits::loop_thread_blocked_at(w.thread.tid) >= w.since_ns - 2 * waits::period_ns()) {
+      Episode& e = (*open_waits)[w.thread.tid];
+      e.since_ns = w.since_ns;
+      e.judged = true;
+      e.call = w.thread.blocking_call;
+      e.freezes_loop = true;
+      known = open_waits->find(w.thread.tid);
+    }
+    if (known != open_waits->end() && known->second.judged && known->second.call.empty()) {
+      continue;  // no wait for a result: decided for this episode
+    }
     if (known == open_waits->end() || !known->second.judged) {
       Episode e;
       e.since_ns = w.since_ns;
       e.judged = true;
-      if (w.thread.blocking_call != nullptr && !w.thread.in_loop_wait) {
-        // Whatever it waits for, its loop serves nothing meanwhile: the blocking-call finding
-        // comes only when the call returns, and may never come.
-        e.call = w.thread.blocking_call;
-        e.freezes_loop = true;
-      } else {
-        switch (w.target.kind) {
-          case parked::WaitTarget::Kind::kMutex:
-          case parked::WaitTarget::Kind::kJoin:
-          case parked::WaitTarget::Kind::kFuture:
-            e.call = waits::call_name(w);
+      switch (w.target.kind) {
+        case parked::WaitTarget::Kind::kMutex:
+        case parked::WaitTarget::Kind::kJoin:
+        case parked::WaitTarget::Kind::kFuture:
+          e.call = waits::call_name(w);
+          break;
+        case parked::WaitTarget::Kind::kFutex:
+        case parked::WaitTarget::Kind::kNone:
+          if (!python::present()) break;
+          if (!python_read) {
+            python = python::all_thread_stacks();
+            python_read = true;
+          }
+          if (python.empty()) {
+            e.judged = false;  // no GIL this time: judged again at a later tick
             break;
-          case parked::WaitTarget::Kind::kFutex:
-          case parked::WaitTarget::Kind::kNone:
-            if (!python::present()) break;
-            if (!python_read) {
-              python = python::all_thread_stacks();
-              python_read = true;
-            }
-            if (python.empty()) {
-              e.judged = false;  // no GIL this time: judged again at a later tick
-              break;
-            }
-            if (const auto* frames = waits::python_stack_of(w, python)) {
-              e.call = python_result_wait(w, *frames);
-            }
-            e.producer_unknown = true;
-            break;
-          default:
-            break;
-        }
+          }
+          if (const auto* frames = waits::python_stack_of(w, python)) {
+            e.call = python_result_wait(w, *frames);
+          }
+          e.producer_unknown = true;
+          break;
+        default:
+          break;
       }
       if (!e.judged) continue;
       known = open_waits->insert_or_assign(w.thread.tid, std::move(e)).first;

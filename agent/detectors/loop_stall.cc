@@ -604,7 +604,17 @@ void look(const Due& d, int64_t now) {
           // A blocking call: the blocking detector reports it, with its stack, when it returns
           // (and the user allowed it in an allow_blocking scope). One bug, one finding. Should
           // it never return, the waits check makes it a hung-wait at hang_threshold_ms.
-          waits::loop_thread_blocked();
+          {
+            uintptr_t call_sp = 0;
+            kernel_wait(d.tid, &call_sp);
+            bool in_loop = false;
+            {
+              LockGuard g(lock);
+              in_loop = watched[d.index].generation == d.generation &&
+                        loop_tracker::runs_loop_at(*watched[d.index].state, call_sp);
+            }
+            if (in_loop) waits::loop_thread_blocked(d.tid, now);
+          }
           return;
         case Parked::kGil: {
           // Stalled by one thread that kept the GIL since the last look, not by threads that

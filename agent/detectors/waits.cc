@@ -28,6 +28,9 @@ struct Track {
 // Only the watchdog thread reads or writes it. Leaked in a fork() child (the watchdog may have
 // been using it at the fork), where a fresh one starts.
 std::unordered_map<pid_t, Track>* tracks = nullptr;
+// Loop threads loop_stall.h saw parked in a reported blocking call, and when. Watchdog thread
+// only; leaked in a fork() child.
+std::unordered_map<pid_t, int64_t>* blocked_loops = nullptr;
 
 // Set from the second thread's start on: the check then runs at every period for good.
 std::atomic<bool> woken{false};
@@ -140,6 +143,11 @@ bool tick(int64_t now) {
     next.emplace(w.thread.tid, std::move(k));
   }
   tracks->swap(next);
+  if (blocked_loops != nullptr) {
+    for (auto it = blocked_loops->begin(); it != blocked_loops->end();) {
+      it = tracks->count(it->first) != 0 ? std::next(it) : blocked_loops->erase(it);
+    }
+  }
   deadlock::check(view, now);
   hung_wait::check(view, now);
   return true;
@@ -151,12 +159,21 @@ void thread_started() {
   watchdog::wake(watchdog::kWaits);
 }
 
-void loop_thread_blocked() {
+void loop_thread_blocked(pid_t tid, int64_t now_ns) {
+  if (blocked_loops == nullptr) blocked_loops = new std::unordered_map<pid_t, int64_t>();
+  (*blocked_loops)[tid] = now_ns;
   thread_started();
+}
+
+int64_t loop_thread_blocked_at(pid_t tid) {
+  if (blocked_loops == nullptr) return 0;
+  auto it = blocked_loops->find(tid);
+  return it == blocked_loops->end() ? 0 : it->second;
 }
 
 void reset_after_fork() {
   tracks = nullptr;
+  blocked_loops = nullptr;
   woken.store(false, std::memory_order_relaxed);
 }
 

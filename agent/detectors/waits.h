@@ -66,9 +66,12 @@ int64_t period_ns();
 bool tick(int64_t now_ns);
 
 // A thread started (core/events.cc): from the second one on, the check runs.
-// A loop thread has sat in a blocking call past the stall threshold (detectors/loop_stall.h):
-// watched from then on even in a single-threaded process, for the hung-wait it may become.
-void loop_thread_blocked();
+// Loop thread `tid` has sat in a blocking call past the stall threshold, as loop_stall.h judged
+// it at `now_ns` (a reported call, not its loop's idle wait): watched from then on even in a
+// single-threaded process, for the hung-wait it may become. Watchdog thread only.
+void loop_thread_blocked(pid_t tid, int64_t now_ns);
+// When loop_stall.h last judged `tid` so (0: never).
+int64_t loop_thread_blocked_at(pid_t tid);
 void thread_started();
 void reset_after_fork();
 

@@ -197,7 +197,9 @@ pid_t gil_holder() {
 }
 
 int open_dump_file() {
-  return static_cast<int>(sys::call_with(SYS_memfd_create, "loopsan-pystack", MFD_CLOEXEC));
+  // Above the host's numbers: a host that closes and reopens low descriptors must not meet it.
+  int fd = static_cast<int>(sys::call_with(SYS_memfd_create, "loopsan-pystack", MFD_CLOEXEC));
+  return fd < 0 ? fd : sys::move_to_high_fd(fd);
 }
 
 std::string read_dump_file(int fd) {

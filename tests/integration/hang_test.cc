@@ -271,6 +271,26 @@ BOOST_AUTO_TEST_CASE(python_long_waits_whose_producer_may_end_them) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(an_idle_asio_server_is_no_frozen_loop) {
+  // Three threads of one io_context wait for work in asio's scheduler for 1.5 s against a
+  // 300 ms threshold: a loop's idle wait, not a loop frozen in a blocking call.
+  RunResult r = run({.argv = {victim("asio_victim"), "clean-idle-server"},
+                     .options = "hang_threshold_ms=300:stall_threshold_ms=100",
+                     .timeout_s = 60});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_TEST(r.findings().empty(), r.describe());
+}
+
+BOOST_AUTO_TEST_CASE(a_finished_loops_thread_joining_a_computing_worker_is_no_hang) {
+  // The thread ran an epoll loop, closed it, then joins a worker computing for 1.5 s: neither a
+  // frozen loop nor a hang (the joined thread works).
+  RunResult r = run({.argv = {victim("loop_victim"), "join-after-loop"},
+                     .options = "hang_threshold_ms=300",
+                     .timeout_s = 60});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  BOOST_TEST(r.findings().empty(), r.describe());
+}
+
 BOOST_AUTO_TEST_CASE(clean_long_waits_by_design) {
   // Each waits far longer than the threshold (1.5 s vs 300 ms) or not at all: never a hang.
   // abba-timed: a lock-order cycle whose waits time out (1.5 s): it ends by itself.

@@ -97,6 +97,22 @@ int read_forever() {
   return 96;
 }
 
+// No finding: after its loop is over, main joins a worker that computes for 1.5 s (longer than
+// the test's hang threshold): the loop is not frozen, it is finished.
+__attribute__((noinline)) void compute_for_a_while() {
+  auto end = std::chrono::steady_clock::now() + 1500ms;
+  volatile unsigned long n = 0;
+  while (std::chrono::steady_clock::now() < end) n = n + 1;
+}
+int join_after_loop() {
+  Loop l = make_loop();
+  run_loop(l, 3, [] {});
+  close_loop(l);
+  std::thread worker(compute_for_a_while);
+  worker.join();
+  return 0;
+}
+
 // A SIGINT handler that leaves by siglongjmp (a REPL's), then the sleep-in-loop bug: the
 // thread is no longer in a signal handler, and the bug is found.
 sigjmp_buf interrupted;
@@ -253,6 +269,7 @@ int main(int argc, char** argv) {
   if (mode == "sleep-in-loop") return sleep_in_loop();
   if (mode == "sleep-after-longjmp") return sleep_after_longjmp();
   if (mode == "read-forever") return read_forever();
+  if (mode == "join-after-loop") return join_after_loop();
   if (mode == "clean") return clean();
   if (mode == "fsync-in-loop") return fsync_in_loop(argv[2]);
   if (mode == "crash") return crash();

@@ -16,6 +16,8 @@
 //                      before the io_context is destroyed
 //   clean-two-threads  no finding: one io_context run by two threads, idle between timers
 //                      150 ms apart (the idle thread waits in asio's scheduler)
+//   clean-idle-server  no finding: one io_context run by three threads with nothing to do for
+//                      1.5 s (a server without traffic), then stopped
 // Every mode prints what it did and exits 0.
 #include "loops_common.h"
 
@@ -251,6 +253,18 @@ int clean_two_threads() {
   return 0;
 }
 
+int clean_idle_server() {
+  asio::io_context io;
+  auto guard = asio::make_work_guard(io);
+  std::thread threads[3];
+  for (auto& t : threads) t = std::thread([&] { io.run(); });
+  std::this_thread::sleep_for(1500ms);
+  io.stop();
+  for (auto& t : threads) t.join();
+  printf("three threads idle in one io_context, then stopped\n");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -282,10 +296,12 @@ int main(int argc, char** argv) {
     return clean_after();
   } else if (mode == "clean-two-threads") {
     return clean_two_threads();
+  } else if (mode == "clean-idle-server") {
+    return clean_idle_server();
   } else {
     fprintf(stderr,
             "usage: asio_victim sleep|future|mutex|getaddrinfo|clean-async|clean-pool|"
-            "clean-after|clean-two-threads\n");
+            "clean-after|clean-two-threads|clean-idle-server\n");
     return 2;
   }
   return 0;
