@@ -737,6 +737,14 @@ bool tick(int64_t now) {
       }
       if (k.over) continue;
       any_out = true;
+      if (k.out_since_ns == 0) {
+        // Out of its wait since the last tick without a return from it (its loop started
+        // running without waiting yet, or it left the wait as the tick looked): from now.
+        k.out_since_ns = now;
+        k.last_cpu_ns = k.cpu_out_ns = sys::thread_cpu_ns(w.tid);
+        k.last_tick_ns = now;
+        continue;
+      }
       int64_t cpu = sys::thread_cpu_ns(w.tid);
       // Computing: its CPU clock advanced by at least half the time since the last tick.
       bool computing =

@@ -317,6 +317,25 @@ BOOST_AUTO_TEST_CASE(a_python_stall_under_faulthandler_is_named_without_a_sample
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_loop_that_stalls_before_it_ever_waits_counts_from_its_start) {
+  std::string script = python_victim("stall_without_waiting.py");
+  for (const std::string& py : pythons()) {
+    BOOST_TEST_CONTEXT(py) {
+      RunResult r = run_python(py, script);
+      auto stalls = r.findings("loop-stall");
+      BOOST_REQUIRE_MESSAGE(!stalls.empty(), r.describe());
+      for (const json& f : stalls) {
+        BOOST_TEST(f["duration_ms"].get<int>() < 5000, f.dump());
+      }
+      json e = episodes_of(r, stalls[0]);
+      BOOST_REQUIRE_MESSAGE(e.is_object(), r.describe());
+      BOOST_TEST(e["max_ms"].get<int>() >= 300, r.describe());
+      BOOST_TEST(e["max_ms"].get<int>() < 5000, r.describe());
+      BOOST_TEST(stalls[0]["python_stack"][0]["function"] == "spin_for", stalls[0].dump());
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_python_loop_waiting_for_the_gil_names_the_holder_and_its_frames) {
   std::string script = python_victim("stall_gil.py");
   int line = line_of(script, "GIL-HOG-HERE");
