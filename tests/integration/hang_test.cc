@@ -27,6 +27,19 @@ const json* thread_of(const json& f, const json& tid) {
   return nullptr;
 }
 
+// Runs a Python victim until its one hung-wait (then kills it) and returns that finding.
+json one_python_hung_wait(const std::string& py, const std::string& script) {
+  RunResult r = run({.argv = {py, script},
+                     .options = "hang_threshold_ms=300",
+                     .timeout_s = 60,
+                     .kill_when_stderr_has = "hung-wait: "});
+  BOOST_TEST(r.term_signal == SIGKILL, r.describe());
+  auto findings = r.findings("hung-wait");
+  BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
+  BOOST_TEST(r.reports.at(0).summary.is_null(), r.describe());  // killed: the finding stays
+  return findings[0];
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(hang)
@@ -103,14 +116,10 @@ BOOST_AUTO_TEST_CASE(a_loop_frozen_in_a_read_for_ever_is_reported_while_it_lasts
   BOOST_TEST(f["message"].get<std::string>().find(" on descriptor ") != std::string::npos,
              f.dump());
   BOOST_TEST(f["message"].get<std::string>().find("(pipe:[") != std::string::npos, f.dump());
-  bool described = false;
-  for (const json& t : f["threads"]) {
-    if (t["tid"] == f["thread"]["tid"]) {
-      described = t["waiting_for"]["kind"] == "descriptor" &&
-                  t["waiting_for"]["path"].get<std::string>().rfind("pipe:[", 0) == 0;
-    }
-  }
-  BOOST_TEST(described, f.dump());
+  const json* self = thread_of(f, f["thread"]["tid"]);
+  BOOST_REQUIRE_MESSAGE(self != nullptr, f.dump());
+  BOOST_TEST((*self)["waiting_for"]["kind"] == "descriptor", f.dump());
+  BOOST_TEST((*self)["waiting_for"].value("path", "").rfind("pipe:[", 0) == 0u, f.dump());
   BOOST_TEST(r.reports.at(0).summary.is_null());
 }
 
@@ -118,14 +127,7 @@ BOOST_AUTO_TEST_CASE(a_python_loop_frozen_in_recv_names_the_coroutine) {
   const std::string script = python_victim("hang_loop_recv.py");
   for (const std::string& py : pythons()) {
     BOOST_TEST_CONTEXT(py) {
-      RunResult r = run({.argv = {py, script},
-                         .options = "hang_threshold_ms=300",
-                         .timeout_s = 60,
-                         .kill_when_stderr_has = "hung-wait: "});
-      BOOST_TEST(r.term_signal == SIGKILL, r.describe());
-      auto findings = r.findings("hung-wait");
-      BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
-      const json& f = findings[0];
+      const json f = one_python_hung_wait(py, script);
       BOOST_TEST(f["call"] == "recv");
       BOOST_REQUIRE(!f["python_stack"].empty());
       BOOST_TEST(f["python_stack"][0]["function"] == "wait_for_reply", f.dump());
@@ -133,13 +135,9 @@ BOOST_AUTO_TEST_CASE(a_python_loop_frozen_in_recv_names_the_coroutine) {
       // Its socket's peer, in the message and in the thread's waiting_for.
       BOOST_TEST(f["message"].get<std::string>().find(", peer 127.0.0.1:") != std::string::npos,
                  f.dump());
-      bool peer = false;
-      for (const json& t : f["threads"]) {
-        if (t["tid"] == f["thread"]["tid"] && t["waiting_for"].contains("peer")) {
-          peer = t["waiting_for"]["peer"].get<std::string>().rfind("127.0.0.1:", 0) == 0;
-        }
-      }
-      BOOST_TEST(peer, f.dump());
+      const json* self = thread_of(f, f["thread"]["tid"]);
+      BOOST_REQUIRE_MESSAGE(self != nullptr, f.dump());
+      BOOST_TEST((*self)["waiting_for"].value("peer", "").rfind("127.0.0.1:", 0) == 0u, f.dump());
     }
   }
 }
@@ -194,14 +192,7 @@ BOOST_AUTO_TEST_CASE(python_future_result_after_system_exit_in_the_loop_thread) 
   const std::string script = python_victim("hang_future_result.py");
   for (const std::string& py : pythons()) {
     BOOST_TEST_CONTEXT(py) {
-      RunResult r = run({.argv = {py, script},
-                         .options = "hang_threshold_ms=300",
-                         .timeout_s = 60,
-                         .kill_when_stderr_has = "hung-wait: "});
-      BOOST_TEST(r.term_signal == SIGKILL, r.describe());
-      auto findings = r.findings("hung-wait");
-      BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
-      const json& f = findings[0];
+      const json f = one_python_hung_wait(py, script);
       BOOST_TEST(f["call"] == "concurrent.futures.Future.result");
       BOOST_TEST(f["thread"]["role"] == "main");
       BOOST_TEST(f["duration_ms"].get<int>() >= 300);
@@ -215,7 +206,6 @@ BOOST_AUTO_TEST_CASE(python_future_result_after_system_exit_in_the_loop_thread) 
                      "hang_future_result.py:" + std::to_string(line_of(script, "HANG-CALL"))) !=
                      std::string::npos,
                  f.dump());
-      BOOST_TEST(r.reports.at(0).summary.is_null());
     }
   }
 }
