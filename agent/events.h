@@ -27,6 +27,7 @@
 #include "agent/base/thread_state.h"
 #include "agent/core/fd_status.h"
 #include "agent/core/loop_tracker.h"
+#include "agent/core/signal_handlers.h"
 #include "agent/interception/interception.h"
 #include "agent/stacks/depot.h"
 #include "agent/stacks/unwinder_pipe.h"
@@ -180,7 +181,7 @@ class BlockingScope {
   explicit BlockingScope(const BlockingCall& call) {
     const ThreadState& t = tls_state;
     if (call.rule == BlockRule::kNever || !loop_tracker::maybe_loop_thread() || t.guard != 0 ||
-        in_signal_handler()) {
+        signal_handlers::in_handler()) {
       return;
     }
     call_entering(call.call, call.caller);
@@ -318,7 +319,7 @@ struct PollSet {
 };
 loop_tracker::Wait poll_wait_kind_slow(uintptr_t site, const PollSet& set);
 inline loop_tracker::Wait epoll_wait_kind(int epfd) {
-  if (!enabled() || in_signal_handler()) return loop_tracker::Wait::kNone;
+  if (!enabled() || signal_handlers::in_handler()) return loop_tracker::Wait::kNone;
   const ThreadState& t = tls_state;
   // The loop's own set: its own wait. (Whether the functions that run the loop are still
   // running is asked when a blocking call needs the answer, not on every wait.)
@@ -328,7 +329,7 @@ inline loop_tracker::Wait epoll_wait_kind(int epfd) {
   return epoll_wait_kind_slow(epfd);
 }
 inline loop_tracker::Wait poll_wait_kind(const void* site, const PollSet& set) {
-  if (!enabled() || in_signal_handler()) return loop_tracker::Wait::kNone;
+  if (!enabled() || signal_handlers::in_handler()) return loop_tracker::Wait::kNone;
   const ThreadState& t = tls_state;
   auto at = reinterpret_cast<uintptr_t>(site);
   if (t.poll_loop && t.poll_site == at && loop_tracker::poll_loop_live()) {

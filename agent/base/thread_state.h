@@ -56,7 +56,7 @@ struct ThreadState {
   // The blocking detector holds findings until this thread's poll loop waits again.
   int pending_confirmations;
   // Non-zero while a host signal handler runs on this thread (core/signal_handlers.h), and the
-  // outermost trampoline's stack address: read through in_signal_handler().
+  // outermost trampoline's stack address: read through signal_handlers::in_handler().
   int in_signal;
   uintptr_t signal_frame;
   // --- What the watchdog (core/watchdog.h) reads from another thread. Written only by this
@@ -103,21 +103,5 @@ class ReentryGuard {
 };
 
 pid_t current_tid();
-
-// True while a host signal handler runs on this thread. A handler that left by siglongjmp (a
-// REPL's SIGINT) never counted itself out: off the alternate signal stack, a stack address
-// above the outermost trampoline's is outside any handler (the stack grows down; a handler on
-// the alternate stack stays counted, and nested handlers of one that runs there run there).
-bool left_signal_handlers(uintptr_t here);
-inline bool in_signal_handler() {
-  ThreadState& t = tls_state;
-  if (t.in_signal == 0) return false;
-  char here;
-  if (left_signal_handlers(reinterpret_cast<uintptr_t>(&here))) {
-    t.in_signal = 0;
-    return false;
-  }
-  return true;
-}
 
 }  // namespace loopsan

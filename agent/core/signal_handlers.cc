@@ -7,19 +7,15 @@
 #include "agent/base/sys.h"
 #include "agent/base/thread_state.h"
 
-namespace loopsan {
+namespace loopsan::signal_handlers {
 
-bool left_signal_handlers(uintptr_t here) {
+bool left_handlers(uintptr_t here) {
   stack_t ss{};
   if (sys::call_with(SYS_sigaltstack, nullptr, &ss) != 0 || (ss.ss_flags & SS_ONSTACK)) {
     return false;
   }
   return here > tls_state.signal_frame;
 }
-
-}  // namespace loopsan
-
-namespace loopsan::signal_handlers {
 
 namespace {
 
@@ -41,7 +37,7 @@ void trampoline(int sig, siginfo_t* info, void* context) {
   auto at = reinterpret_cast<uintptr_t>(&frame);
   ThreadState& t = tls_state;
   // A count left by a handler that jumped out, seen from higher up the stack: stale.
-  if (t.in_signal > 0 && left_signal_handlers(at)) t.in_signal = 0;
+  if (t.in_signal > 0 && left_handlers(at)) t.in_signal = 0;
   if (t.in_signal++ == 0) t.signal_frame = at;
   void* handler = handlers[sig].handler.load(std::memory_order_acquire);
   if (handlers[sig].flags.load(std::memory_order_relaxed) & SA_SIGINFO) {

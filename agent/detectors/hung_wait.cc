@@ -148,8 +148,14 @@ void check(const waits::View& view, int64_t now) {
   }
   int64_t threshold = int64_t{options().hang_threshold_ms} * 1000000;
   if (threshold <= 0) return;
+  // Every thread's Python stack, read once per tick and only when needed (it takes the GIL).
   waits::PythonStacks python;
   bool python_read = false;
+  auto read_python = [&] {
+    if (python_read || !python::present()) return;
+    python = python::all_thread_stacks();
+    python_read = true;
+  };
   for (const waits::Waiter& w : view) {
     if (!w.parked || now - w.since_ns < threshold) continue;
     auto known = open_waits->find(w.thread.tid);
@@ -184,10 +190,7 @@ void check(const waits::View& view, int64_t now) {
         case parked::WaitTarget::Kind::kFutex:
         case parked::WaitTarget::Kind::kNone:
           if (!python::present()) break;
-          if (!python_read) {
-            python = python::all_thread_stacks();
-            python_read = true;
-          }
+          read_python();
           if (python.empty()) {
             e.judged = false;  // no GIL this time: judged again at a later tick
             break;
@@ -206,10 +209,7 @@ void check(const waits::View& view, int64_t now) {
     const Episode& episode = known->second;
     if (episode.call.empty()) continue;  // not a wait for a result: never a hang
     if (episode.freezes_loop) {
-      if (!python_read && python::present()) {
-        python = python::all_thread_stacks();
-        python_read = true;
-      }
+      read_python();
       std::string on;
       if (w.target.kind == parked::WaitTarget::Kind::kDescriptor) {
         on = cat(" on ", parked::descriptor_words(static_cast<int>(w.target.object)));
@@ -266,10 +266,7 @@ void check(const waits::View& view, int64_t now) {
       }
     }
     if (!hang) continue;  // re-judged at the next tick: the chain may change
-    if (!python_read && python::present()) {
-      python = python::all_thread_stacks();
-      python_read = true;
-    }
+    read_python();
     report(view, w, episode.call, chain, python, now);
   }
 }

@@ -32,6 +32,7 @@
 #include "agent/runtimes/node_bridge.h"
 #include "agent/runtimes/python_bridge.h"
 #include "agent/stacks/depot.h"
+#include "agent/stacks/parked_stack.h"
 #include "agent/stacks/sampler.h"
 #include "agent/stacks/stack.h"
 
@@ -117,76 +118,15 @@ int64_t threshold_ns() {
   return int64_t{options().stall_threshold_ms} * 1000000;
 }
 
-std::string thread_name(pid_t tid) {
-  char path[64], name[64];
-  snprintf(path, sizeof path, "/proc/self/task/%d/comm", tid);
-  long n = sys::read_small_file(path, name, sizeof name);
-  if (n <= 0) return {};
-  if (name[n - 1] == '\n') name[n - 1] = '\0';
-  return name;
-}
-
-const char* syscall_name(long nr) {
-  static const struct {
-    long nr;
-    const char* name;
-  } kNames[] = {
-      {SYS_read, "read"},
-      {SYS_write, "write"},
-      {SYS_pread64, "pread64"},
-      {SYS_pwrite64, "pwrite64"},
-      {SYS_readv, "readv"},
-      {SYS_writev, "writev"},
-      {SYS_poll, "poll"},
-      {SYS_ppoll, "ppoll"},
-      {SYS_select, "select"},
-      {SYS_pselect6, "pselect6"},
-      {SYS_epoll_wait, "epoll_wait"},
-      {SYS_epoll_pwait, "epoll_pwait"},
-      {SYS_nanosleep, "nanosleep"},
-      {SYS_clock_nanosleep, "clock_nanosleep"},
-      {SYS_pause, "pause"},
-      {SYS_futex, "futex"},
-      {SYS_connect, "connect"},
-      {SYS_accept, "accept"},
-      {SYS_accept4, "accept4"},
-      {SYS_sendto, "sendto"},
-      {SYS_recvfrom, "recvfrom"},
-      {SYS_sendmsg, "sendmsg"},
-      {SYS_recvmsg, "recvmsg"},
-      {SYS_wait4, "wait4"},
-      {SYS_waitid, "waitid"},
-      {SYS_flock, "flock"},
-      {SYS_fcntl, "fcntl"},
-      {SYS_fsync, "fsync"},
-      {SYS_fdatasync, "fdatasync"},
-      {SYS_sync, "sync"},
-      {SYS_openat, "openat"},
-      {SYS_rt_sigtimedwait, "rt_sigtimedwait"},
-      {SYS_rt_sigsuspend, "rt_sigsuspend"},
-  };
-  for (const auto& n : kNames) {
-    if (n.nr == nr) return n.name;
-  }
-  return nullptr;
-}
-
-// Where a parked thread is, from the kernel: "NR a0 .. a5 sp pc" while in a system call,
-// "-1 sp pc" while blocked outside one, "running" otherwise. Sets `sp` when known.
+// Where a parked thread is, from the kernel (parked_stack.h): the system call's name,
+// "running", or "blocked" outside a system call (a page fault); empty when it is gone. Sets
+// `sp` when known.
 std::string kernel_wait(pid_t tid, uintptr_t* sp) {
-  char path[64], text[256];
-  snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
-  if (sys::read_small_file(path, text, sizeof text) <= 0) return {};
-  if (strncmp(text, "running", 7) == 0) return "running";
-  char* p = text;
-  long nr = strtol(p, &p, 10);
-  unsigned long fields[8] = {};
-  int n = 0;
-  while (n < 8 && *p == ' ') fields[n++] = strtoul(p + 1, &p, 16);
-  if (n >= 2) *sp = fields[n - 2];
-  if (nr < 0) return "blocked";
-  const char* name = syscall_name(nr);
-  return name != nullptr ? std::string(name) : cat("system call ", nr);
+  parked::Syscall call = parked::read_syscall(tid);
+  if (call.state == parked::Syscall::State::kGone) return {};
+  if (call.state == parked::Syscall::State::kParked) *sp = call.sp;
+  if (call.state == parked::Syscall::State::kParked && call.nr < 0) return "blocked";
+  return parked::waiting_in(call);
 }
 
 // libc, libm, libstdc++, libgcc, the loader and the vDSO: code a hot loop calls into, not the
@@ -267,8 +207,8 @@ std::string doing(const Site& s, bool computing) {
       where = cat(" in ", s.holder_python[0].function, " (", s.holder_python[0].file, ":",
                   s.holder_python[0].line, ")");
     }
-    return cat("waiting for the GIL, held by thread ", s.holder, " (", thread_name(s.holder), ")",
-               where);
+    return cat("waiting for the GIL, held by thread ", s.holder, " (", parked::task_name(s.holder),
+               ")", where);
   }
   if (!s.waiting_in.empty()) return cat("parked in ", s.waiting_in);
   std::string where;
@@ -340,7 +280,7 @@ void report(Episode& e, size_t index, int slot, uint32_t generation, pid_t tid, 
     // Computing: found running or runnable, not parked in a call. Its CPU clock says how much
     // of the stall it actually ran (less than all of it on a machine short of CPUs).
     bool computing = s.waiting_in.empty();
-    f.thread = ThreadInfo{tid, thread_name(tid), ThreadRole::kLoop};
+    f.thread = ThreadInfo{tid, parked::task_name(tid), ThreadRole::kLoop};
     f.message =
         cat("the event loop of thread ", tid, " (", f.thread.name,
             ") has not returned to its wait for ", duration_ms, " ms: ", doing(s, computing));
@@ -355,7 +295,7 @@ void report(Episode& e, size_t index, int slot, uint32_t generation, pid_t tid, 
       JsonWriter w;
       w.begin_object()
           .field("tid", static_cast<int64_t>(s.holder))
-          .field("name", thread_name(s.holder));
+          .field("name", parked::task_name(s.holder));
       if (!s.holder_unavailable.empty()) w.field("stack_unavailable", s.holder_unavailable);
       w.end_object();
       f.add_field("gil_holder", w.str());
