@@ -56,6 +56,17 @@ bool in_loop_at(const json& frame, int line) {
   return at == line || at == line + 1;
 }
 
+// The stall of a victim whose coroutine `handler` calls spin_for, which spins in its two-line
+// loop at STALL-HERE: the Python frames name both, innermost first.
+void expect_spinning_handler(const json& f, const std::string& script) {
+  BOOST_REQUIRE_MESSAGE(f["python_stack"].size() >= 2u, f.dump());
+  BOOST_TEST(f["python_stack"][0]["function"] == "spin_for");
+  BOOST_TEST(f["python_stack"][0]["file"] == script);
+  BOOST_TEST(in_loop_at(f["python_stack"][0], line_of(script, "STALL-HERE")),
+             f["python_stack"][0].dump());
+  BOOST_TEST(f["python_stack"][1]["function"] == "handler");
+}
+
 std::string node_on_path() {
   RunResult r = run({.argv = {"/bin/sh", "-c", "command -v node"}, .preload = false});
   if (r.exit_code != 0 || r.out.empty()) return {};
@@ -273,7 +284,6 @@ BOOST_AUTO_TEST_CASE(the_watchdog_sleeps_while_every_loop_waits) {
 
 BOOST_AUTO_TEST_CASE(a_python_coroutine_spinning_on_a_worker_loop_is_named) {
   std::string script = python_victim("stall_coroutine.py");
-  int line = line_of(script, "STALL-HERE");
   for (const std::string& py : pythons()) {
     BOOST_TEST_CONTEXT(py) {
       RunResult r = run_python(py, script);
@@ -282,11 +292,7 @@ BOOST_AUTO_TEST_CASE(a_python_coroutine_spinning_on_a_worker_loop_is_named) {
       BOOST_TEST(f["thread"]["role"] == "loop");
       BOOST_TEST(f["thread"]["tid"] != r.reports.at(0).start["pid"]);
       BOOST_TEST(f["computing"] == true);
-      BOOST_REQUIRE_MESSAGE(f["python_stack"].size() >= 2u, r.describe());
-      BOOST_TEST(f["python_stack"][0]["function"] == "spin_for");
-      BOOST_TEST(f["python_stack"][0]["file"] == script);
-      BOOST_TEST(in_loop_at(f["python_stack"][0], line), f["python_stack"][0].dump());
-      BOOST_TEST(f["python_stack"][1]["function"] == "handler");
+      expect_spinning_handler(f, script);
       BOOST_TEST(stack_has_function(f["sampled_stack"], "_PyEval_EvalFrameDefault"), r.describe());
       json e = episodes_of(r, f);
       BOOST_REQUIRE_MESSAGE(e.is_object(), r.describe());
@@ -299,7 +305,6 @@ BOOST_AUTO_TEST_CASE(a_python_stall_under_faulthandler_is_named_without_a_sample
   // faulthandler's alternate signal stack is too small to sample on: the Python frames are
   // read holding the GIL instead (they were missing: CPython's regrtest runs this way).
   std::string script = python_victim("stall_under_faulthandler.py");
-  int line = line_of(script, "STALL-HERE");
   for (const std::string& py : pythons()) {
     BOOST_TEST_CONTEXT(py) {
       RunResult r = run_python(py, script);
@@ -309,10 +314,7 @@ BOOST_AUTO_TEST_CASE(a_python_stall_under_faulthandler_is_named_without_a_sample
       BOOST_TEST(f["stack_unavailable"].get<std::string>().find("alternate signal stack") !=
                      std::string::npos,
                  f.dump());
-      BOOST_REQUIRE_MESSAGE(f["python_stack"].size() >= 2u, r.describe());
-      BOOST_TEST(f["python_stack"][0]["function"] == "spin_for");
-      BOOST_TEST(in_loop_at(f["python_stack"][0], line), f["python_stack"][0].dump());
-      BOOST_TEST(f["python_stack"][1]["function"] == "handler");
+      expect_spinning_handler(f, script);
     }
   }
 }

@@ -26,20 +26,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Runs `ticks` iterations of the loop; each wakes up on the eventfd and calls `callback`.
-template <typename F>
-void run_loop(Loop& l, int ticks, F&& callback) {
-  for (int i = 0; i < ticks; ++i) {
-    uint64_t one = 1;
-    if (write(l.efd, &one, sizeof one) != sizeof one) exit(90);
-    epoll_event ev;
-    if (epoll_wait(l.epfd, &ev, 1, 5000) != 1) exit(91);
-    uint64_t value;
-    if (read(l.efd, &value, sizeof value) != sizeof value) exit(92);
-    callback();
-  }
-}
-
 __attribute__((noinline)) void on_tick_sleeps() {
   std::this_thread::sleep_for(20ms);
 }

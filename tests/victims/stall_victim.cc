@@ -54,25 +54,6 @@ __attribute__((noinline)) uint64_t busy_checksum(int ms) {
 
 std::atomic<uint64_t> sink{0};
 
-// Interrupted waits of the host's, counted: a sample must never cause one.
-std::atomic<int> eintrs{0};
-
-// One iteration: wake the loop, wait for it (the loop's own wait), run `callback`.
-template <typename F>
-void run_loop(Loop& l, int ticks, F&& callback) {
-  for (int i = 0; i < ticks; ++i) {
-    uint64_t one = 1;
-    if (write(l.efd, &one, sizeof one) != sizeof one) exit(90);
-    epoll_event ev;
-    int n;
-    while ((n = epoll_wait(l.epfd, &ev, 1, 5000)) < 0 && errno == EINTR) ++eintrs;
-    if (n != 1) exit(91);
-    uint64_t value;
-    if (read(l.efd, &value, sizeof value) != sizeof value) exit(92);
-    callback(i);
-  }
-}
-
 __attribute__((noinline)) void on_request_hashes(int) {
   sink += busy_hash(400);
 }
