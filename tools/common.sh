@@ -10,6 +10,8 @@ PACKAGES=(
   g++ make cmake pkg-config binutils
   libunwind-dev libboost-test-dev nlohmann-json3-dev libdw-dev
   python3
+  # uvloop, for the asyncio_threads tests (Debian's Python)
+  python3-uvloop
   # the library event loops of the loop_kinds tests (tests/victims/loops/)
   libuv1-dev libevent-dev libglib2.0-dev libboost-dev
 )

@@ -55,6 +55,8 @@ enum Feature : uint32_t {
   X(arg_parse_tuple, kHooks, "PyArg_ParseTuple", nullptr, int(PyObject*, const char*, ...))        \
   X(tuple_get_item, kHooks, "PyTuple_GetItem", nullptr, PyObject*(PyObject*, long))                \
   X(unicode_as_utf8, kHooks, "PyUnicode_AsUTF8", nullptr, const char*(PyObject*))                  \
+  /* After python_hooks.py puts a checked method into a C type's dict (_asyncio.Future). */        \
+  X(type_modified, kHooks, "PyType_Modified", nullptr, void(PyObject*))                            \
   X(inc_ref, kHooks, "Py_IncRef", nullptr, void(PyObject*))                                        \
   X(dec_ref, kHooks, "Py_DecRef", nullptr, void(PyObject*))                                        \
   /* Data: the address of the None singleton is the PyObject* itself. */                           \

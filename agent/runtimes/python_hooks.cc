@@ -11,6 +11,7 @@
 #include "agent/base/json.h"
 #include "agent/events.h"
 #include "agent/base/log.h"
+#include "agent/detectors/asyncio_threads.h"
 #include "agent/detectors/exception_finding.h"
 #include "agent/detectors/thread_leak.h"
 #include "agent/base/options.h"
@@ -89,6 +90,36 @@ std::vector<python::PyFrame> parse_frames(const char* text) {
   return frames;
 }
 
+// The calling thread's Python stack without the machinery that called us: python_hooks.py's
+// own frames and the weakref.finalize call that runs them.
+std::vector<python::PyFrame> callers_python_stack() {
+  std::vector<python::PyFrame> all = python::capture_stack();
+  std::vector<python::PyFrame> visible;
+  bool leading = true, dropped_entry = false;
+  for (auto& fr : all) {
+    bool machinery =
+        fr.file == "<loopsan>" ||
+        (fr.file.size() >= 11 && fr.file.compare(fr.file.size() - 11, 11, "/weakref.py") == 0);
+    if (leading && machinery) {
+      dropped_entry |= fr.entry;
+      continue;
+    }
+    leading = false;
+    visible.push_back(std::move(fr));
+  }
+  // The native stack still holds the eval loops of the frames left out: the marks would
+  // splice the rest into the wrong ones (python_bridge.h, PyFrame::entry).
+  if (dropped_entry) {
+    for (auto& fr : visible) fr.entry = false;
+  }
+  return visible;
+}
+
+PyObject* none() {
+  api.inc_ref(api.none);
+  return api.none;
+}
+
 // _loopsan_report(origin, type, what, throw_frames, when) -- called by python_hooks.py with
 // the GIL held.
 PyObject* report(PyObject*, PyObject* args) {
@@ -118,27 +149,7 @@ PyObject* report(PyObject*, PyObject* args) {
     f.field("origin", json_quote(origin));
     f.field("at_exit", at_exit ? "true" : "false");
     f.dropped_at(capture_stack());
-    std::vector<python::PyFrame> dropped = python::capture_stack();
-    // Leave out the machinery that called us: python_hooks.py's own frames and the
-    // weakref.finalize call that runs them.
-    std::vector<python::PyFrame> visible;
-    bool leading = true, dropped_entry = false;
-    for (auto& fr : dropped) {
-      bool machinery =
-          fr.file == "<loopsan>" ||
-          (fr.file.size() >= 11 && fr.file.compare(fr.file.size() - 11, 11, "/weakref.py") == 0);
-      if (leading && machinery) {
-        dropped_entry |= fr.entry;
-        continue;
-      }
-      leading = false;
-      visible.push_back(std::move(fr));
-    }
-    // The native stack still holds the eval loops of the frames left out: the marks would
-    // splice the rest into the wrong ones (python_bridge.h, PyFrame::entry).
-    if (dropped_entry) {
-      for (auto& fr : visible) fr.entry = false;
-    }
+    std::vector<python::PyFrame> visible = callers_python_stack();
     // Raised in Python: the native throw stack stays unknown (0).
     f.thrown_in_python(parse_frames(throw_text));
     f.python_stack(std::move(visible));
@@ -189,6 +200,88 @@ PyObject* thread_leak(PyObject*, PyObject* args) {
 MethodDef thread_leak_def = {"_loopsan_thread_leak", thread_leak, kMethVarargs,
                              "loopsan: non-daemon threads still running at shutdown (internal)"};
 
+// _loopsan_cross_thread(call, alternative, loop_tid, loop_thread_name, thread_name) --
+// python_hooks.py saw a method that is not thread-safe called on this thread (Python's name
+// for it: thread_name) while its loop runs on thread loop_tid.
+PyObject* cross_thread(PyObject*, PyObject* args) {
+  asyncio_threads::CrossThreadCall what;
+  const char *call = nullptr, *alternative = nullptr, *loop_name = nullptr, *name = nullptr;
+  if (!api.arg_parse_tuple(args, "ssiss", &call, &alternative, &what.loop_tid, &loop_name, &name)) {
+    return nullptr;
+  }
+  ErrnoSaver errno_saver;
+  ReentryGuard guard;
+  what.call = call;
+  what.alternative = alternative;
+  what.loop_thread_name = loop_name;
+  what.thread_name = name;
+  asyncio_threads::cross_thread_call(what, callers_python_stack());
+  return none();
+}
+
+MethodDef cross_thread_def = {"_loopsan_cross_thread", cross_thread, kMethVarargs,
+                              "loopsan: an asyncio object used from a foreign thread (internal)"};
+
+// _loopsan_loop_on_pool(pool, max_workers, pool_loops, thread_loops, thread_name) -- a loop
+// starts on this thread, a pool worker (pool non-empty) or a thread that ran other loops.
+PyObject* loop_on_pool(PyObject*, PyObject* args) {
+  const char *pool = nullptr, *name = nullptr;
+  asyncio_threads::PoolLoop what;
+  if (!api.arg_parse_tuple(args, "siiis", &pool, &what.max_workers, &what.pool_loops,
+                           &what.thread_loops, &name)) {
+    return nullptr;
+  }
+  ErrnoSaver errno_saver;
+  ReentryGuard guard;
+  what.pool = pool;
+  what.thread_name = name;
+  asyncio_threads::loop_on_pool_thread(what, callers_python_stack());
+  return none();
+}
+
+MethodDef loop_on_pool_def = {"_loopsan_loop_on_pool", loop_on_pool, kMethVarargs,
+                              "loopsan: a loop started on a pool thread (internal)"};
+
+// _loopsan_abandoned(type, what, thrown_frames, created_frames, coroutine, futures, waiters,
+// waiting) -- futures of run_coroutine_threadsafe that can never complete.
+PyObject* abandoned(PyObject*, PyObject* args) {
+  const char *type = nullptr, *what_text = nullptr, *thrown = nullptr, *created = nullptr,
+             *coroutine = nullptr;
+  int futures = 0, waiters = 0, waiting = 0;
+  if (!api.arg_parse_tuple(args, "sssssiii", &type, &what_text, &thrown, &created, &coroutine,
+                           &futures, &waiters, &waiting)) {
+    return nullptr;
+  }
+  ErrnoSaver errno_saver;
+  ReentryGuard guard;
+  asyncio_threads::Abandoned what;
+  what.exception_type = type;
+  what.exception_what = what_text;
+  what.thrown = parse_frames(thrown);
+  what.created = parse_frames(created);
+  what.coroutine = coroutine;
+  what.futures = futures;
+  what.waiters = waiters;
+  what.waiting = waiting != 0;
+  asyncio_threads::abandoned_future(what, callers_python_stack());
+  return none();
+}
+
+MethodDef abandoned_def = {"_loopsan_abandoned", abandoned, kMethVarargs,
+                           "loopsan: futures that can never complete (internal)"};
+
+// _loopsan_type_modified(type) -- PyType_Modified, after python_hooks.py changed the dict of an
+// immutable type.
+PyObject* type_modified(PyObject*, PyObject* args) {
+  PyObject* type = api.tuple_get_item(args, 0);
+  if (type == nullptr) return nullptr;
+  api.type_modified(type);
+  return none();
+}
+
+MethodDef type_modified_def = {"_loopsan_type_modified", type_modified, kMethVarargs,
+                               "loopsan: PyType_Modified (internal)"};
+
 void install_now() {
   if (done.exchange(1) != 0) return;
   ReentryGuard guard;
@@ -202,19 +295,30 @@ void install_now() {
   PyObject *type = nullptr, *value = nullptr, *tb = nullptr;
   api.err_fetch(&type, &value, &tb);
   bool ok = false;
-  PyObject* fn = api.cfunction_new(&report_def, nullptr, nullptr);
-  PyObject* loop_fn = api.cfunction_new(&loop_running_def, nullptr, nullptr);
-  PyObject* leak_fn = api.cfunction_new(&thread_leak_def, nullptr, nullptr);
+  // The builtins python_hooks.py receives, by name.
+  struct Builtin {
+    const char* name;
+    MethodDef* def;
+    PyObject* fn;
+  } builtins[] = {{"_loopsan_report", &report_def, nullptr},
+                  {"_loopsan_loop_running", &loop_running_def, nullptr},
+                  {"_loopsan_thread_leak", &thread_leak_def, nullptr},
+                  {"_loopsan_cross_thread", &cross_thread_def, nullptr},
+                  {"_loopsan_loop_on_pool", &loop_on_pool_def, nullptr},
+                  {"_loopsan_abandoned", &abandoned_def, nullptr},
+                  {"_loopsan_type_modified", &type_modified_def, nullptr}};
   PyObject* globals = api.dict_new();
+  bool ready = globals != nullptr &&
+               api.dict_set_item_string(globals, "__builtins__", api.eval_get_builtins()) == 0 &&
+               api.dict_set_item_string(globals, "__name__", api.none) == 0;
+  for (Builtin& b : builtins) {
+    b.fn = api.cfunction_new(b.def, nullptr, nullptr);
+    ready = ready && b.fn != nullptr && api.dict_set_item_string(globals, b.name, b.fn) == 0;
+  }
   // The options the Python side needs, as assignments ahead of its source.
   std::string source =
       cat("_loopsan_hang_threshold_ms = ", options().hang_threshold_ms, "\n", kPythonHooksSource);
-  if (fn != nullptr && loop_fn != nullptr && leak_fn != nullptr && globals != nullptr &&
-      api.dict_set_item_string(globals, "__builtins__", api.eval_get_builtins()) == 0 &&
-      api.dict_set_item_string(globals, "__name__", api.none) == 0 &&
-      api.dict_set_item_string(globals, "_loopsan_report", fn) == 0 &&
-      api.dict_set_item_string(globals, "_loopsan_loop_running", loop_fn) == 0 &&
-      api.dict_set_item_string(globals, "_loopsan_thread_leak", leak_fn) == 0) {
+  if (ready) {
     PyObject* code = api.compile_string(source.c_str(), "<loopsan>", kPyFileInput);
     if (code != nullptr) {
       PyObject* result = api.eval_code(code, globals, globals);
@@ -236,9 +340,9 @@ void install_now() {
     if (tb2 != nullptr) api.dec_ref(tb2);
   }
   if (globals != nullptr) api.dec_ref(globals);
-  if (fn != nullptr) api.dec_ref(fn);
-  if (loop_fn != nullptr) api.dec_ref(loop_fn);
-  if (leak_fn != nullptr) api.dec_ref(leak_fn);
+  for (Builtin& b : builtins) {
+    if (b.fn != nullptr) api.dec_ref(b.fn);
+  }
   api.err_restore(type, value, tb);
   process_info::set_hook("cpython.futures", ok);
   process_info::set_hook("cpython.asyncio", ok);

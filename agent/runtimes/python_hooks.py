@@ -16,7 +16,8 @@
 # `_loopsan_hang_threshold_ms` is defined by python_hooks.cc ahead of this source.
 
 
-def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms):
+def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross_thread,
+                     loop_on_pool, abandoned, type_modified):
     import sys
 
     FIELD, RECORD, THREAD, PART = "\x1f", "\x1e", "\x1d", "\x1c"
@@ -43,6 +44,17 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms):
             frames.append((frame.f_code.co_name, frame.f_code.co_filename, frame.f_lineno))
             frame = frame.f_back
         return frames
+
+    # Call sites are kept as (code, instruction) pairs, turned into lines only if reported.
+    lazy_lines = hasattr(sys._getframe().f_code, "co_lines")  # 3.10+
+
+    def line_at(code, where):
+        if not lazy_lines:
+            return where
+        for begin, end, line in code.co_lines():
+            if begin <= where < end:
+                return -1 if line is None else line
+        return -1
 
     def raise_frames(exc):
         frames = []
@@ -162,6 +174,90 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms):
         fn.__wrapped__ = call_exception_handler
         Loop.call_exception_handler = fn
         Loop._loopsan_patched = True
+        patch_check_closed(Loop)
+        patch_methods(Loop, ("stop",), is_loop=True)
+        patch_close(Loop)
+
+    # --- asyncio across threads: cross-thread-call, loop-on-pool-thread, abandoned-future ---
+    #
+    # running_loops maps every loop that runs now to the threading.get_ident() of its thread.
+    # It is kept by the patched events._set_running_loop, which every asyncio loop (and
+    # uvloop's) calls as run_forever starts and ends, so it knows loops that are not
+    # BaseEventLoops too. A plain dict: a running loop is referenced by its thread anyway.
+    import _thread
+
+    get_ident = _thread.get_ident
+    running_loops = {}
+    running_get = running_loops.get
+    loop_threads = {}  # loop -> (native id, ident) of its thread, for reports
+    checked_codes = set()  # the code of every function below that checks the calling thread
+
+    def asyncio_frame(frame):
+        file = frame.f_code.co_filename
+        return file.endswith(".py") and ("/asyncio/" in file or "/uvloop/" in file)
+
+    def called_api(frame):
+        # The asyncio API the program called: the outermost of the asyncio frames that lead
+        # to the check (call_later -> call_at -> _check_closed names call_later).
+        name = None
+        while frame is not None and (frame.f_code in checked_codes or asyncio_frame(frame)):
+            if frame.f_code not in checked_codes:
+                code = frame.f_code
+                name = getattr(code, "co_qualname", code.co_name)
+            frame = frame.f_back
+        return name
+
+    ALTERNATIVES = {
+        "create_task": "asyncio.run_coroutine_threadsafe(coro, loop)",
+        "call_later": "loop.call_soon_threadsafe(loop.call_later, delay, callback)",
+        "call_at": "loop.call_soon_threadsafe(loop.call_at, when, callback)",
+        "stop": "loop.call_soon_threadsafe(loop.stop)",
+    }
+
+    last_report = _thread._local()
+
+    def thread_name(ident=None):
+        threading = sys.modules.get("threading")
+        if threading is None:
+            return ""
+        thread = threading._active.get(get_ident() if ident is None else ident)
+        return "" if thread is None else thread.name
+
+    def foreign_call(loop, call, frame):
+        # `call` ran on this thread while `loop` runs on another one. `frame`: the checking
+        # function's caller. When asyncio's own code called it (Queue.put_nowait ->
+        # Future.set_result), the finding is about the asyncio API the program called, the
+        # outermost asyncio frame, and it is reported once for that call of the program's.
+        try:
+            api, user = None, frame
+            while user is not None and (user.f_code in checked_codes or asyncio_frame(user)):
+                if user.f_code not in checked_codes:
+                    api = user
+                user = user.f_back
+            key = (id(user), user.f_lasti if user is not None else -1)
+            if getattr(last_report, "key", None) == key:
+                return
+            last_report.key = key
+            if api is not None:
+                call = getattr(api.f_code, "co_qualname", api.f_code.co_name)
+            name = call or "call_soon"
+            method = name.rpartition(".")[2]
+            receiver = name.rpartition(".")[0]
+            if receiver.endswith("EventLoop") or receiver in ("", "Loop"):
+                shown = "loop." + method
+                alternative = ALTERNATIVES.get(
+                    method, "loop.call_soon_threadsafe(loop.%s, ...)" % method)
+            else:
+                kind = receiver.rpartition(".")[2] or receiver
+                shown = kind + "." + method
+                target = {"Future": "future", "Task": "task", "Queue": "queue",
+                          "Event": "event", "Condition": "condition"}.get(kind, "obj")
+                alternative = "loop.call_soon_threadsafe(%s.%s, ...)" % (target, method)
+            native, ident = loop_threads.get(loop, (0, 0))
+            cross_thread(clean(shown), clean(alternative), native, clean(thread_name(ident)),
+                         clean(thread_name()))
+        except BaseException:
+            pass
 
     def patch_asyncio_events(events):
         # run_forever() calls events._set_running_loop(self) as it starts and (None) as it
@@ -169,16 +265,322 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms):
         # program runs a loop without closing it. Called around the original, never in a
         # traceback.
         set_running_loop = events._set_running_loop
+        get_running_loop = events._get_running_loop
         if getattr(set_running_loop, "_loopsan", False):
             return
 
         def _set_running_loop(loop):
-            set_running_loop(loop)
-            loop_running(loop is not None)
+            if loop is None:
+                old = get_running_loop()
+                set_running_loop(None)
+                loop_running(False)
+                if old is not None:
+                    running_loops.pop(old, None)
+                    loop_threads.pop(old, None)
+                    loop_ended(old)
+            else:
+                set_running_loop(loop)
+                loop_running(True)
+                running_loops[loop] = get_ident()
+                loop_threads[loop] = (get_native_id(), get_ident())
+                loop_started(loop)
 
         _set_running_loop.__doc__ = set_running_loop.__doc__
         _set_running_loop._loopsan = True
         events._set_running_loop = _set_running_loop
+
+    # loop-on-pool-thread: a loop that starts on a ThreadPoolExecutor's worker, or on a thread
+    # that already ran another loop (a pool by another name), but never on the main thread:
+    # one asyncio.run() after another there is how scripts and unittest's
+    # IsolatedAsyncioTestCase work.
+    get_native_id = _thread.get_native_id
+    thread_loops = _thread._local()
+
+    def on_main_thread():
+        threading = sys.modules.get("threading")
+        return threading is not None and get_ident() == threading.main_thread().ident
+
+    def pool_of_this_thread():
+        # The ThreadPoolExecutor whose _worker() runs this thread, from _worker's frame.
+        module = sys.modules.get("concurrent.futures.thread")
+        worker = getattr(module, "_worker", None)
+        code = getattr(worker, "__code__", None)
+        if code is None:
+            return None
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code is code:
+                reference = frame.f_locals.get("executor_reference")
+                return reference() if reference is not None else None
+            frame = frame.f_back
+        return None
+
+    def loop_started(loop):
+        try:
+            if on_main_thread():
+                return
+            seen = getattr(thread_loops, "loops", None)
+            if seen is None:
+                seen = thread_loops.loops = []
+            if any(ref() is loop for ref in seen):
+                return  # the same loop again (asyncio.run runs its loop three times)
+            seen.append(weakref_or_strong(loop))
+            distinct = len(seen)
+            executor = pool_of_this_thread()
+            if executor is None and distinct < 2:
+                return
+            pool, workers, started = "", 0, 0
+            if executor is not None:
+                started = getattr(executor, "_loopsan_loops", 0) + 1
+                executor._loopsan_loops = started
+                pool = getattr(executor, "_thread_name_prefix", "") or type(executor).__name__
+                workers = getattr(executor, "_max_workers", 0) or 0
+            loop_on_pool(clean(pool), workers, started, distinct, clean(thread_name()))
+        except BaseException:
+            pass
+
+    def weakref_or_strong(obj):
+        import weakref
+
+        try:
+            return weakref.ref(obj)
+        except TypeError:
+            return lambda: obj
+
+    # abandoned-future: run_coroutine_threadsafe's concurrent Future is completed by a
+    # callback on the loop; a coroutine that raises SystemExit or KeyboardInterrupt ends the
+    # loop (run_coroutine_threadsafe re-raises them) and the callback never runs: result()
+    # waits for ever (https://github.com/python/cpython/issues/84559). Reported as the loop
+    # ends, from the exception that ends it, and again when a thread then waits on such a
+    # future without a timeout.
+    loop_futures = {}  # id(loop) -> [weakref to each concurrent Future it should complete]
+
+    def remember_future(loop, future, depth):
+        site = []
+        frame = sys._getframe(depth)
+        while frame is not None and len(site) < 32:
+            site.append((frame.f_code, frame.f_lasti if lazy_lines else frame.f_lineno))
+            frame = frame.f_back
+        future._loopsan_created_at = site
+        import weakref
+
+        futures = loop_futures.setdefault(id(loop), [])
+        if len(futures) >= 64:
+            futures[:] = [r for r in futures if (f := r()) is not None and not f.done()]
+        futures.append(weakref.ref(future))
+
+    def loop_ended(loop):
+        futures = loop_futures.pop(id(loop), None)
+        if not futures:
+            return
+        exc = sys.exc_info()[1]
+        if exc is None:
+            if loop.is_closed():
+                report_abandoned(loop, futures, None)
+            else:
+                loop_futures[id(loop)] = futures  # stopped: it may run again
+            return
+        report_abandoned(loop, futures, exc)
+
+    def coroutine_of(exc):
+        # The innermost coroutine in the traceback: the one that raised.
+        name = ""
+        tb = getattr(exc, "__traceback__", None)
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            if code.co_flags & 0x80:  # CO_COROUTINE
+                name = getattr(code, "co_qualname", code.co_name)
+            tb = tb.tb_next
+        return name
+
+    def report_abandoned(loop, futures, exc):
+        try:
+            pending = [f for r in futures if (f := r()) is not None and not f.done()]
+            if not pending:
+                return
+            by_site = {}
+            for future in pending:
+                site = tuple(getattr(future, "_loopsan_created_at", ()))
+                by_site.setdefault(site, []).append(future)
+                watch_waits(future, exc)
+            for site, group in by_site.items():
+                waiters = sum(len(getattr(f._condition, "_waiters", ())) for f in group)
+                if exc is None:
+                    exc_type, what, thrown, coro = "", "", "", ""
+                else:
+                    exc_type, what = type_of(exc), message_of(exc)
+                    thrown, coro = frames_text(raise_frames(exc)), clean(coroutine_of(exc))
+                abandoned(exc_type, what, thrown, frames_text(site_frames(site)), coro,
+                          len(group), waiters, 0)
+        except BaseException:
+            pass
+
+    def site_frames(site):
+        return [(code.co_name, code.co_filename, line_at(code, where)) for code, where in site]
+
+    def watch_waits(future, exc):
+        # Whoever waits on it from now on without a timeout waits for ever: the future's
+        # Condition becomes one that reports such a wait (same lock, same behaviour).
+        condition = getattr(future, "_condition", None)
+        base = type(condition)
+        if condition is None or getattr(base, "_loopsan", False):
+            return
+        info = (type_of(exc), message_of(exc), frames_text(raise_frames(exc)),
+                frames_text(site_frames(getattr(future, "_loopsan_created_at", ()))),
+                clean(coroutine_of(exc))) if exc is not None else \
+            ("", "", "", frames_text(site_frames(getattr(future, "_loopsan_created_at", ()))), "")
+
+        class AbandonedCondition(base):
+            _loopsan = True
+
+            def wait(self, timeout=None):
+                if timeout is None:
+                    try:
+                        abandoned(*info, 1, 0, 1)
+                    except BaseException:
+                        pass
+                return base.wait(self, timeout)
+
+        AbandonedCondition.__name__ = base.__name__
+        AbandonedCondition.__qualname__ = base.__qualname__
+        AbandonedCondition.__module__ = base.__module__
+        condition.__class__ = AbandonedCondition
+
+    def patch_close(Loop):
+        # A loop closed while futures it should complete are pending: they never will.
+        close = Loop.close
+
+        def loopsan_close(self):
+            close(self)
+            try:
+                futures = loop_futures.pop(id(self), None)
+                if futures:
+                    report_abandoned(self, futures, None)
+            except BaseException:
+                pass
+
+        for attr in ("__name__", "__qualname__", "__doc__"):
+            setattr(loopsan_close, attr, getattr(close, attr))
+        loopsan_close.__wrapped__ = close
+        Loop.close = loopsan_close
+
+    def patch_asyncio_tasks(tasks):
+        real = tasks.run_coroutine_threadsafe
+        if getattr(real, "_loopsan", False):
+            return
+
+        def run_coroutine_threadsafe(coro, loop):
+            future = real(coro, loop)
+            try:
+                remember_future(loop, future, 2)
+            except BaseException:
+                pass
+            return future
+
+        for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
+            setattr(run_coroutine_threadsafe, attr, getattr(real, attr))
+        run_coroutine_threadsafe.__wrapped__ = real
+        run_coroutine_threadsafe._loopsan = True
+        tasks.run_coroutine_threadsafe = run_coroutine_threadsafe
+        patch_methods(tasks.Task, ("cancel", "add_done_callback"))
+
+    # cross-thread-call. The loop's own methods check in _check_closed(), which call_soon,
+    # call_at (call_later), create_task and add_reader/add_writer call first: replaced by a
+    # copy that also checks the thread, compiled so that its `raise` sits on the original's
+    # line of the original's file (a closed loop's traceback reads exactly as before).
+    # call_soon_threadsafe calls it too, from any thread, by design.
+    def patch_check_closed(Loop):
+        original = Loop.__dict__.get("_check_closed")
+        code = getattr(original, "__code__", None)
+        if code is None or "Event loop is closed" not in code.co_consts or not lazy_lines:
+            return
+        raise_line = max(line for _, _, line in code.co_lines() if line is not None)
+        threadsafe = Loop.call_soon_threadsafe.__code__
+        source = ("\n" * (raise_line - 3) +
+                  "def _check_closed(self):\n"
+                  "    if self._closed:\n"
+                  "        raise RuntimeError('Event loop is closed')\n"
+                  "    thread = running_get(self)\n"
+                  "    if thread is not None and thread != get_ident():\n"
+                  "        caller = getframe(1)\n"
+                  "        if caller.f_code is not threadsafe:\n"
+                  "            foreign_call(self, None, caller)\n")
+        namespace = {"running_get": running_get, "get_ident": get_ident,
+                     "getframe": sys._getframe, "threadsafe": threadsafe,
+                     "foreign_call": foreign_call, "__name__": original.__module__}
+        exec(compile(source, code.co_filename, "exec"), namespace)
+        checked = namespace["_check_closed"]
+        checked.__qualname__ = original.__qualname__
+        checked.__doc__ = original.__doc__
+        checked_codes.add(checked.__code__)
+        Loop._check_closed = checked
+
+    def make_checked(real, name, is_loop):
+        # A method of an asyncio object that must run on its loop's thread.
+        getframe = sys._getframe
+
+        def method(self, *args, **kwargs):
+            loop = self if is_loop else self._loop
+            thread = running_get(loop)
+            if thread is not None and thread != get_ident():
+                foreign_call(loop, name, getframe(1))
+            return real(self, *args, **kwargs)
+
+        method.__name__ = real.__name__
+        method.__qualname__ = getattr(real, "__qualname__", real.__name__)
+        method.__doc__ = real.__doc__
+        method.__wrapped__ = real
+        method._loopsan = True
+        checked_codes.add(method.__code__)
+        return method
+
+    def patch_methods(cls, names, is_loop=False):
+        # C types (_asyncio.Future, _asyncio.Task) are immutable: their methods go into the
+        # type's own dict, then PyType_Modified() drops CPython's method caches.
+        real_dict = None
+        for name in names:
+            real = cls.__dict__.get(name)
+            if real is None and is_loop:
+                real = getattr(cls, name, None)  # uvloop.Loop inherits them from Cython
+            if real is None or getattr(real, "_loopsan", False):
+                continue
+            # _put/_get: named by the public method that called them (called_api).
+            public = None if name.startswith("_") else cls.__name__ + "." + name
+            checked = make_checked(real, public, is_loop)
+            try:
+                setattr(cls, name, checked)
+            except TypeError:
+                if real_dict is None:
+                    import gc
+
+                    referents = gc.get_referents(cls.__dict__)
+                    if len(referents) != 1 or type(referents[0]) is not dict:
+                        return
+                    real_dict = referents[0]
+                real_dict[name] = checked
+        if real_dict is not None:
+            type_modified(cls)
+
+    def patch_asyncio_futures(futures):
+        patch_methods(futures.Future, ("set_result", "set_exception", "cancel",
+                                       "add_done_callback"))
+
+    def patch_asyncio_queues(queues):
+        # put_nowait/get_nowait (and put/get, through them) reach the queue through _put/_get:
+        # checked there, no frame is added to a QueueFull/QueueEmpty traceback.
+        for cls in vars(queues).values():
+            if isinstance(cls, type) and issubclass(cls, queues.Queue):
+                patch_methods(cls, ("_put", "_get"))
+
+    def patch_uvloop(uvloop):
+        # uvloop.Loop is a Python subclass of the Cython loop: its methods can be wrapped
+        # there. uvloop calls asyncio's _set_running_loop, so running_loops knows its loops.
+        patch_methods(uvloop.Loop, ("call_soon", "call_later", "call_at", "create_task",
+                                    "add_reader", "add_writer", "stop"), is_loop=True)
+
+    def patch_asyncio_locks(locks):
+        patch_methods(locks.Event, ("set",))
+        patch_methods(locks.Condition, ("notify", "notify_all"))
 
     def patch_threading(threading):
         # threading._shutdown(), which Py_FinalizeEx calls before the atexit handlers, first
@@ -196,7 +598,6 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms):
             return
         start = Thread.start
         getframe = sys._getframe
-        lazy_lines = hasattr(getframe().f_code, "co_lines")  # 3.10+
 
         def loopsan_start(self):
             # Where start() was called, as cheaply as it can be kept: (code, instruction) pairs,
@@ -212,14 +613,6 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms):
             except BaseException:
                 pass
             return start(self)
-
-        def line_at(code, where):
-            if not lazy_lines:
-                return where
-            for begin, end, line in code.co_lines():
-                if begin <= where < end:
-                    return -1 if line is None else line
-            return -1
 
         def start_site(thread):
             site = getattr(thread, "_loopsan_started_at", None) or ()
@@ -263,6 +656,11 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms):
         "concurrent.futures._base": patch_concurrent_futures,
         "asyncio.base_events": patch_asyncio,
         "asyncio.events": patch_asyncio_events,
+        "asyncio.futures": patch_asyncio_futures,
+        "asyncio.tasks": patch_asyncio_tasks,
+        "asyncio.queues": patch_asyncio_queues,
+        "asyncio.locks": patch_asyncio_locks,
+        "uvloop": patch_uvloop,
     }
 
     def apply(name, module):
@@ -316,6 +714,8 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms):
 
 
 _loopsan_install(_loopsan_report, _loopsan_loop_running, _loopsan_thread_leak,
-                 _loopsan_hang_threshold_ms)
+                 _loopsan_hang_threshold_ms, _loopsan_cross_thread, _loopsan_loop_on_pool,
+                 _loopsan_abandoned, _loopsan_type_modified)
 del _loopsan_install, _loopsan_report, _loopsan_loop_running, _loopsan_thread_leak
-del _loopsan_hang_threshold_ms
+del _loopsan_hang_threshold_ms, _loopsan_cross_thread, _loopsan_loop_on_pool
+del _loopsan_abandoned, _loopsan_type_modified
