@@ -57,6 +57,22 @@ enum Feature : uint32_t {
   X(unicode_as_utf8, kHooks, "PyUnicode_AsUTF8", nullptr, const char*(PyObject*))                  \
   /* After python_hooks.py puts a checked method into a C type's dict (_asyncio.Future). */        \
   X(type_modified, kHooks, "PyType_Modified", nullptr, void(PyObject*))                            \
+  /* The checked methods of python_hooks.cc (checked_call): frameless thread checks. */            \
+  X(instance_method_new, kHooks, "PyInstanceMethod_New", nullptr, PyObject*(PyObject*))            \
+  X(get_attr, kHooks, "PyObject_GetAttr", nullptr, PyObject*(PyObject*, PyObject*))                \
+  X(dict_get_item, kHooks, "PyDict_GetItemWithError", nullptr, PyObject*(PyObject*, PyObject*))    \
+  X(long_as_unsigned_long, kHooks, "PyLong_AsUnsignedLong", nullptr, unsigned long(PyObject*))     \
+  X(thread_ident, kHooks, "PyThread_get_thread_ident", nullptr, unsigned long())                   \
+  X(object_call, kHooks, "PyObject_Call", nullptr, PyObject*(PyObject*, PyObject*, PyObject*))     \
+  X(call_function_obj_args, kHooks, "PyObject_CallFunctionObjArgs", nullptr,                       \
+    PyObject*(PyObject*, ...))                                                                     \
+  X(err_clear, kHooks, "PyErr_Clear", nullptr, void())                                             \
+  X(tuple_size, kHooks, "PyTuple_Size", nullptr, long(PyObject*))                                  \
+  /* python_hooks.py as code compiled at build time (python_hooks_code.h). */                      \
+  X(magic_number, kHooks, "PyImport_GetMagicNumber", nullptr, long())                              \
+  X(marshal_loads, kHooks, "PyMarshal_ReadObjectFromString", nullptr,                              \
+    PyObject*(const char*, long))                                                                  \
+  X(long_from_long, kHooks, "PyLong_FromLong", nullptr, PyObject*(long))                           \
   X(inc_ref, kHooks, "Py_IncRef", nullptr, void(PyObject*))                                        \
   X(dec_ref, kHooks, "Py_DecRef", nullptr, void(PyObject*))                                        \
   /* Data: the address of the None singleton is the PyObject* itself. */                           \

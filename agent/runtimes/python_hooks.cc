@@ -21,6 +21,7 @@
 #include "agent/stacks/stack.h"
 #include "agent/base/text.h"
 #include "agent/base/thread_state.h"
+#include "python_hooks_code.h"    // kPythonHooksCode, compiled from python_hooks.py
 #include "python_hooks_source.h"  // kPythonHooksSource, generated from python_hooks.py
 
 namespace loopsan::python_hooks {
@@ -270,6 +271,56 @@ PyObject* abandoned(PyObject*, PyObject* args) {
 MethodDef abandoned_def = {"_loopsan_abandoned", abandoned, kMethVarargs,
                            "loopsan: futures that can never complete (internal)"};
 
+// A method that must run on its loop's thread, checked without a Python frame of its own (so
+// that nothing changes in the program's tracebacks). python_hooks.py builds one with
+// _loopsan_checked_method(real, name, loop_attribute, running_loops, foreign) and puts it where
+// `real` was. Calling it calls real(self, ...), first reporting through foreign(loop, name)
+// when `loop` (self, or self.<loop_attribute> when that is not None) runs on another thread:
+// running_loops maps each running loop to its thread's ident. Its data is that argument tuple.
+enum CheckedSlot { kReal, kName, kLoopAttribute, kRunningLoops, kForeign, kCheckedSlots };
+
+PyObject* checked_call(PyObject* data, PyObject* args, PyObject* kwargs) {
+  PyObject* self = api.tuple_size(args) > 0 ? api.tuple_get_item(args, 0) : nullptr;
+  if (self != nullptr) {
+    PyObject* attribute = api.tuple_get_item(data, kLoopAttribute);
+    PyObject* loop = self;
+    if (attribute != api.none) loop = api.get_attr(self, attribute);
+    if (loop == nullptr) {
+      api.err_clear();  // not ours to report: the real method says what is wrong, if anything
+    } else {
+      PyObject* ident = api.dict_get_item(api.tuple_get_item(data, kRunningLoops), loop);
+      if (ident != nullptr && api.long_as_unsigned_long(ident) != api.thread_ident()) {
+        PyObject* done = api.call_function_obj_args(api.tuple_get_item(data, kForeign), loop,
+                                                    api.tuple_get_item(data, kName), nullptr);
+        if (done != nullptr) api.dec_ref(done);
+      }
+      api.err_clear();
+      if (loop != self) api.dec_ref(loop);
+    }
+  } else {
+    api.err_clear();
+  }
+  return api.object_call(api.tuple_get_item(data, kReal), args, kwargs);
+}
+
+constexpr int kMethKeywords = 0x0002;
+MethodDef checked_def = {
+    "checked",
+    reinterpret_cast<PyObject* (*)(PyObject*, PyObject*)>(reinterpret_cast<void*>(checked_call)),
+    kMethVarargs | kMethKeywords, "loopsan: a thread-checked method"};
+
+PyObject* checked_method(PyObject*, PyObject* args) {
+  if (api.tuple_size(args) != kCheckedSlots) return nullptr;
+  PyObject* fn = api.cfunction_new(&checked_def, args, nullptr);
+  if (fn == nullptr) return nullptr;
+  PyObject* method = api.instance_method_new(fn);
+  api.dec_ref(fn);
+  return method;
+}
+
+MethodDef checked_method_def = {"_loopsan_checked_method", checked_method, kMethVarargs,
+                                "loopsan: a thread-checked method (internal)"};
+
 // _loopsan_type_modified(type) -- PyType_Modified, after python_hooks.py changed the dict of an
 // immutable type.
 PyObject* type_modified(PyObject*, PyObject* args) {
@@ -281,6 +332,18 @@ PyObject* type_modified(PyObject*, PyObject* args) {
 
 MethodDef type_modified_def = {"_loopsan_type_modified", type_modified, kMethVarargs,
                                "loopsan: PyType_Modified (internal)"};
+
+// python_hooks.py's code object: loaded as the build compiled it when this interpreter's
+// bytecode is that version's, else compiled from the source.
+PyObject* load_code() {
+  if (api.magic_number() == kPythonHooksCode_magic) {
+    PyObject* code = api.marshal_loads(reinterpret_cast<const char*>(kPythonHooksCode),
+                                       static_cast<long>(kPythonHooksCode_size));
+    if (code != nullptr) return code;
+    api.err_clear();
+  }
+  return api.compile_string(kPythonHooksSource, "<loopsan>", kPyFileInput);
+}
 
 void install_now() {
   if (done.exchange(1) != 0) return;
@@ -306,7 +369,8 @@ void install_now() {
                   {"_loopsan_cross_thread", &cross_thread_def, nullptr},
                   {"_loopsan_loop_on_pool", &loop_on_pool_def, nullptr},
                   {"_loopsan_abandoned", &abandoned_def, nullptr},
-                  {"_loopsan_type_modified", &type_modified_def, nullptr}};
+                  {"_loopsan_type_modified", &type_modified_def, nullptr},
+                  {"_loopsan_checked_method", &checked_method_def, nullptr}};
   PyObject* globals = api.dict_new();
   bool ready = globals != nullptr &&
                api.dict_set_item_string(globals, "__builtins__", api.eval_get_builtins()) == 0 &&
@@ -315,11 +379,13 @@ void install_now() {
     b.fn = api.cfunction_new(b.def, nullptr, nullptr);
     ready = ready && b.fn != nullptr && api.dict_set_item_string(globals, b.name, b.fn) == 0;
   }
-  // The options the Python side needs, as assignments ahead of its source.
-  std::string source =
-      cat("_loopsan_hang_threshold_ms = ", options().hang_threshold_ms, "\n", kPythonHooksSource);
+  // The options the Python side needs.
+  PyObject* threshold = api.long_from_long(options().hang_threshold_ms);
+  ready = ready && threshold != nullptr &&
+          api.dict_set_item_string(globals, "_loopsan_hang_threshold_ms", threshold) == 0;
+  if (threshold != nullptr) api.dec_ref(threshold);
   if (ready) {
-    PyObject* code = api.compile_string(source.c_str(), "<loopsan>", kPyFileInput);
+    PyObject* code = load_code();
     if (code != nullptr) {
       PyObject* result = api.eval_code(code, globals, globals);
       ok = result != nullptr;

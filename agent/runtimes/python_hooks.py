@@ -13,11 +13,11 @@
 # - threading: non-daemon threads still running when the interpreter shuts down, with where
 #   each was started -> thread-leak.
 #
-# `_loopsan_hang_threshold_ms` is defined by python_hooks.cc ahead of this source.
+# `_loopsan_hang_threshold_ms` and the builtins are put in its globals by python_hooks.cc.
 
 
 def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross_thread,
-                     loop_on_pool, abandoned, type_modified):
+                     loop_on_pool, abandoned, type_modified, checked_method):
     import sys
 
     FIELD, RECORD, THREAD, PART = "\x1f", "\x1e", "\x1d", "\x1c"
@@ -515,23 +515,17 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
         checked_codes.add(checked.__code__)
         Loop._check_closed = checked
 
+    def foreign_from_c(loop, call):
+        # A checked method (python_hooks.cc's checked_call) found `loop` running elsewhere;
+        # the frame above this one is the checked method's caller: it has none of its own.
+        foreign_call(loop, call, sys._getframe(1))
+
+    checked_methods = set()  # id() of each checked method made, so that none is made twice
+
     def make_checked(real, name, is_loop):
-        # A method of an asyncio object that must run on its loop's thread.
-        getframe = sys._getframe
-
-        def method(self, *args, **kwargs):
-            loop = self if is_loop else self._loop
-            thread = running_get(loop)
-            if thread is not None and thread != get_ident():
-                foreign_call(loop, name, getframe(1))
-            return real(self, *args, **kwargs)
-
-        method.__name__ = real.__name__
-        method.__qualname__ = getattr(real, "__qualname__", real.__name__)
-        method.__doc__ = real.__doc__
-        method.__wrapped__ = real
-        method._loopsan = True
-        checked_codes.add(method.__code__)
+        method = checked_method(real, name, None if is_loop else "_loop", running_loops,
+                                foreign_from_c)
+        checked_methods.add(id(method))
         return method
 
     def patch_methods(cls, names, is_loop=False):
@@ -542,7 +536,7 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
             real = cls.__dict__.get(name)
             if real is None and is_loop:
                 real = getattr(cls, name, None)  # uvloop.Loop inherits them from Cython
-            if real is None or getattr(real, "_loopsan", False):
+            if real is None or id(real) in checked_methods:
                 continue
             # _put/_get: named by the public method that called them (called_api).
             public = None if name.startswith("_") else cls.__name__ + "." + name
@@ -715,7 +709,7 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
 
 _loopsan_install(_loopsan_report, _loopsan_loop_running, _loopsan_thread_leak,
                  _loopsan_hang_threshold_ms, _loopsan_cross_thread, _loopsan_loop_on_pool,
-                 _loopsan_abandoned, _loopsan_type_modified)
+                 _loopsan_abandoned, _loopsan_type_modified, _loopsan_checked_method)
 del _loopsan_install, _loopsan_report, _loopsan_loop_running, _loopsan_thread_leak
 del _loopsan_hang_threshold_ms, _loopsan_cross_thread, _loopsan_loop_on_pool
-del _loopsan_abandoned, _loopsan_type_modified
+del _loopsan_abandoned, _loopsan_type_modified, _loopsan_checked_method
