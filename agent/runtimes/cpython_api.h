@@ -58,12 +58,13 @@ enum Feature : uint32_t {
   /* After python_hooks.py puts a checked method into a C type's dict (_asyncio.Future). */        \
   X(type_modified, kHooks, "PyType_Modified", nullptr, void(PyObject*))                            \
   /* The checked methods of python_hooks.cc (checked_call): frameless thread checks. */            \
-  X(instance_method_new, kHooks, "PyInstanceMethod_New", nullptr, PyObject*(PyObject*))            \
+  X(descr_new_method, kHooks, "PyDescr_NewMethod", nullptr, PyObject*(PyObject*, void*))           \
+  X(vectorcall, kHooks, "PyObject_Vectorcall", nullptr,                                            \
+    PyObject*(PyObject*, PyObject* const*, unsigned long, PyObject*))                              \
   X(get_attr, kHooks, "PyObject_GetAttr", nullptr, PyObject*(PyObject*, PyObject*))                \
   X(dict_get_item, kHooks, "PyDict_GetItemWithError", nullptr, PyObject*(PyObject*, PyObject*))    \
   X(long_as_unsigned_long, kHooks, "PyLong_AsUnsignedLong", nullptr, unsigned long(PyObject*))     \
   X(thread_ident, kHooks, "PyThread_get_thread_ident", nullptr, unsigned long())                   \
-  X(object_call, kHooks, "PyObject_Call", nullptr, PyObject*(PyObject*, PyObject*, PyObject*))     \
   X(call_function_obj_args, kHooks, "PyObject_CallFunctionObjArgs", nullptr,                       \
     PyObject*(PyObject*, ...))                                                                     \
   X(err_clear, kHooks, "PyErr_Clear", nullptr, void())                                             \

@@ -1,6 +1,8 @@
 #include "agent/runtimes/python_hooks.h"
 
+#include <array>
 #include <atomic>
+#include <utility>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -271,51 +273,92 @@ PyObject* abandoned(PyObject*, PyObject* args) {
 MethodDef abandoned_def = {"_loopsan_abandoned", abandoned, kMethVarargs,
                            "loopsan: futures that can never complete (internal)"};
 
-// A method that must run on its loop's thread, checked without a Python frame of its own (so
-// that nothing changes in the program's tracebacks). python_hooks.py builds one with
-// _loopsan_checked_method(real, name, loop_attribute, running_loops, foreign) and puts it where
-// `real` was. Calling it calls real(self, ...), first reporting through foreign(loop, name)
-// when `loop` (self, or self.<loop_attribute> when that is not None) runs on another thread:
-// running_loops maps each running loop to its thread's ident. Its data is that argument tuple.
-enum CheckedSlot { kReal, kName, kLoopAttribute, kRunningLoops, kForeign, kCheckedSlots };
+// Methods that must run on their loop's thread, checked without a Python frame of their own
+// (nothing changes in the program's tracebacks) and at the cost of a C call: python_hooks.py
+// builds one with _loopsan_checked_method(cls, real, name, loop_attribute, running_loops,
+// foreign) and puts it in cls where `real` was. It is a method descriptor of cls (so that
+// calls bind no method object), whose C function checks, then calls real(self, ...) with the
+// caller's own argument array. The check: when `loop` (self, or self.<loop_attribute> when
+// that is not None) runs on another thread (running_loops maps each running loop to its
+// thread's ident), foreign(loop, name) reports it.
+//
+// A method descriptor's function gets no data of its own: each checked method is one slot of
+// a fixed table, with a function of its own that knows its slot.
+struct CheckedSlot {
+  PyObject* real;
+  PyObject* name;
+  PyObject* loop_attribute;
+  PyObject* running_loops;
+  PyObject* foreign;
+};
+constexpr int kCheckedSlots = 64;  // python_hooks.py checks about 25 methods
+CheckedSlot checked_slots[kCheckedSlots];
+int checked_slots_used = 0;  // written with the GIL held
 
-PyObject* checked_call(PyObject* data, PyObject* args, PyObject* kwargs) {
-  PyObject* self = api.tuple_size(args) > 0 ? api.tuple_get_item(args, 0) : nullptr;
-  if (self != nullptr) {
-    PyObject* attribute = api.tuple_get_item(data, kLoopAttribute);
-    PyObject* loop = self;
-    if (attribute != api.none) loop = api.get_attr(self, attribute);
-    if (loop == nullptr) {
-      api.err_clear();  // not ours to report: the real method says what is wrong, if anything
-    } else {
-      PyObject* ident = api.dict_get_item(api.tuple_get_item(data, kRunningLoops), loop);
-      if (ident != nullptr && api.long_as_unsigned_long(ident) != api.thread_ident()) {
-        PyObject* done = api.call_function_obj_args(api.tuple_get_item(data, kForeign), loop,
-                                                    api.tuple_get_item(data, kName), nullptr);
-        if (done != nullptr) api.dec_ref(done);
-      }
-      api.err_clear();
-      if (loop != self) api.dec_ref(loop);
+constexpr int kMethFastcall = 0x0080;
+constexpr int kMethKeywords = 0x0002;
+
+PyObject* checked_call(const CheckedSlot& slot, PyObject* self, PyObject* const* args, long nargs,
+                       PyObject* kwnames) {
+  PyObject* loop = self;
+  if (slot.loop_attribute != api.none) loop = api.get_attr(self, slot.loop_attribute);
+  if (loop != nullptr) {
+    PyObject* ident = api.dict_get_item(slot.running_loops, loop);
+    if (ident != nullptr && api.long_as_unsigned_long(ident) != api.thread_ident()) {
+      PyObject* done = api.call_function_obj_args(slot.foreign, loop, slot.name, nullptr);
+      if (done != nullptr) api.dec_ref(done);
     }
-  } else {
-    api.err_clear();
+    if (loop != self) api.dec_ref(loop);
   }
-  return api.object_call(api.tuple_get_item(data, kReal), args, kwargs);
+  api.err_clear();  // nothing of ours reaches the program: the real method says what is wrong
+  // A method descriptor calls its function with the caller's array past self (CPython's
+  // Objects/descrobject.c, method_vectorcall_FASTCALL_KEYWORDS): real gets that array whole.
+  if (args[-1] == self) return api.vectorcall(slot.real, args - 1, nargs + 1, kwnames);
+  long total = nargs + (kwnames != nullptr ? api.tuple_size(kwnames) : 0);
+  std::vector<PyObject*> with_self(total + 1);
+  with_self[0] = self;
+  for (long i = 0; i < total; ++i) with_self[i + 1] = args[i];
+  return api.vectorcall(slot.real, with_self.data(), nargs + 1, kwnames);
 }
 
-constexpr int kMethKeywords = 0x0002;
-MethodDef checked_def = {
-    "checked",
-    reinterpret_cast<PyObject* (*)(PyObject*, PyObject*)>(reinterpret_cast<void*>(checked_call)),
-    kMethVarargs | kMethKeywords, "loopsan: a thread-checked method"};
+template <int kSlot>
+PyObject* checked_slot(PyObject* self, PyObject* const* args, long nargs, PyObject* kwnames) {
+  return checked_call(checked_slots[kSlot], self, args, nargs, kwnames);
+}
 
+using FastcallFunction = PyObject* (*)(PyObject*, PyObject* const*, long, PyObject*);
+template <size_t... kSlot>
+constexpr std::array<FastcallFunction, sizeof...(kSlot)> checked_functions(
+    std::index_sequence<kSlot...>) {
+  return {&checked_slot<kSlot>...};
+}
+constexpr auto kCheckedFunctions = checked_functions(std::make_index_sequence<kCheckedSlots>());
+MethodDef checked_defs[kCheckedSlots];
+
+// _loopsan_checked_method(cls, real, name, loop_attribute, running_loops, foreign)
 PyObject* checked_method(PyObject*, PyObject* args) {
-  if (api.tuple_size(args) != kCheckedSlots) return nullptr;
-  PyObject* fn = api.cfunction_new(&checked_def, args, nullptr);
-  if (fn == nullptr) return nullptr;
-  PyObject* method = api.instance_method_new(fn);
-  api.dec_ref(fn);
-  return method;
+  PyObject *cls = nullptr, *real = nullptr;
+  CheckedSlot slot{};
+  if (!api.arg_parse_tuple(args, "OOOOOO", &cls, &real, &slot.name, &slot.loop_attribute,
+                           &slot.running_loops, &slot.foreign)) {
+    return nullptr;
+  }
+  if (checked_slots_used == kCheckedSlots) {
+    api.inc_ref(real);  // out of slots: the method stays unchecked
+    return real;
+  }
+  slot.real = real;
+  for (PyObject* o :
+       {slot.real, slot.name, slot.loop_attribute, slot.running_loops, slot.foreign}) {
+    api.inc_ref(o);  // for good: the method lives as long as its class
+  }
+  int i = checked_slots_used++;
+  checked_slots[i] = slot;
+  checked_defs[i] = {"checked",
+                     reinterpret_cast<PyObject* (*)(PyObject*, PyObject*)>(
+                         reinterpret_cast<void*>(kCheckedFunctions[i])),
+                     kMethFastcall | kMethKeywords, nullptr};
+  return api.descr_new_method(cls, &checked_defs[i]);
 }
 
 MethodDef checked_method_def = {"_loopsan_checked_method", checked_method, kMethVarargs,

@@ -522,8 +522,8 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
 
     checked_methods = set()  # id() of each checked method made, so that none is made twice
 
-    def make_checked(real, name, is_loop):
-        method = checked_method(real, name, None if is_loop else "_loop", running_loops,
+    def make_checked(cls, real, name, is_loop):
+        method = checked_method(cls, real, name, None if is_loop else "_loop", running_loops,
                                 foreign_from_c)
         checked_methods.add(id(method))
         return method
@@ -540,7 +540,7 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
                 continue
             # _put/_get: named by the public method that called them (called_api).
             public = None if name.startswith("_") else cls.__name__ + "." + name
-            checked = make_checked(real, public, is_loop)
+            checked = make_checked(cls, real, public, is_loop)
             try:
                 setattr(cls, name, checked)
             except TypeError:
