@@ -455,6 +455,7 @@ void install_now() {
   api.err_restore(type, value, tb);
   process_info::set_hook("cpython.futures", ok);
   process_info::set_hook("cpython.asyncio", ok);
+  process_info::set_hook("cpython.asyncio_threads", ok);
   process_info::set_hook("cpython.thread_leaks", ok && options().hang_threshold_ms > 0);
 }
 
@@ -492,6 +493,7 @@ void init() {
   if (!cpython::available(cpython::kStacks)) process_info::set_hook("cpython.stacks", false);
   process_info::set_hook("cpython.futures", false);
   process_info::set_hook("cpython.asyncio", false);
+  process_info::set_hook("cpython.asyncio_threads", false);
   process_info::set_hook("cpython.thread_leaks", false);
   events::g_runtime_waiting.store(1, std::memory_order_release);
 }

@@ -492,9 +492,12 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
     def patch_check_closed(Loop):
         original = Loop.__dict__.get("_check_closed")
         code = getattr(original, "__code__", None)
-        if code is None or "Event loop is closed" not in code.co_consts or not lazy_lines:
+        if code is None or "Event loop is closed" not in code.co_consts:
             return
-        raise_line = max(line for _, _, line in code.co_lines() if line is not None)
+        if lazy_lines:
+            raise_line = max(line for _, _, line in code.co_lines() if line is not None)
+        else:  # 3.8, 3.9: the same two-line body as since 3.5
+            raise_line = code.co_firstlineno + 2
         threadsafe = Loop.call_soon_threadsafe.__code__
         source = ("\n" * (raise_line - 3) +
                   "def _check_closed(self):\n"
