@@ -298,27 +298,62 @@ int checked_slots_used = 0;  // written with the GIL held
 constexpr int kMethFastcall = 0x0080;
 constexpr int kMethKeywords = 0x0002;
 
+// The loop `object` belongs to, a new reference, or null.
+PyObject* loop_of(const CheckedSlot& slot, PyObject* object) {
+  if (slot.loop_attribute == api.none) {
+    api.inc_ref(object);
+    return object;
+  }
+  PyObject* loop = api.get_attr(object, slot.loop_attribute);
+  if (loop == nullptr) {
+    api.err_clear();  // not ours to report: the real method says what is wrong, if anything
+    return nullptr;
+  }
+  if (loop == api.none && api.dict_size(slot.running_loops) == 1) {
+    // A queue, event or condition no coroutine has waited on yet is bound to no loop (3.10+
+    // binds them lazily). While one loop runs in the process, it is that loop's.
+    long position = 0;
+    PyObject *key = nullptr, *value = nullptr;
+    if (api.dict_next(slot.running_loops, &position, &key, &value)) {
+      api.dec_ref(loop);
+      api.inc_ref(key);
+      return key;
+    }
+  }
+  return loop;
+}
+
 PyObject* checked_call(const CheckedSlot& slot, PyObject* self, PyObject* const* args, long nargs,
                        PyObject* kwnames) {
-  PyObject* loop = self;
-  if (slot.loop_attribute != api.none) loop = api.get_attr(self, slot.loop_attribute);
+  PyObject* loop = loop_of(slot, self);
   if (loop != nullptr) {
     PyObject* ident = api.dict_get_item(slot.running_loops, loop);
+    bool failed = false;
     if (ident != nullptr && api.long_as_unsigned_long(ident) != api.thread_ident()) {
       PyObject* done = api.call_function_obj_args(slot.foreign, loop, slot.name, nullptr);
+      // foreign() keeps its own errors: what comes out is the program's (a KeyboardInterrupt
+      // raised by a signal handler meanwhile), raised here as it would have been at the call.
+      failed = done == nullptr;
       if (done != nullptr) api.dec_ref(done);
+    } else if (ident == nullptr) {
+      api.err_clear();  // an unhashable loop: not checked
     }
-    if (loop != self) api.dec_ref(loop);
+    api.dec_ref(loop);
+    if (failed) return nullptr;
   }
-  api.err_clear();  // nothing of ours reaches the program: the real method says what is wrong
-  // A method descriptor calls its function with the caller's array past self (CPython's
-  // Objects/descrobject.c, method_vectorcall_FASTCALL_KEYWORDS): real gets that array whole.
-  if (args[-1] == self) return api.vectorcall(slot.real, args - 1, nargs + 1, kwnames);
+  // real(self, *args, **kwargs), with the caller's arguments. (Never the caller's array from
+  // args[-1]: a call with no arguments from C passes no array at all.)
   long total = nargs + (kwnames != nullptr ? api.tuple_size(kwnames) : 0);
-  std::vector<PyObject*> with_self(total + 1);
-  with_self[0] = self;
-  for (long i = 0; i < total; ++i) with_self[i + 1] = args[i];
-  return api.vectorcall(slot.real, with_self.data(), nargs + 1, kwnames);
+  PyObject* small[8];
+  std::vector<PyObject*> large;
+  PyObject** stack = small;
+  if (total + 1 > 8) {
+    large.resize(total + 1);
+    stack = large.data();
+  }
+  stack[0] = self;
+  for (long i = 0; i < total; ++i) stack[i + 1] = args[i];
+  return api.vectorcall(slot.real, stack, nargs + 1, kwnames);
 }
 
 template <int kSlot>
@@ -335,29 +370,34 @@ constexpr std::array<FastcallFunction, sizeof...(kSlot)> checked_functions(
 constexpr auto kCheckedFunctions = checked_functions(std::make_index_sequence<kCheckedSlots>());
 MethodDef checked_defs[kCheckedSlots];
 
-// _loopsan_checked_method(cls, real, name, loop_attribute, running_loops, foreign)
+// _loopsan_checked_method(cls, real, name, loop_attribute, running_loops, foreign,
+//                         method_name, doc): method_name and doc (the real method's, with its
+// text signature first) are what introspection, pickling and mock's autospec see.
 PyObject* checked_method(PyObject*, PyObject* args) {
-  PyObject *cls = nullptr, *real = nullptr;
+  PyObject *cls = nullptr, *real = nullptr, *method_name = nullptr, *doc = nullptr;
   CheckedSlot slot{};
-  if (!api.arg_parse_tuple(args, "OOOOOO", &cls, &real, &slot.name, &slot.loop_attribute,
-                           &slot.running_loops, &slot.foreign)) {
+  if (!api.arg_parse_tuple(args, "OOOOOOUU", &cls, &real, &slot.name, &slot.loop_attribute,
+                           &slot.running_loops, &slot.foreign, &method_name, &doc)) {
     return nullptr;
   }
+  const char* method_name_text = api.unicode_as_utf8(method_name);
+  const char* doc_text = api.unicode_as_utf8(doc);
+  if (method_name_text == nullptr || doc_text == nullptr) return nullptr;
   if (checked_slots_used == kCheckedSlots) {
     api.inc_ref(real);  // out of slots: the method stays unchecked
     return real;
   }
   slot.real = real;
-  for (PyObject* o :
-       {slot.real, slot.name, slot.loop_attribute, slot.running_loops, slot.foreign}) {
-    api.inc_ref(o);  // for good: the method lives as long as its class
+  for (PyObject* o : {slot.real, slot.name, slot.loop_attribute, slot.running_loops, slot.foreign,
+                      method_name, doc}) {
+    api.inc_ref(o);  // for good: the method lives as long as its class (and the texts with it)
   }
   int i = checked_slots_used++;
   checked_slots[i] = slot;
-  checked_defs[i] = {"checked",
+  checked_defs[i] = {method_name_text,
                      reinterpret_cast<PyObject* (*)(PyObject*, PyObject*)>(
                          reinterpret_cast<void*>(kCheckedFunctions[i])),
-                     kMethFastcall | kMethKeywords, nullptr};
+                     kMethFastcall | kMethKeywords, doc_text};
   return api.descr_new_method(cls, &checked_defs[i]);
 }
 

@@ -256,7 +256,7 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
             native, ident = loop_threads.get(loop, (0, 0))
             cross_thread(clean(shown), clean(alternative), native, clean(thread_name(ident)),
                          clean(thread_name()))
-        except BaseException:
+        except Exception:
             pass
 
     def patch_asyncio_events(events):
@@ -274,15 +274,18 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
                 old = get_running_loop()
                 set_running_loop(None)
                 loop_running(False)
-                if old is not None:
+                if old is not None and old in running_loops:
                     running_loops.pop(old, None)
                     loop_threads.pop(old, None)
-                    loop_ended(old)
+                    loop_ended(old, sys._getframe(1))
             else:
                 set_running_loop(loop)
                 loop_running(True)
-                running_loops[loop] = get_ident()
-                loop_threads[loop] = (get_native_id(), get_ident())
+                try:
+                    running_loops[loop] = get_ident()
+                    loop_threads[loop] = (get_native_id(), get_ident())
+                except Exception:
+                    pass  # an unhashable loop class: not checked
                 loop_started(loop)
 
         _set_running_loop.__doc__ = set_running_loop.__doc__
@@ -301,42 +304,52 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
         return threading is not None and get_ident() == threading.main_thread().ident
 
     def pool_of_this_thread():
-        # The ThreadPoolExecutor whose _worker() runs this thread, from _worker's frame.
+        # The ThreadPoolExecutor whose worker this thread is: its Thread runs
+        # concurrent.futures.thread._worker(executor_reference, ...). Read from the Thread
+        # object, never from _worker's frame: f_locals would keep its last work item alive.
         module = sys.modules.get("concurrent.futures.thread")
+        threading = sys.modules.get("threading")
         worker = getattr(module, "_worker", None)
-        code = getattr(worker, "__code__", None)
-        if code is None:
+        if worker is None or threading is None:
             return None
-        frame = sys._getframe(1)
-        while frame is not None:
-            if frame.f_code is code:
-                reference = frame.f_locals.get("executor_reference")
-                return reference() if reference is not None else None
-            frame = frame.f_back
-        return None
+        thread = threading._active.get(get_ident())
+        target = getattr(thread, "_target", None)
+        if target is not worker and getattr(target, "__wrapped__", None) is not worker:
+            return None
+        args = getattr(thread, "_args", ())
+        reference = args[0] if args else None
+        return reference() if callable(reference) else None
+
+    pool_loops = None  # executor -> loops started on its workers (a WeakKeyDictionary)
 
     def loop_started(loop):
+        nonlocal pool_loops
         try:
             if on_main_thread():
                 return
-            seen = getattr(thread_loops, "loops", None)
-            if seen is None:
-                seen = thread_loops.loops = []
-            if any(ref() is loop for ref in seen):
-                return  # the same loop again (asyncio.run runs its loop three times)
-            seen.append(weakref_or_strong(loop))
-            distinct = len(seen)
-            executor = pool_of_this_thread()
-            if executor is None and distinct < 2:
+            # The last loop this thread ran, and how many distinct ones: asyncio.run runs its
+            # loop three times, and a thread may run thousands of loops.
+            last = getattr(thread_loops, "last", None)
+            if last is not None and last() is loop:
                 return
+            thread_loops.last = weakref_or_strong(loop)
+            distinct = getattr(thread_loops, "count", 0) + 1
+            thread_loops.count = distinct
+            executor = pool_of_this_thread()
+            if executor is None and distinct != 2:
+                return  # a thread of its own: reported once, at its second loop
             pool, workers, started = "", 0, 0
             if executor is not None:
-                started = getattr(executor, "_loopsan_loops", 0) + 1
-                executor._loopsan_loops = started
+                if pool_loops is None:
+                    import weakref
+
+                    pool_loops = weakref.WeakKeyDictionary()
+                started = pool_loops.get(executor, 0) + 1
+                pool_loops[executor] = started
                 pool = getattr(executor, "_thread_name_prefix", "") or type(executor).__name__
                 workers = getattr(executor, "_max_workers", 0) or 0
             loop_on_pool(clean(pool), workers, started, distinct, clean(thread_name()))
-        except BaseException:
+        except Exception:
             pass
 
     def weakref_or_strong(obj):
@@ -353,7 +366,16 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
     # waits for ever (https://github.com/python/cpython/issues/84559). Reported as the loop
     # ends, from the exception that ends it, and again when a thread then waits on such a
     # future without a timeout.
-    loop_futures = {}  # id(loop) -> [weakref to each concurrent Future it should complete]
+    loop_futures = None  # loop -> [weakref to each concurrent Future it should complete]
+
+    def futures_of(loop):
+        # Weak keys: a loop that is dropped without ever being closed takes its list along.
+        nonlocal loop_futures
+        if loop_futures is None:
+            import weakref
+
+            loop_futures = weakref.WeakKeyDictionary()
+        return loop_futures
 
     def remember_future(loop, future, depth):
         site = []
@@ -364,23 +386,46 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
         future._loopsan_created_at = site
         import weakref
 
-        futures = loop_futures.setdefault(id(loop), [])
+        futures = futures_of(loop).setdefault(loop, [])
         if len(futures) >= 64:
             futures[:] = [r for r in futures if (f := r()) is not None and not f.done()]
         futures.append(weakref.ref(future))
 
-    def loop_ended(loop):
-        futures = loop_futures.pop(id(loop), None)
-        if not futures:
-            return
+    def ending_exception(frame):
+        # The exception that ends the loop now, if one does: it is propagating out of
+        # run_forever, whose frame (`frame`, the caller of _set_running_loop) heads its
+        # traceback, or out of a loop written in C (uvloop), below every frame still running.
+        # An exception that an outer frame is merely handling (sys.exc_info() returns those too)
+        # heads its traceback with a frame that is still running.
         exc = sys.exc_info()[1]
-        if exc is None:
-            if loop.is_closed():
-                report_abandoned(loop, futures, None)
-            else:
-                loop_futures[id(loop)] = futures  # stopped: it may run again
-            return
-        report_abandoned(loop, futures, exc)
+        tb = getattr(exc, "__traceback__", None)
+        if tb is None:
+            return None
+        if tb.tb_frame is frame:
+            return exc
+        while frame is not None:
+            if frame is tb.tb_frame:
+                return None
+            frame = frame.f_back
+        return exc
+
+    def loop_ended(loop, frame):
+        try:
+            if loop_futures is None:
+                return
+            futures = loop_futures.pop(loop, None)
+            if not futures:
+                return
+            exc = ending_exception(frame)
+            if exc is None:
+                if loop.is_closed():
+                    report_abandoned(loop, futures, None)
+                else:
+                    loop_futures[loop] = futures  # stopped: it may run again
+                return
+            report_abandoned(loop, futures, exc)
+        except Exception:
+            pass
 
     def coroutine_of(exc):
         # The innermost coroutine in the traceback: the one that raised.
@@ -412,11 +457,13 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
                     thrown, coro = frames_text(raise_frames(exc)), clean(coroutine_of(exc))
                 abandoned(exc_type, what, thrown, frames_text(site_frames(site)), coro,
                           len(group), waiters, 0)
-        except BaseException:
+        except Exception:
             pass
 
     def site_frames(site):
         return [(code.co_name, code.co_filename, line_at(code, where)) for code, where in site]
+
+    abandoned_conditions = {}  # a Condition class -> its subclass that reports waits
 
     def watch_waits(future, exc):
         # Whoever waits on it from now on without a timeout waits for ever: the future's
@@ -425,26 +472,31 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
         base = type(condition)
         if condition is None or getattr(base, "_loopsan", False):
             return
-        info = (type_of(exc), message_of(exc), frames_text(raise_frames(exc)),
-                frames_text(site_frames(getattr(future, "_loopsan_created_at", ()))),
-                clean(coroutine_of(exc))) if exc is not None else \
-            ("", "", "", frames_text(site_frames(getattr(future, "_loopsan_created_at", ()))), "")
+        created = frames_text(site_frames(getattr(future, "_loopsan_created_at", ())))
+        if exc is None:
+            info = ("", "", "", created, "")
+        else:
+            info = (type_of(exc), message_of(exc), frames_text(raise_frames(exc)), created,
+                    clean(coroutine_of(exc)))
+        watched = abandoned_conditions.get(base)
+        if watched is None:
+            class AbandonedCondition(base):
+                _loopsan = True
 
-        class AbandonedCondition(base):
-            _loopsan = True
+                def wait(self, timeout=None):
+                    if timeout is None:
+                        try:
+                            abandoned(*self._loopsan_abandoned, 1, 0, 1)
+                        except Exception:
+                            pass
+                    return base.wait(self, timeout)
 
-            def wait(self, timeout=None):
-                if timeout is None:
-                    try:
-                        abandoned(*info, 1, 0, 1)
-                    except BaseException:
-                        pass
-                return base.wait(self, timeout)
-
-        AbandonedCondition.__name__ = base.__name__
-        AbandonedCondition.__qualname__ = base.__qualname__
-        AbandonedCondition.__module__ = base.__module__
-        condition.__class__ = AbandonedCondition
+            AbandonedCondition.__name__ = base.__name__
+            AbandonedCondition.__qualname__ = base.__qualname__
+            AbandonedCondition.__module__ = base.__module__
+            watched = abandoned_conditions[base] = AbandonedCondition
+        condition._loopsan_abandoned = info
+        condition.__class__ = watched
 
     def patch_close(Loop):
         # A loop closed while futures it should complete are pending: they never will.
@@ -453,14 +505,14 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
         def loopsan_close(self):
             close(self)
             try:
-                futures = loop_futures.pop(id(self), None)
+                futures = loop_futures.pop(self, None) if loop_futures is not None else None
                 if futures:
                     report_abandoned(self, futures, None)
-            except BaseException:
+            except Exception:
                 pass
 
         for attr in ("__name__", "__qualname__", "__doc__"):
-            setattr(loopsan_close, attr, getattr(close, attr))
+            setattr(loopsan_close, attr, getattr(close, attr, None))
         loopsan_close.__wrapped__ = close
         Loop.close = loopsan_close
 
@@ -473,7 +525,7 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
             future = real(coro, loop)
             try:
                 remember_future(loop, future, 2)
-            except BaseException:
+            except Exception:
                 pass
             return future
 
@@ -501,13 +553,11 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
         threadsafe = Loop.call_soon_threadsafe.__code__
         source = ("\n" * (raise_line - 3) +
                   "def _check_closed(self):\n"
-                  "    if self._closed:\n"
-                  "        raise RuntimeError('Event loop is closed')\n"
-                  "    thread = running_get(self)\n"
-                  "    if thread is not None and thread != get_ident():\n"
-                  "        caller = getframe(1)\n"
-                  "        if caller.f_code is not threadsafe:\n"
-                  "            foreign_call(self, None, caller)\n")
+                  # All on the original `if self._closed:` line: a finding's stack shows that.
+                  "    if ((thread := running_get(self)) is not None and thread != get_ident()"
+                  " and getframe(1).f_code is not threadsafe"
+                  " and foreign_call(self, None, getframe(1))) or self._closed:\n"
+                  "        raise RuntimeError('Event loop is closed')\n")
         namespace = {"running_get": running_get, "get_ident": get_ident,
                      "getframe": sys._getframe, "threadsafe": threadsafe,
                      "foreign_call": foreign_call, "__name__": original.__module__}
@@ -525,9 +575,26 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
 
     checked_methods = set()  # id() of each checked method made, so that none is made twice
 
+    def text_signature(real):
+        # "($self, result, /)", the form CPython reads from a C method's __doc__.
+        signature = getattr(real, "__text_signature__", None)
+        if signature:
+            return signature
+        inspect = sys.modules.get("inspect")
+        try:
+            text = str(inspect.signature(real))
+        except Exception:
+            return ""
+        return "($" + text[1:] if text.startswith("(self") else ""
+
     def make_checked(cls, real, name, is_loop):
+        method_name = real.__name__
+        signature = text_signature(real)
+        doc = real.__doc__ or ""
+        if signature:
+            doc = method_name + signature + "\n--\n\n" + doc
         method = checked_method(cls, real, name, None if is_loop else "_loop", running_loops,
-                                foreign_from_c)
+                                foreign_from_c, method_name, doc)
         checked_methods.add(id(method))
         return method
 
@@ -574,6 +641,7 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
         # there. uvloop calls asyncio's _set_running_loop, so running_loops knows its loops.
         patch_methods(uvloop.Loop, ("call_soon", "call_later", "call_at", "create_task",
                                     "add_reader", "add_writer", "stop"), is_loop=True)
+        patch_close(uvloop.Loop)
 
     def patch_asyncio_locks(locks):
         patch_methods(locks.Event, ("set",))

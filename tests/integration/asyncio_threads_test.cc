@@ -222,4 +222,19 @@ BOOST_AUTO_TEST_CASE(seed_001_with_an_ordinary_exception_is_clean) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(checked_methods_leave_the_program_as_it_was) {
+  // No-argument calls from C, introspection, pickling, a loop stopped inside an except block
+  // and run again: all as without loopsan, and no finding.
+  for (const std::string& py : pythons()) {
+    BOOST_TEST_CONTEXT(py) {
+      RunResult r = run({.argv = {py, python_victim("asyncio_checked_clean.py")},
+                         .options = "hang_threshold_ms=60000",
+                         .timeout_s = 60});
+      BOOST_TEST(r.exit_code == 0, r.describe());
+      BOOST_TEST(r.out.find("ok") != std::string::npos, r.describe());
+      BOOST_TEST(r.findings().empty(), r.describe());
+    }
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
