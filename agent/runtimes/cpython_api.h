@@ -67,8 +67,6 @@ enum Feature : uint32_t {
   X(thread_ident, kHooks, "PyThread_get_thread_ident", nullptr, unsigned long())                   \
   X(call_function_obj_args, kHooks, "PyObject_CallFunctionObjArgs", nullptr,                       \
     PyObject*(PyObject*, ...))                                                                     \
-  X(dict_size, kHooks, "PyDict_Size", nullptr, long(PyObject*))                                    \
-  X(dict_next, kHooks, "PyDict_Next", nullptr, int(PyObject*, long*, PyObject**, PyObject**))      \
   X(err_clear, kHooks, "PyErr_Clear", nullptr, void())                                             \
   X(tuple_size, kHooks, "PyTuple_Size", nullptr, long(PyObject*))                                  \
   /* python_hooks.py as code compiled at build time (python_hooks_code.h). */                      \

@@ -309,17 +309,9 @@ PyObject* loop_of(const CheckedSlot& slot, PyObject* object) {
     api.err_clear();  // not ours to report: the real method says what is wrong, if anything
     return nullptr;
   }
-  if (loop == api.none && api.dict_size(slot.running_loops) == 1) {
-    // A queue, event or condition no coroutine has waited on yet is bound to no loop (3.10+
-    // binds them lazily). While one loop runs in the process, it is that loop's.
-    long position = 0;
-    PyObject *key = nullptr, *value = nullptr;
-    if (api.dict_next(slot.running_loops, &position, &key, &value)) {
-      api.dec_ref(loop);
-      api.inc_ref(key);
-      return key;
-    }
-  }
+  // A queue, event or condition no coroutine has waited on yet is bound to no loop (3.10+ binds
+  // them lazily): None, in no running loop's entry, so not checked. Guessing "the one running
+  // loop" would accuse a thread that fills a queue for the loop it is about to start.
   return loop;
 }
 
