@@ -92,6 +92,17 @@ void finish_locked(Pool& p, pid_t tid) {
   --p.busy;
 }
 
+// Thread `tid` is no worker of `p` any more.
+void leave_locked(Pool& p, pid_t tid) {
+  finish_locked(p, tid);
+  for (auto it = p.workers.begin(); it != p.workers.end(); ++it) {
+    if (it->tid == tid) {
+      p.workers.erase(it);
+      return;
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<PoolView> snapshot() {
@@ -196,15 +207,7 @@ void task_started(uintptr_t key, uintptr_t task, const std::string& name, int64_
   if (t_pool != key) {
     // A thread works for one pool at a time (a C API thread may move: leave the old one).
     if (t_pool != 0) {
-      if (Pool* old = find(t_pool)) {
-        finish_locked(*old, tid);
-        for (auto it = old->workers.begin(); it != old->workers.end(); ++it) {
-          if (it->tid == tid) {
-            old->workers.erase(it);
-            break;
-          }
-        }
-      }
+      if (Pool* old = find(t_pool)) leave_locked(*old, tid);
     }
     t_pool = key;
     t_worker = 1;
@@ -283,15 +286,7 @@ void thread_exiting() {
   if (t_pool == 0) return;
   pid_t tid = current_tid();
   LockGuard g(lock);
-  if (Pool* p = find(t_pool)) {
-    finish_locked(*p, tid);
-    for (auto it = p->workers.begin(); it != p->workers.end(); ++it) {
-      if (it->tid == tid) {
-        p->workers.erase(it);
-        break;
-      }
-    }
-  }
+  if (Pool* p = find(t_pool)) leave_locked(*p, tid);
   t_pool = 0;
 }
 

@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <thread>
 
 #include "agent/base/sys.h"
@@ -45,6 +46,30 @@ __attribute__((noinline)) void queue_the_report_task(uintptr_t key, uintptr_t ta
   pools::task_submission(key, task, s);
 }
 
+// The pool's one worker, busy with a task until finish().
+class BusyWorker {
+ public:
+  explicit BusyWorker(const void* pool)
+      : thread_([this, pool] {
+          events::pool_task_started(pool, nullptr);
+          started_ = true;
+          while (!release_) usleep(10000);
+          events::pool_task_finished(pool, nullptr);
+          pools::thread_exiting();
+        }) {
+    while (!started_) usleep(1000);
+  }
+  ~BusyWorker() { finish(); }
+  void finish() {
+    release_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::atomic<bool> started_{false}, release_{false};
+  std::thread thread_;
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(pool_starvation)
@@ -55,16 +80,7 @@ BOOST_AUTO_TEST_CASE(a_task_past_the_threshold_is_reported_once_per_episode) {
   uintptr_t key = reinterpret_cast<uintptr_t>(p);
   Findings::take();
   events::pool_created(p, "reports", 1);
-  std::thread worker;
-  std::atomic<bool> started{false}, release{false};
-  worker = std::thread([&] {
-    events::pool_task_started(p, nullptr);
-    started = true;
-    while (!release) usleep(10000);
-    events::pool_task_finished(p, nullptr);
-    pools::thread_exiting();
-  });
-  while (!started) usleep(1000);
+  BusyWorker worker(p);
   queue_the_report_task(key, 0x1);
   auto found = findings_within(1000);
   BOOST_REQUIRE_EQUAL(found.size(), 1u);
@@ -86,8 +102,7 @@ BOOST_AUTO_TEST_CASE(a_task_past_the_threshold_is_reported_once_per_episode) {
   // The episode ends with the queue empty.
   pools::task_dropped(key, 0x1);
   pools::task_dropped(key, 0x2);
-  release = true;
-  worker.join();
+  worker.finish();
   BOOST_TEST(findings_within(300).empty());
   events::pool_destroyed(p);
 }
@@ -98,15 +113,7 @@ BOOST_AUTO_TEST_CASE(map_batches_are_never_reported) {
   uintptr_t key = reinterpret_cast<uintptr_t>(p);
   Findings::take();
   events::pool_created(p, "batch", 1);
-  std::atomic<bool> started{false}, release{false};
-  std::thread worker([&] {
-    events::pool_task_started(p, nullptr);
-    started = true;
-    while (!release) usleep(10000);
-    events::pool_task_finished(p, nullptr);
-    pools::thread_exiting();
-  });
-  while (!started) usleep(1000);
+  BusyWorker worker(p);
   BOOST_TEST(pools::task_queued(key, 0x1, loopsan::sys::monotonic_ns() - 2 * kSecond));
   pools::Submission s;
   s.via = "map";
@@ -114,8 +121,7 @@ BOOST_AUTO_TEST_CASE(map_batches_are_never_reported) {
   pools::task_submission(key, 0x1, s);
   BOOST_TEST(findings_within(600).empty());
   pools::task_dropped(key, 0x1);
-  release = true;
-  worker.join();
+  worker.finish();
   events::pool_destroyed(p);
 }
 
