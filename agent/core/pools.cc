@@ -38,6 +38,8 @@ struct Pool {
   int starved = 0;
   int64_t starved_max_ns = 0;
   Submission starved_worst;
+  // The newest submission whose stacks were kept: stands in for a waiting task that has none.
+  std::shared_ptr<Submission> last_with_stacks;
 };
 
 Lock lock;
@@ -181,6 +183,9 @@ void task_submission(uintptr_t key, uintptr_t task, Submission submission) {
   for (auto it = p->queue.rbegin(); it != p->queue.rend(); ++it) {
     if (it->task == task) {
       it->submission = std::make_shared<Submission>(std::move(submission));
+      if (it->submission->stack != 0 || !it->submission->python_stack.empty()) {
+        p->last_with_stacks = it->submission;
+      }
       return;
     }
   }
@@ -268,6 +273,15 @@ bool watch(int64_t threshold_ns, std::vector<QueueView>* out) {
       q.oldest_ns = w.queued_ns;
       if (w.submission != nullptr) q.oldest = *w.submission;
       break;
+    }
+    // Its stacks were not kept (8 waiting tasks had them when it came): those of the newest
+    // task of the same function that has them, most likely submitted from the same place.
+    const Submission* stand_in = p.last_with_stacks.get();
+    if (q.oldest_ns != 0 && q.oldest.stack == 0 && q.oldest.python_stack.empty() &&
+        stand_in != nullptr && stand_in->task == q.oldest.task) {
+      q.oldest.stack = stand_in->stack;
+      q.oldest.python_stack = stand_in->python_stack;
+      if (q.oldest.submitter.tid == 0) q.oldest.submitter = stand_in->submitter;
     }
     q.starved = p.starved;
     q.starved_max_ns = p.starved_max_ns;
