@@ -28,6 +28,7 @@ enum CheckId : int {
   kLoopStall,   // detectors/loop_stall.h
   kWaits,       // detectors/waits.h: deadlock and hung-wait
   kThreadLeak,  // detectors/thread_leak.h: Python threads still running after shutdown began
+  kPoolStarvation,  // detectors/pool_starvation.h: tasks waiting in a saturated pool's queue
   kCheckCount
 };
 

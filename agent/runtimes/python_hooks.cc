@@ -20,6 +20,7 @@
 #include "agent/core/process_info.h"
 #include "agent/runtimes/cpython_api.h"
 #include "agent/runtimes/python_bridge.h"
+#include "agent/runtimes/python_pools.h"
 #include "agent/stacks/stack.h"
 #include "agent/base/text.h"
 #include "agent/base/thread_state.h"
@@ -80,6 +81,8 @@ std::vector<Record> split_records(const char* text, char record_separator, char 
   return records;
 }
 
+}  // namespace
+
 // Frames: function \x1f file \x1f line, separated by \x1e.
 std::vector<python::PyFrame> parse_frames(const char* text) {
   std::vector<python::PyFrame> frames;
@@ -92,6 +95,8 @@ std::vector<python::PyFrame> parse_frames(const char* text) {
   }
   return frames;
 }
+
+namespace {
 
 // The calling thread's Python stack without the machinery that called us: python_hooks.py's
 // own frames and the weakref.finalize call that runs them.
@@ -459,6 +464,7 @@ void install_now() {
   ready = ready && threshold != nullptr &&
           api.dict_set_item_string(globals, "_loopsan_hang_threshold_ms", threshold) == 0;
   if (threshold != nullptr) api.dec_ref(threshold);
+  ready = ready && python_pools::add_builtins(globals);
   if (ready) {
     PyObject* code = load_code();
     if (code != nullptr) {

@@ -12,6 +12,8 @@
 # - asyncio: when a loop starts and stops running on a thread (for blocking-call).
 # - threading: non-daemon threads still running when the interpreter shuts down, with where
 #   each was started -> thread-leak.
+# - concurrent.futures.thread: each ThreadPoolExecutor's tasks queued, taken and done, told to
+#   the pools' registry (python_pools.cc) -> pool-starvation, and the `pool` role.
 #
 # `_loopsan_hang_threshold_ms` and the builtins are put in its globals by python_hooks.cc.
 
@@ -19,6 +21,9 @@
 def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross_thread,
                      loop_on_pool, abandoned, type_modified, checked_method):
     import sys
+
+    # python_pools.cc's installer of python_pools.py (absent: no pool hooks).
+    pool_install = globals().get("_loopsan_pool_install")
 
     FIELD, RECORD, THREAD, PART = "\x1f", "\x1e", "\x1d", "\x1c"
 
@@ -716,6 +721,12 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
             callbacks.insert(0, callbacks.pop())
         Thread.start = loopsan_start
 
+    def patch_thread_pool(thread):
+        # ThreadPoolExecutor -> the pools' registry: python_pools.py, compiled only now (most
+        # programs never import concurrent.futures.thread).
+        if pool_install is not None:
+            pool_install(thread, clean, frames_text)
+
     patches = {
         "threading": patch_threading,
         "concurrent.futures._base": patch_concurrent_futures,
@@ -726,6 +737,7 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
         "asyncio.queues": patch_asyncio_queues,
         "asyncio.locks": patch_asyncio_locks,
         "uvloop": patch_uvloop,
+        "concurrent.futures.thread": patch_thread_pool,
     }
 
     def apply(name, module):
@@ -784,3 +796,4 @@ _loopsan_install(_loopsan_report, _loopsan_loop_running, _loopsan_thread_leak,
 del _loopsan_install, _loopsan_report, _loopsan_loop_running, _loopsan_thread_leak
 del _loopsan_hang_threshold_ms, _loopsan_cross_thread, _loopsan_loop_on_pool
 del _loopsan_abandoned, _loopsan_type_modified, _loopsan_checked_method
+del _loopsan_pool_install
