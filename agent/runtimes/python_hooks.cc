@@ -413,18 +413,6 @@ PyObject* type_modified(PyObject*, PyObject* args) {
 MethodDef type_modified_def = {"_loopsan_type_modified", type_modified, kMethVarargs,
                                "loopsan: PyType_Modified (internal)"};
 
-// python_hooks.py's code object: loaded as the build compiled it when this interpreter's
-// bytecode is that version's, else compiled from the source.
-PyObject* load_code() {
-  if (api.magic_number() == kPythonHooksCode_magic) {
-    PyObject* code = api.marshal_loads(reinterpret_cast<const char*>(kPythonHooksCode),
-                                       static_cast<long>(kPythonHooksCode_size));
-    if (code != nullptr) return code;
-    api.err_clear();
-  }
-  return api.compile_string(kPythonHooksSource, "<loopsan>", kPyFileInput);
-}
-
 void install_now() {
   if (done.exchange(1) != 0) return;
   ReentryGuard guard;
@@ -466,7 +454,8 @@ void install_now() {
   if (threshold != nullptr) api.dec_ref(threshold);
   ready = ready && python_pools::add_builtins(globals);
   if (ready) {
-    PyObject* code = load_code();
+    PyObject* code = load_code(
+        {kPythonHooksSource, kPythonHooksCode, kPythonHooksCode_size, kPythonHooksCode_magic});
     if (code != nullptr) {
       PyObject* result = api.eval_code(code, globals, globals);
       ok = result != nullptr;
@@ -552,6 +541,16 @@ void register_now() {
       api.add_audit_hook(audit_hook, nullptr);
     }
   }
+}
+
+PyObject* load_code(const EmbeddedPython& python) {
+  if (api.magic_number() == python.magic) {
+    PyObject* code = api.marshal_loads(reinterpret_cast<const char*>(python.code),
+                                       static_cast<long>(python.code_size));
+    if (code != nullptr) return code;
+    api.err_clear();
+  }
+  return api.compile_string(python.source, "<loopsan>", kPyFileInput);
 }
 
 }  // namespace loopsan::python_hooks

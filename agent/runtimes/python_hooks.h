@@ -38,4 +38,16 @@ void register_now();
 // innermost first.
 std::vector<python::PyFrame> parse_frames(const char* text);
 
+// Python source embedded in the shim, and the code object the build compiled it to
+// (tools/cmake/marshal_python.py): an interpreter whose bytecode magic is the build's loads
+// that, any other compiles `source` (as "<loopsan>"). A new reference, or null with the
+// error set.
+struct EmbeddedPython {
+  const char* source;
+  const unsigned char* code;
+  unsigned long code_size;
+  long magic;
+};
+void* load_code(const EmbeddedPython& python);
+
 }  // namespace loopsan::python_hooks

@@ -14,6 +14,7 @@
 #include "agent/runtimes/cpython_api.h"
 #include "agent/runtimes/python_hooks.h"
 #include "agent/stacks/stack.h"
+#include "python_pools_code.h"    // kPythonPoolsCode, compiled from python_pools.py
 #include "python_pools_source.h"  // kPythonPoolsSource, generated from python_pools.py
 
 namespace loopsan::python_pools {
@@ -189,7 +190,8 @@ PyObject* pool_install(PyObject*, PyObject* args) {
   }
   if (ok) {
     ok = false;
-    PyObject* code = api.compile_string(kPythonPoolsSource, "<loopsan>", kPyFileInput);
+    PyObject* code = python_hooks::load_code(
+        {kPythonPoolsSource, kPythonPoolsCode, kPythonPoolsCode_size, kPythonPoolsCode_magic});
     if (code != nullptr) {
       PyObject* result = api.eval_code(code, globals, globals);
       ok = result != nullptr;
