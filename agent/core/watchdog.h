@@ -25,9 +25,10 @@ namespace loopsan::watchdog {
 
 // The periodic checks, by row of the table (watchdog.cc).
 enum CheckId : int {
-  kLoopStall,   // detectors/loop_stall.h
-  kWaits,       // detectors/waits.h: deadlock and hung-wait
-  kThreadLeak,  // detectors/thread_leak.h: Python threads still running after shutdown began
+  kLoopStall,      // detectors/loop_stall.h
+  kWaits,          // detectors/waits.h: deadlock and hung-wait
+  kThreadLeak,     // detectors/thread_leak.h: Python threads still running after shutdown began
+  kGilContention,  // detectors/gil_contention.h: Python pools' workers waiting for the GIL
   kCheckCount
 };
 
