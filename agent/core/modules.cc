@@ -5,10 +5,12 @@
 #include "agent/base/options.h"
 #include "agent/core/loop_tracker.h"
 #include "agent/core/module.h"
+#include "agent/core/pools.h"
 #include "agent/core/process_info.h"
 #include "agent/core/thread_registry.h"
 #include "agent/core/watchdog.h"
 #include "agent/detectors/loop_stall.h"
+#include "agent/detectors/pool_starvation.h"
 #include "agent/report/episodes.h"
 #include "agent/stacks/sampler.h"
 #include "agent/detectors/future_tracker.h"
@@ -85,6 +87,13 @@ const Module kTable[] = {
      .after_fork_child = loop_stall::reset_after_fork,
      .thread_exiting = loop_stall::thread_exiting,
      .loop_wait_ended = loop_stall::loop_waited},
+    {.name = "pools",
+     .after_fork_child =
+         [] {
+           pools::reset_after_fork();
+           pool_starvation::reset_after_fork();
+         },
+     .thread_exiting = pools::thread_exiting},
     {.name = "thread_leak",
      .after_fork_child = thread_leak::reset_after_fork,
      .after_exit = thread_leak::check_at_exit},

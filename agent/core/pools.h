@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/core/thread_registry.h"
 #include "agent/runtimes/python_bridge.h"
 #include "agent/stacks/depot.h"
 
@@ -31,10 +32,10 @@ struct WorkerView {
 };
 
 struct PoolView {
-  uintptr_t key = 0;     // the pool's identity (an executor's id(), a C API pointer)
+  uintptr_t key = 0;  // the pool's identity (an executor's id(), a C API pointer)
   PoolKind kind = PoolKind::kCApi;
-  std::string name;      // thread_name_prefix, the C API's name, "asio thread_pool"
-  int max_workers = 0;   // 0 when unknown
+  std::string name;     // thread_name_prefix, the C API's name, "asio thread_pool"
+  int max_workers = 0;  // 0 when unknown
   std::vector<WorkerView> workers;
 };
 
@@ -43,5 +44,66 @@ std::vector<PoolView> snapshot();
 
 // The pool `tid` works for, if any (the thread registry's `pool` role).
 bool is_worker(pid_t tid);
+
+}  // namespace loopsan::pools
+
+// ---------------------------------------------------------------------------------------------
+// What the front-ends tell the registry (python_pools.cc for ThreadPoolExecutors, shim/capi.cc
+// for the C API), and what pool-starvation reads from it. `key` is the pool's identity for the
+// front-end (a work queue's address, the C API's pointer); `task` a task's identity, 0 for a
+// FIFO queue whose tasks are not told apart (a ThreadPoolExecutor: its SimpleQueue hands them
+// out oldest first, so a worker that takes one takes the oldest).
+namespace loopsan::pools {
+
+// Where and how a task that will wait was submitted. Kept only for such tasks (the pool was
+// saturated when it came): the common path keeps a timestamp.
+struct Submission {
+  std::string task;                           // the submitted function
+  std::string via;                            // run_in_executor, to_thread, submit, map, C API
+  std::vector<python::PyFrame> python_stack;  // the submitting thread's, innermost first
+  StackId stack = 0;                          // the submitting thread's native stack
+  bool batch = false;    // Executor.map: a batch that queues by design, never starvation
+  ThreadInfo submitter;  // the thread that submitted it
+};
+
+void pool_created(uintptr_t key, PoolKind kind, const std::string& name, int max_workers);
+// The pool is gone (collected, destroyed): forget it.
+void pool_destroyed(uintptr_t key);
+
+// A task entered the queue of pool `key` at `now_ns`. True when it will wait: every worker is
+// busy or already promised to an older waiting task. The first such task wakes the watchdog.
+bool task_queued(uintptr_t key, uintptr_t task, int64_t now_ns);
+// The details of a task task_queued said will wait (for FIFO pools: the newest one).
+void task_submission(uintptr_t key, uintptr_t task, Submission submission);
+// A task left the queue without running (a cancelled ThreadPoolExecutor's queue drained).
+void task_dropped(uintptr_t key, uintptr_t task);
+// On the worker thread: it takes `task` from the queue and runs it now (`name` when known) /
+// it is done with it. The first call makes the thread a worker of the pool.
+void task_started(uintptr_t key, uintptr_t task, const std::string& name, int64_t now_ns);
+void task_finished(uintptr_t key, int64_t now_ns);
+
+// True on a thread that has run a task of some pool (cheap: a TLS read).
+bool current_is_worker();
+
+// pool-starvation's view of one pool with waiting tasks or starved ones not yet reported.
+struct QueueView {
+  PoolView pool;
+  int busy = 0;
+  int waiting = 0;        // tasks in the queue now (batch ones included)
+  int64_t oldest_ns = 0;  // when the oldest waiting non-batch task was queued (0: none)
+  Submission oldest;      // its submission, when kept
+  // Tasks that started after waiting at least the threshold since the last take_starved(),
+  // and the longest such wait with that task's submission.
+  int starved = 0;
+  int64_t starved_max_ns = 0;
+  Submission starved_worst;
+};
+// Every pool with waiting tasks or starved ones, at `threshold_ns`; resets the starved counts.
+// Returns false (and stops watching until the next saturated task_queued) when there is none.
+bool watch(int64_t threshold_ns, std::vector<QueueView>* out);
+
+// The module table's hooks (core/module.h).
+void thread_exiting();
+void reset_after_fork();
 
 }  // namespace loopsan::pools

@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include "agent/base/lock.h"
 #include "agent/core/loop_tracker.h"
+#include "agent/core/pools.h"
 #include "agent/base/sys.h"
 #include "agent/base/thread_state.h"
 
@@ -214,6 +215,8 @@ ThreadInfo current_thread_info() {
     info.role = ThreadRole::kLoop;
   } else if (info.tid == sys::getpid()) {
     info.role = ThreadRole::kMain;
+  } else if (pools::current_is_worker()) {
+    info.role = ThreadRole::kPool;
   }
   return info;
 }
@@ -229,7 +232,11 @@ std::vector<UnjoinedThread> running_unjoined() {
     u.handle = handle;
     u.name = r->name;
     // Its TLS block stays valid until it exits, which takes this lock.
-    if (r->state != nullptr && r->state->loop_flags != 0) u.role = ThreadRole::kLoop;
+    if (r->state != nullptr && r->state->loop_flags != 0) {
+      u.role = ThreadRole::kLoop;
+    } else if (pools::is_worker(r->tid)) {
+      u.role = ThreadRole::kPool;
+    }
     u.creator_tid = r->creator_tid;
     u.created_stack = r->created_stack;
     u.start_ms = r->start_ms;
@@ -249,6 +256,7 @@ std::vector<LiveThread> live_threads() {
     t.name = r->name;
     t.is_main = r->is_main;
     if (r->is_main) t.role = ThreadRole::kMain;
+    if (!r->is_main && pools::is_worker(r->tid)) t.role = ThreadRole::kPool;
     // Its TLS block stays valid until it exits, which takes this lock.
     if (r->state != nullptr && r->state->loop_flags != 0) {
       t.role = ThreadRole::kLoop;

@@ -14,7 +14,7 @@
 
 namespace loopsan {
 
-// kPool is part of the report schema; no detector assigns it yet.
+// kPool: a thread that has run a task of a thread pool (core/pools.h).
 enum class ThreadRole { kMain, kLoop, kPool, kOther };
 const char* role_name(ThreadRole role);
 

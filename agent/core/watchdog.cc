@@ -15,6 +15,7 @@
 #include "agent/core/helper_thread.h"
 #include "agent/detectors/gil_contention.h"
 #include "agent/detectors/loop_stall.h"
+#include "agent/detectors/pool_starvation.h"
 #include "agent/detectors/thread_leak.h"
 #include "agent/detectors/waits.h"
 #include "agent/interception/interception.h"
@@ -27,6 +28,9 @@ const Check kChecks[kCheckCount] = {
     {.name = "loop-stall", .period_ns = loop_stall::period_ns, .tick = loop_stall::tick},
     {.name = "waits", .period_ns = waits::period_ns, .tick = waits::tick},
     {.name = "thread-leak", .period_ns = thread_leak::period_ns, .tick = thread_leak::tick},
+    {.name = "pool-starvation",
+     .period_ns = pool_starvation::period_ns,
+     .tick = pool_starvation::tick},
     {.name = "gil-contention",
      .period_ns = gil_contention::period_ns,
      .tick = gil_contention::tick},

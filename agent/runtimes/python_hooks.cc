@@ -17,6 +17,7 @@
 #include "agent/core/process_info.h"
 #include "agent/runtimes/cpython_api.h"
 #include "agent/runtimes/python_bridge.h"
+#include "agent/runtimes/python_pools.h"
 #include "agent/stacks/stack.h"
 #include "agent/base/text.h"
 #include "agent/base/thread_state.h"
@@ -76,6 +77,8 @@ std::vector<Record> split_records(const char* text, char record_separator, char 
   return records;
 }
 
+}  // namespace
+
 // Frames: function \x1f file \x1f line, separated by \x1e.
 std::vector<python::PyFrame> parse_frames(const char* text) {
   std::vector<python::PyFrame> frames;
@@ -88,6 +91,8 @@ std::vector<python::PyFrame> parse_frames(const char* text) {
   }
   return frames;
 }
+
+namespace {
 
 // _loopsan_report(origin, type, what, throw_frames, when) -- called by python_hooks.py with
 // the GIL held.
@@ -214,7 +219,8 @@ void install_now() {
       api.dict_set_item_string(globals, "__name__", api.none) == 0 &&
       api.dict_set_item_string(globals, "_loopsan_report", fn) == 0 &&
       api.dict_set_item_string(globals, "_loopsan_loop_running", loop_fn) == 0 &&
-      api.dict_set_item_string(globals, "_loopsan_thread_leak", leak_fn) == 0) {
+      api.dict_set_item_string(globals, "_loopsan_thread_leak", leak_fn) == 0 &&
+      python_pools::add_builtins(globals)) {
     PyObject* code = api.compile_string(source.c_str(), "<loopsan>", kPyFileInput);
     if (code != nullptr) {
       PyObject* result = api.eval_code(code, globals, globals);

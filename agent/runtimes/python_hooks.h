@@ -20,6 +20,9 @@
 #pragma once
 
 #include <atomic>
+#include <vector>
+
+#include "agent/runtimes/python_bridge.h"
 
 namespace loopsan::python_hooks {
 
@@ -30,5 +33,9 @@ void init();
 // From events::runtime_checkpoint (the shim's sigaction/signal/pthread_create wrappers), while
 // init() has left events::g_runtime_waiting set: registers the hooks if this thread can.
 void register_now();
+
+// python_hooks.py's frames text (function \x1f file \x1f line, records separated by \x1e),
+// innermost first.
+std::vector<python::PyFrame> parse_frames(const char* text);
 
 }  // namespace loopsan::python_hooks
