@@ -158,11 +158,12 @@ int report(const gil_judge::Verdict& v) {
 void gil_waited(int64_t now_ns) {
   if (watching.load(std::memory_order_relaxed) || now_ns < tls_next_ask_ns) return;
   tls_next_ask_ns = now_ns + kAskEveryNs;
-  // Not from the agent's own work (the Python stack reader waits for the GIL too).
-  if (tls_state.guard != 0) return;
+  // A TLS read: this thread has run a pool's task. Not from the agent's own work (the Python
+  // stack reader waits for the GIL too). Called inside CPython's take_gil, which holds
+  // ceval.gil.mutex: nothing here may wait for a lock another Python thread could hold.
+  if (tls_state.guard != 0 || !pools::current_is_worker()) return;
   ErrnoSaver errno_saver;
   ReentryGuard guard;
-  if (!pools::is_worker(current_tid())) return;
   if (!watching.exchange(true, std::memory_order_acq_rel)) watchdog::wake(watchdog::kGilContention);
 }
 
