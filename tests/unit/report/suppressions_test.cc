@@ -41,19 +41,19 @@ BOOST_AUTO_TEST_CASE(bad_lines_are_reported_and_skipped) {
 BOOST_AUTO_TEST_CASE(rules_for_kinds_no_detector_emits_are_kept_with_a_warning) {
   std::vector<std::string> problems, warnings;
   auto rules = parse(
-      "pool-starvation:*pool*\n"
+      "cross-thread-call:*pool*\n"
       "*:*/vendor/*\n"
-      "gil-contention:worker\n"
+      "loop-on-pool-thread:worker\n"
       "uncaught-exception:main\n",
       problems, warnings);
   BOOST_TEST(problems.empty());
   BOOST_REQUIRE(rules.size() == 4u);
-  BOOST_TEST(rules[0].kind == "pool-starvation");
-  BOOST_TEST(rules[2].kind == "gil-contention");
+  BOOST_TEST(rules[0].kind == "cross-thread-call");
+  BOOST_TEST(rules[2].kind == "loop-on-pool-thread");
   BOOST_REQUIRE(warnings.size() == 2u);
   BOOST_TEST(warnings[0] ==
-             "line 1: no detector emits kind 'pool-starvation' yet; line 1 never matches");
-  BOOST_TEST(warnings[1].find("line 3: no detector emits kind 'gil-contention'") == 0u);
+             "line 1: no detector emits kind 'cross-thread-call' yet; line 1 never matches");
+  BOOST_TEST(warnings[1].find("line 3: no detector emits kind 'loop-on-pool-thread'") == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(every_kind_name_parses_back) {
@@ -63,7 +63,8 @@ BOOST_AUTO_TEST_CASE(every_kind_name_parses_back) {
   }
   BOOST_TEST((loopsan::kind_from_name("blocking-cal") == loopsan::Kind::kCount));
   BOOST_TEST(loopsan::kind_implemented(loopsan::Kind::kBlockingCall));
-  BOOST_TEST(!loopsan::kind_implemented(loopsan::Kind::kPoolStarvation));
+  BOOST_TEST(!loopsan::kind_implemented(loopsan::Kind::kCrossThreadCall));
+  BOOST_TEST(loopsan::kind_implemented(loopsan::Kind::kGilContention));
   BOOST_TEST(std::string(loopsan::kind_name(loopsan::Kind::kGilContention)) == "gil-contention");
 }
 
