@@ -441,6 +441,15 @@ void custom_future_failed(const void* future, const char* type, const char* what
 void custom_future_retrieved(const void* future);
 void custom_future_destroyed(const void* future);
 
+// --- Thread pools (C API) ----------------------------------------------------------------------
+// `pool` and `task` are the caller's identities (core/pools.h); task may be null for a FIFO queue.
+void pool_created(const void* pool, const char* name, int max_workers);
+void pool_destroyed(const void* pool);
+void pool_task_queued(const void* pool, const void* task);
+void pool_task_dropped(const void* pool, const void* task);
+void pool_task_started(const void* pool, const void* task);
+void pool_task_finished(const void* pool, const void* task);
+
 // std::set_terminate / std::get_terminate as the host sees them: loopsan's handler stays
 // installed and runs the host's. `caller` is get_terminate's return address: libstdc++'s own
 // std::terminate() must get loopsan's handler.

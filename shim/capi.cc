@@ -46,6 +46,30 @@ unsigned long long loopsan_findings_count(void) {
   return events::findings_count();
 }
 
+void loopsan_pool_created(const void* pool, const char* name, int max_workers) {
+  events::pool_created(pool, name, max_workers);
+}
+
+void loopsan_pool_destroyed(const void* pool) {
+  events::pool_destroyed(pool);
+}
+
+void loopsan_task_queued(const void* pool, const void* task) {
+  events::pool_task_queued(pool, task);
+}
+
+void loopsan_task_dropped(const void* pool, const void* task) {
+  events::pool_task_dropped(pool, task);
+}
+
+void loopsan_task_started(const void* pool, const void* task) {
+  events::pool_task_started(pool, task);
+}
+
+void loopsan_task_finished(const void* pool, const void* task) {
+  events::pool_task_finished(pool, task);
+}
+
 void loopsan_flush(void) {
   events::flush_report();
 }

@@ -22,6 +22,7 @@
 #include "agent/base/text.h"
 #include "agent/core/loop_tracker.h"
 #include "agent/core/module.h"
+#include "agent/core/pools.h"
 #include "agent/core/process_info.h"
 #include "agent/core/signal_handlers.h"
 #include "agent/core/thread_registry.h"
@@ -393,6 +394,54 @@ void future_result_created(void* result) {
 
 void future_result_destroying(void* result) {
   if (enabled()) future_tracker::result_destroying(result);
+}
+
+void pool_created(const void* pool, const char* name, int max_workers) {
+  if (!enabled() || pool == nullptr) return;
+  AgentScope scope;
+  pools::pool_created(reinterpret_cast<uintptr_t>(pool), pools::PoolKind::kCApi,
+                      name != nullptr ? name : "", max_workers > 0 ? max_workers : 0);
+}
+
+void pool_destroyed(const void* pool) {
+  if (!enabled()) return;
+  AgentScope scope;
+  pools::pool_destroyed(reinterpret_cast<uintptr_t>(pool));
+}
+
+void pool_task_queued(const void* pool, const void* task) {
+  if (!enabled()) return;
+  AgentScope scope;
+  uintptr_t key = reinterpret_cast<uintptr_t>(pool);
+  uintptr_t id = reinterpret_cast<uintptr_t>(task);
+  if (pools::task_queued(key, id, sys::monotonic_ns()) && pools::wants_submission(key)) {
+    // It will wait: where it was submitted (captured before any lock).
+    pools::Submission s;
+    s.via = "loopsan_task_queued";
+    s.stack = capture_stack();
+    s.python_stack = python::capture_stack();
+    s.submitter = registry::current_thread_info();
+    pools::task_submission(key, id, std::move(s));
+  }
+}
+
+void pool_task_dropped(const void* pool, const void* task) {
+  if (!enabled()) return;
+  AgentScope scope;
+  pools::task_dropped(reinterpret_cast<uintptr_t>(pool), reinterpret_cast<uintptr_t>(task));
+}
+
+void pool_task_started(const void* pool, const void* task) {
+  if (!enabled()) return;
+  AgentScope scope;
+  pools::task_started(reinterpret_cast<uintptr_t>(pool), reinterpret_cast<uintptr_t>(task), {},
+                      sys::monotonic_ns());
+}
+
+void pool_task_finished(const void* pool, const void*) {
+  if (!enabled()) return;
+  AgentScope scope;
+  pools::task_finished(reinterpret_cast<uintptr_t>(pool), sys::monotonic_ns());
 }
 
 void custom_future_created(const void* future) {

@@ -153,6 +153,15 @@ bool task_queued(uintptr_t key, uintptr_t task, int64_t now_ns) {
   return waits;
 }
 
+bool wants_submission(uintptr_t key) {
+  LockGuard g(lock);
+  Pool* p = find(key);
+  if (p == nullptr) return false;
+  int kept = 0;
+  for (const Waiting& w : p->queue) kept += w.submission != nullptr ? 1 : 0;
+  return kept < 8;
+}
+
 void task_submission(uintptr_t key, uintptr_t task, Submission submission) {
   LockGuard g(lock);
   Pool* p = find(key);
@@ -203,7 +212,9 @@ void task_started(uintptr_t key, uintptr_t task, const std::string& name, int64_
   Worker* w = worker_of(*p, tid);
   if (w == nullptr) {
     p->workers.push_back({.tid = tid,
-                          .python_ident = static_cast<unsigned long>(pthread_self()),
+                          .python_ident = p->kind == PoolKind::kPythonExecutor
+                                              ? static_cast<unsigned long>(pthread_self())
+                                              : 0,
                           .busy = false,
                           .busy_since_ns = 0,
                           .task = {}});

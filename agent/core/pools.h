@@ -73,6 +73,9 @@ void pool_destroyed(uintptr_t key);
 // A task entered the queue of pool `key` at `now_ns`. True when it will wait: every worker is
 // busy or already promised to an older waiting task. The first such task wakes the watchdog.
 bool task_queued(uintptr_t key, uintptr_t task, int64_t now_ns);
+// Whether a task that will wait should have its submission kept: while fewer than 8 waiting
+// tasks of the pool have one (a saturated stretch pays for a few stacks, not one per task).
+bool wants_submission(uintptr_t key);
 // The details of a task task_queued said will wait (for FIFO pools: the newest one).
 void task_submission(uintptr_t key, uintptr_t task, Submission submission);
 // A task left the queue without running (a cancelled ThreadPoolExecutor's queue drained).

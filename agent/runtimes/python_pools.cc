@@ -5,12 +5,16 @@
 #include <string>
 
 #include "agent/base/errno_saver.h"
+#include "agent/base/log.h"
+#include "agent/base/options.h"
 #include "agent/base/sys.h"
 #include "agent/base/thread_state.h"
 #include "agent/core/pools.h"
+#include "agent/core/process_info.h"
 #include "agent/runtimes/cpython_api.h"
 #include "agent/runtimes/python_hooks.h"
 #include "agent/stacks/stack.h"
+#include "python_pools_source.h"  // kPythonPoolsSource, generated from python_pools.py
 
 namespace loopsan::python_pools {
 namespace {
@@ -28,6 +32,7 @@ struct MethodDef {
 constexpr int kMethVarargs = 0x0001;
 constexpr int kMethO = 0x0008;
 constexpr int kMethFastcall = 0x0080;
+constexpr int kPyFileInput = 257;
 
 PyObject* none() {
   api.inc_ref(api.none);
@@ -136,17 +141,70 @@ MethodDef defs[] = {
     {"_loopsan_pool_started", reinterpret_cast<void*>(pool_started), kMethFastcall, nullptr},
 };
 
+// Sets `name` to a new builtin of `def` in `globals`.
+bool add_function(PyObject* globals, MethodDef* def) {
+  PyObject* fn = api.cfunction_new(def, nullptr, nullptr);
+  if (fn == nullptr) return false;
+  int rc = api.dict_set_item_string(globals, def->name, fn);
+  api.dec_ref(fn);
+  return rc == 0;
+}
+
+void clear_error() {
+  if (options().verbosity >= 1) {
+    log_line("installing the thread-pool hooks failed:");
+    api.err_print();
+  }
+  PyObject *t = nullptr, *v = nullptr, *tb = nullptr;
+  api.err_fetch(&t, &v, &tb);
+  if (t != nullptr) api.dec_ref(t);
+  if (v != nullptr) api.dec_ref(v);
+  if (tb != nullptr) api.dec_ref(tb);
+}
+
+// _loopsan_pool_install(thread_module, clean, frames_text): python_hooks.py saw
+// concurrent.futures.thread imported; runs python_pools.py on it, once per module.
+PyObject* pool_install(PyObject*, PyObject* args) {
+  PyObject* thread = nullptr;
+  PyObject* clean = nullptr;
+  PyObject* frames_text = nullptr;
+  if (!api.arg_parse_tuple(args, "OOO", &thread, &clean, &frames_text)) return nullptr;
+  ErrnoSaver errno_saver;
+  ReentryGuard guard;
+  bool ok = false;
+  PyObject* globals = api.dict_new();
+  if (globals != nullptr &&
+      api.dict_set_item_string(globals, "__builtins__", api.eval_get_builtins()) == 0 &&
+      api.dict_set_item_string(globals, "__name__", api.none) == 0 &&
+      api.dict_set_item_string(globals, "_loopsan_thread", thread) == 0 &&
+      api.dict_set_item_string(globals, "_loopsan_clean", clean) == 0 &&
+      api.dict_set_item_string(globals, "_loopsan_frames_text", frames_text) == 0) {
+    ok = true;
+    for (MethodDef& d : defs) ok = ok && add_function(globals, &d);
+  }
+  if (ok) {
+    ok = false;
+    PyObject* code = api.compile_string(kPythonPoolsSource, "<loopsan>", kPyFileInput);
+    if (code != nullptr) {
+      PyObject* result = api.eval_code(code, globals, globals);
+      ok = result != nullptr;
+      if (result != nullptr) api.dec_ref(result);
+      api.dec_ref(code);
+    }
+  }
+  if (!ok) clear_error();
+  if (globals != nullptr) api.dec_ref(globals);
+  process_info::set_hook("cpython.thread_pools", ok);
+  return none();
+}
+
+MethodDef install_def = {"_loopsan_pool_install", reinterpret_cast<void*>(pool_install),
+                         kMethVarargs, nullptr};
+
 }  // namespace
 
 bool add_builtins(void* globals) {
-  for (MethodDef& d : defs) {
-    PyObject* fn = api.cfunction_new(&d, nullptr, nullptr);
-    if (fn == nullptr) return false;
-    int rc = api.dict_set_item_string(globals, d.name, fn);
-    api.dec_ref(fn);
-    if (rc != 0) return false;
-  }
-  return true;
+  return add_function(globals, &install_def);
 }
 
 }  // namespace loopsan::python_pools

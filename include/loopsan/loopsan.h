@@ -45,6 +45,12 @@ LOOPSAN_DECL(void, loopsan_future_retrieved, (const void* future))
 LOOPSAN_DECL(void, loopsan_future_destroyed, (const void* future))
 LOOPSAN_DECL(unsigned long long, loopsan_findings_count, (void))
 LOOPSAN_DECL(void, loopsan_flush, (void))
+LOOPSAN_DECL(void, loopsan_pool_created, (const void* pool, const char* name, int max_workers))
+LOOPSAN_DECL(void, loopsan_pool_destroyed, (const void* pool))
+LOOPSAN_DECL(void, loopsan_task_queued, (const void* pool, const void* task))
+LOOPSAN_DECL(void, loopsan_task_dropped, (const void* pool, const void* task))
+LOOPSAN_DECL(void, loopsan_task_started, (const void* pool, const void* task))
+LOOPSAN_DECL(void, loopsan_task_finished, (const void* pool, const void* task))
 #undef LOOPSAN_DECL
 #else
 
@@ -109,6 +115,40 @@ static inline unsigned long long loopsan_findings_count(void) {
 static inline void loopsan_flush(void) {
   LOOPSAN__CALL(void, (void), "loopsan_flush")
   if (loopsan__typed) loopsan__typed();
+}
+
+/* Thread pools of your own (pool-starvation). `pool` is any address that identifies the pool
+ * while it lives, `task` one that identifies a task from queued() to started() (NULL when the
+ * queue is first-in first-out: a started task is then the oldest queued one).
+ * pool_created(): its name in reports and its number of workers (0: as many as have started
+ * tasks). task_queued(): on the submitting thread, as the task enters the queue; if every
+ * worker is busy, loopsan keeps that thread's stack. task_started()/task_finished(): on the
+ * worker, around running it (the first call makes the thread a worker of the pool).
+ * task_dropped(): it left the queue without running (cancelled). A task that waits
+ * starvation_threshold_ms in the queue is a `pool-starvation` finding. */
+static inline void loopsan_pool_created(const void* pool, const char* name, int max_workers) {
+  LOOPSAN__CALL(void, (const void*, const char*, int), "loopsan_pool_created")
+  if (loopsan__typed) loopsan__typed(pool, name, max_workers);
+}
+static inline void loopsan_pool_destroyed(const void* pool) {
+  LOOPSAN__CALL(void, (const void*), "loopsan_pool_destroyed")
+  if (loopsan__typed) loopsan__typed(pool);
+}
+static inline void loopsan_task_queued(const void* pool, const void* task) {
+  LOOPSAN__CALL(void, (const void*, const void*), "loopsan_task_queued")
+  if (loopsan__typed) loopsan__typed(pool, task);
+}
+static inline void loopsan_task_dropped(const void* pool, const void* task) {
+  LOOPSAN__CALL(void, (const void*, const void*), "loopsan_task_dropped")
+  if (loopsan__typed) loopsan__typed(pool, task);
+}
+static inline void loopsan_task_started(const void* pool, const void* task) {
+  LOOPSAN__CALL(void, (const void*, const void*), "loopsan_task_started")
+  if (loopsan__typed) loopsan__typed(pool, task);
+}
+static inline void loopsan_task_finished(const void* pool, const void* task) {
+  LOOPSAN__CALL(void, (const void*, const void*), "loopsan_task_finished")
+  if (loopsan__typed) loopsan__typed(pool, task);
 }
 
 #endif /* LOOPSAN_SHIM_BUILD */

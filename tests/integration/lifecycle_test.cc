@@ -249,7 +249,7 @@ BOOST_AUTO_TEST_CASE(malformed_or_missing_suppressions_warn_and_the_program_runs
   std::string dir = make_temp_dir();
   std::string file = dir + "/bad.supp";
   std::ofstream(file)
-      << "garbage line\nblocking-call:*second_site*\nnot-a-kind:x\ncross-thread-call:*\n";
+      << "garbage line\nblocking-call:*second_site*\nnot-a-kind:x\nloop-on-pool-thread:*\n";
   RunResult r =
       run({.argv = {victim("loop_victim"), "close-all"}, .options = "suppressions=" + file});
   BOOST_TEST(r.exit_code == 0, r.describe());
@@ -260,7 +260,7 @@ BOOST_AUTO_TEST_CASE(malformed_or_missing_suppressions_warn_and_the_program_runs
       r.err.find("', line 3: unknown finding kind 'not-a-kind'; skipped") != std::string::npos,
       r.err);
   BOOST_TEST(
-      r.err.find("', line 4: no detector emits kind 'cross-thread-call' yet") != std::string::npos,
+      r.err.find("', line 4: no detector emits kind 'loop-on-pool-thread' yet") != std::string::npos,
       r.err);
   // The good rule still applies.
   auto findings = r.findings("blocking-call");

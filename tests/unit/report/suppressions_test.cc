@@ -65,6 +65,7 @@ BOOST_AUTO_TEST_CASE(every_kind_name_parses_back) {
   BOOST_TEST(loopsan::kind_implemented(loopsan::Kind::kBlockingCall));
   BOOST_TEST(!loopsan::kind_implemented(loopsan::Kind::kCrossThreadCall));
   BOOST_TEST(loopsan::kind_implemented(loopsan::Kind::kGilContention));
+  BOOST_TEST(loopsan::kind_implemented(loopsan::Kind::kPoolStarvation));
   BOOST_TEST(std::string(loopsan::kind_name(loopsan::Kind::kGilContention)) == "gil-contention");
 }
 
