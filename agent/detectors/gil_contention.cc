@@ -1,5 +1,8 @@
 #include "agent/detectors/gil_contention.h"
 
+#include <sys/syscall.h>
+#include <time.h>
+
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -193,7 +196,12 @@ bool tick(int64_t now_ns) {
     }
     samples.push_back(std::move(pool));
   }
-  for (const gil_judge::Verdict& v : judge->feed(now_ns, samples)) {
+  timespec process{};
+  int64_t process_cpu_ns =
+      sys::call_with(SYS_clock_gettime, CLOCK_PROCESS_CPUTIME_ID, &process) == 0
+          ? int64_t{process.tv_sec} * 1000000000 + process.tv_nsec
+          : -1;
+  for (const gil_judge::Verdict& v : judge->feed(now_ns, process_cpu_ns, samples)) {
     if (v.what == gil_judge::Verdict::kReport) {
       if (!v.workers.empty()) judge->set_episode(v.pool, report(v));
     } else if (v.episode >= 0) {

@@ -34,8 +34,13 @@ Verdict Judge::verdict(uintptr_t key, const PoolState& state, Verdict::What what
   return v;
 }
 
-std::vector<Verdict> Judge::feed(int64_t now_ns, const std::vector<PoolSample>& pools) {
+std::vector<Verdict> Judge::feed(int64_t now_ns, int64_t process_cpu_ns,
+                                 const std::vector<PoolSample>& pools) {
   std::vector<Verdict> out;
+  // The whole process's CPU time since the previous feed (every known pool's interval).
+  int64_t process_ran =
+      process_cpu_ns >= 0 && process_cpu_ns_ >= 0 ? process_cpu_ns - process_cpu_ns_ : -1;
+  process_cpu_ns_ = process_cpu_ns;
   std::map<uintptr_t, PoolState> next;
   watching_ = false;
   for (const PoolSample& pool : pools) {
@@ -80,7 +85,8 @@ std::vector<Verdict> Judge::feed(int64_t now_ns, const std::vector<PoolSample>& 
     }
     bool contended =
         static_cast<int>(computed.size()) >= config_.min_workers &&
-        static_cast<double>(ran) >= config_.min_pool_cpu_share * static_cast<double>(interval) &&
+        (process_ran < 0 || static_cast<double>(ran) >=
+                                config_.min_process_cpu_share * static_cast<double>(process_ran)) &&
         static_cast<double>(waited) >= config_.min_ratio * static_cast<double>(waited + ran);
 
     if (contended) {

@@ -17,10 +17,12 @@
 //   ends and spent at least half of it running, waiting for the GIL or waiting for a CPU:
 //   code that wants the interpreter, not a worker sleeping or waiting for the network (which
 //   waits with the GIL released).
-// - The interval is *contended* when at least 2 workers computed, they ran at least a fifth of
-//   it together (the pool's own code keeps the interpreter busy: an I/O-bound pool whose
-//   workers wait for a GIL held by some other CPU-bound thread is not this bug, and a process
-//   pool would not help it), and their GIL wait ratio together is at least 30%. With k
+// - The interval is *contended* when at least 2 workers computed, they ran at least half of
+//   the process's CPU time over it together (the pool's own code keeps the interpreter busy:
+//   an I/O-bound pool whose workers wait for a GIL held by some other CPU-bound thread, the
+//   main thread, is not this bug, and a process pool would not help it; a share of the
+//   process's time, not of the interval, so that a loaded machine, which slows every thread
+//   alike, does not hide the bug), and their GIL wait ratio together is at least 30%. With k
 //   computing workers sharing one GIL, each waits (k-1)/k of its interpreter time on a quiet
 //   machine: 50% for 2, 67% for 3, 75% for 4; measured under load (above), 2 workers show
 //   as little as 38%. 30% keeps the 2-worker case, the rule's edge, above the threshold on a
@@ -45,7 +47,7 @@ struct Config {
   int min_workers = 2;
   double min_ratio = 0.3;
   double min_computing_share = 0.5;
-  double min_pool_cpu_share = 0.2;
+  double min_process_cpu_share = 0.5;
   int64_t min_duration_ns = 200000000;
   int quiet_intervals_to_end = 2;
 };
@@ -98,8 +100,11 @@ class Judge {
  public:
   explicit Judge(Config config = {}) : config_(config) {}
 
-  // The pools at `now_ns`. Pools absent from `pools` are gone: an open episode of theirs ends.
-  std::vector<Verdict> feed(int64_t now_ns, const std::vector<PoolSample>& pools);
+  // The pools at `now_ns`, when the process had used `process_cpu_ns` of CPU time so far (-1
+  // when unknown: that condition is then not checked). Pools absent from `pools` are gone: an
+  // open episode of theirs ends.
+  std::vector<Verdict> feed(int64_t now_ns, int64_t process_cpu_ns,
+                            const std::vector<PoolSample>& pools);
   // The caller's handle for the episode just reported about `pool` (episodes::begin).
   void set_episode(uintptr_t pool, int handle);
   // Whether there is anything to watch: a pool with `min_workers` busy, or an open episode.
@@ -129,6 +134,7 @@ class Judge {
   static Verdict verdict(uintptr_t key, const PoolState& state, Verdict::What what, int64_t end_ns);
 
   Config config_;
+  int64_t process_cpu_ns_ = -1;  // at the previous feed
   std::map<uintptr_t, PoolState> pools_;
   bool watching_ = false;
 };

@@ -24,15 +24,16 @@ struct Share {
   int64_t delay_ms = 0;
 };
 
-// A pool whose workers spend every interval as `shares` says, sampled `ticks` times; returns
-// every verdict, with the tick that gave it.
+// A pool whose workers spend every interval as `shares` says, sampled `ticks` times, while the
+// rest of the process (the main thread) runs `other_cpu_ms` per interval; returns every
+// verdict, with the tick that gave it.
 struct Run {
   std::vector<std::pair<int, Verdict>> verdicts;
   bool watching = false;
 };
 
 Run run_pool(Judge& judge, const std::vector<Share>& shares, int ticks, int first_tick = 0,
-             std::vector<WorkerSample>* totals = nullptr) {
+             std::vector<WorkerSample>* totals = nullptr, int64_t other_cpu_ms = 0) {
   std::vector<WorkerSample> own(shares.size());
   std::vector<WorkerSample>& workers = totals != nullptr ? *totals : own;
   workers.resize(shares.size());
@@ -54,7 +55,9 @@ Run run_pool(Judge& judge, const std::vector<Share>& shares, int ticks, int firs
       w.busy = shares[i].busy;
       pool.workers.push_back(w);
     }
-    for (Verdict& v : judge.feed(t * kTick, {pool})) run.verdicts.emplace_back(t, v);
+    int64_t process_cpu = t * other_cpu_ms * kMs;
+    for (const WorkerSample& w : workers) process_cpu += w.cpu_ns;
+    for (Verdict& v : judge.feed(t * kTick, process_cpu, {pool})) run.verdicts.emplace_back(t, v);
   }
   run.watching = judge.watching();
   return run;
@@ -91,6 +94,17 @@ BOOST_AUTO_TEST_CASE(a_loaded_machine_still_shows_two_workers) {
       5);
   BOOST_REQUIRE_EQUAL(r.verdicts.size(), 1u);
   BOOST_TEST(r.verdicts[0].second.gil_wait_ratio > 0.3);
+}
+
+BOOST_AUTO_TEST_CASE(a_heavily_loaded_machine_does_not_hide_it) {
+  Judge judge;
+  // Eight runnable threads for two cores: the workers hardly run, but what the process runs is
+  // theirs, and they wait for each other's GIL.
+  Run r = run_pool(
+      judge,
+      {{.gil_ms = 30, .cpu_ms = 8, .delay_ms = 60}, {.gil_ms = 28, .cpu_ms = 9, .delay_ms = 62}},
+      5);
+  BOOST_REQUIRE_EQUAL(r.verdicts.size(), 1u);
 }
 
 BOOST_AUTO_TEST_CASE(the_episode_ends_when_the_work_does) {
@@ -148,9 +162,11 @@ BOOST_AUTO_TEST_CASE(io_bound_workers_behind_a_cpu_bound_main_thread_are_not_rep
   Judge judge;
   // Each wake-up from a 5 ms sleep waits up to 5 ms for a GIL the main thread keeps: half the
   // time waiting for the GIL, but the pool itself hardly runs.
-  Run r = run_pool(
-      judge,
-      {{.gil_ms = 50, .cpu_ms = 2}, {.gil_ms = 48, .cpu_ms = 2}, {.gil_ms = 52, .cpu_ms = 1}}, 20);
+  Run r = run_pool(judge,
+                   {{.gil_ms = 50, .cpu_ms = 2, .delay_ms = 5},
+                    {.gil_ms = 48, .cpu_ms = 2, .delay_ms = 5},
+                    {.gil_ms = 52, .cpu_ms = 1, .delay_ms = 5}},
+                   20, 0, nullptr, 95);
   BOOST_TEST(r.verdicts.empty());
 }
 
@@ -166,7 +182,7 @@ BOOST_AUTO_TEST_CASE(a_pool_that_goes_away_ends_its_episode) {
   Run r = run_pool(judge, {{.gil_ms = 50, .cpu_ms = 50}, {.gil_ms = 50, .cpu_ms = 50}}, 4);
   BOOST_REQUIRE_EQUAL(r.verdicts.size(), 1u);
   judge.set_episode(7, 42);
-  std::vector<Verdict> gone = judge.feed(5 * kTick, {});
+  std::vector<Verdict> gone = judge.feed(5 * kTick, -1, {});
   BOOST_REQUIRE_EQUAL(gone.size(), 1u);
   BOOST_TEST(gone[0].what == Verdict::kEnded);
   BOOST_TEST(gone[0].episode == 42);
