@@ -38,6 +38,8 @@ struct Pool {
   int starved = 0;
   int64_t starved_max_ns = 0;
   Submission starved_worst;
+  // The newest submission whose stacks were kept: stands in for a waiting task that has none.
+  std::shared_ptr<Submission> last_with_stacks;
 };
 
 Lock lock;
@@ -90,6 +92,17 @@ void finish_locked(Pool& p, pid_t tid) {
   w->busy = false;
   w->task.clear();
   --p.busy;
+}
+
+// Thread `tid` is no worker of `p` any more.
+void leave_locked(Pool& p, pid_t tid) {
+  finish_locked(p, tid);
+  for (auto it = p.workers.begin(); it != p.workers.end(); ++it) {
+    if (it->tid == tid) {
+      p.workers.erase(it);
+      return;
+    }
+  }
 }
 
 }  // namespace
@@ -170,6 +183,9 @@ void task_submission(uintptr_t key, uintptr_t task, Submission submission) {
   for (auto it = p->queue.rbegin(); it != p->queue.rend(); ++it) {
     if (it->task == task) {
       it->submission = std::make_shared<Submission>(std::move(submission));
+      if (it->submission->stack != 0 || !it->submission->python_stack.empty()) {
+        p->last_with_stacks = it->submission;
+      }
       return;
     }
   }
@@ -196,15 +212,7 @@ void task_started(uintptr_t key, uintptr_t task, const std::string& name, int64_
   if (t_pool != key) {
     // A thread works for one pool at a time (a C API thread may move: leave the old one).
     if (t_pool != 0) {
-      if (Pool* old = find(t_pool)) {
-        finish_locked(*old, tid);
-        for (auto it = old->workers.begin(); it != old->workers.end(); ++it) {
-          if (it->tid == tid) {
-            old->workers.erase(it);
-            break;
-          }
-        }
-      }
+      if (Pool* old = find(t_pool)) leave_locked(*old, tid);
     }
     t_pool = key;
     t_worker = 1;
@@ -266,6 +274,15 @@ bool watch(int64_t threshold_ns, std::vector<QueueView>* out) {
       if (w.submission != nullptr) q.oldest = *w.submission;
       break;
     }
+    // Its stacks were not kept (8 waiting tasks had them when it came): those of the newest
+    // task of the same function that has them, most likely submitted from the same place.
+    const Submission* stand_in = p.last_with_stacks.get();
+    if (q.oldest_ns != 0 && q.oldest.stack == 0 && q.oldest.python_stack.empty() &&
+        stand_in != nullptr && stand_in->task == q.oldest.task) {
+      q.oldest.stack = stand_in->stack;
+      q.oldest.python_stack = stand_in->python_stack;
+      if (q.oldest.submitter.tid == 0) q.oldest.submitter = stand_in->submitter;
+    }
     q.starved = p.starved;
     q.starved_max_ns = p.starved_max_ns;
     q.starved_worst = std::move(p.starved_worst);
@@ -283,15 +300,7 @@ void thread_exiting() {
   if (t_pool == 0) return;
   pid_t tid = current_tid();
   LockGuard g(lock);
-  if (Pool* p = find(t_pool)) {
-    finish_locked(*p, tid);
-    for (auto it = p->workers.begin(); it != p->workers.end(); ++it) {
-      if (it->tid == tid) {
-        p->workers.erase(it);
-        break;
-      }
-    }
-  }
+  if (Pool* p = find(t_pool)) leave_locked(*p, tid);
   t_pool = 0;
 }
 

@@ -63,19 +63,24 @@ PyObject* pool_gone(PyObject*, PyObject* queue) {
   return none();
 }
 
-// _loopsan_pool_queued(queue): a task goes into the queue. Returns the queue itself (true) when
-// the task will wait, None otherwise: no int or bool to build on the per-task path.
-PyObject* pool_queued(PyObject*, PyObject* queue) {
+// _loopsan_pool_queued(queue, item): a task goes into the queue. Returns None when a worker
+// takes it at once; when it will wait, the queue itself if its stacks are wanted
+// (pools::wants_submission), else the item: no int or tuple to build on the per-task path.
+PyObject* pool_queued(PyObject*, PyObject* const* args, long nargs) {
+  if (nargs != 2) return none();
   ErrnoSaver errno_saver;
   ReentryGuard guard;
-  bool waits = pools::task_queued(key_of(queue), 0, sys::monotonic_ns());
-  PyObject* result = waits ? queue : api.none;
+  uintptr_t key = key_of(args[0]);
+  PyObject* result = api.none;
+  if (pools::task_queued(key, 0, sys::monotonic_ns())) {
+    result = pools::wants_submission(key) ? args[0] : args[1];
+  }
   api.inc_ref(result);
   return result;
 }
 
 // _loopsan_pool_waiting(queue, via, task, frames): the details of the task just queued, which
-// will wait; frames may be empty (python_hooks.py keeps the first few of a saturated stretch).
+// will wait; frames are empty when pool_queued did not want them.
 PyObject* pool_waiting(PyObject*, PyObject* args) {
   PyObject* queue = nullptr;
   const char* via = nullptr;
@@ -134,7 +139,7 @@ PyObject* pool_started(PyObject*, PyObject* const* args, long nargs) {
 MethodDef defs[] = {
     {"_loopsan_pool_new", reinterpret_cast<void*>(pool_new), kMethVarargs, nullptr},
     {"_loopsan_pool_gone", reinterpret_cast<void*>(pool_gone), kMethO, nullptr},
-    {"_loopsan_pool_queued", reinterpret_cast<void*>(pool_queued), kMethO, nullptr},
+    {"_loopsan_pool_queued", reinterpret_cast<void*>(pool_queued), kMethFastcall, nullptr},
     {"_loopsan_pool_waiting", reinterpret_cast<void*>(pool_waiting), kMethVarargs, nullptr},
     {"_loopsan_pool_dropped", reinterpret_cast<void*>(pool_dropped), kMethO, nullptr},
     {"_loopsan_pool_idle", reinterpret_cast<void*>(pool_idle), kMethO, nullptr},

@@ -16,8 +16,9 @@ def _loopsan_patch_thread_pool(thread, clean, frames_text, new, gone, queued, wa
     # module with that one name replaced), so no method of the executor is wrapped and no
     # loopsan frame enters a traceback of the program. Per task: put() says a task is
     # queued, get() that a worker is idle, then busy. Only a task that will wait (the pool
-    # is saturated) costs more: how it was submitted, and for the first few of a saturated
-    # stretch, the submitting stack (which holds the submitting coroutine's frames).
+    # is saturated) costs more: how it was submitted, and while fewer than 8 of the pool's
+    # waiting tasks have them, the submitting stacks (which hold the submitting coroutine's
+    # frames).
     if getattr(thread, "_loopsan_patched", False):
         return
     import queue as queue_module
@@ -34,7 +35,6 @@ def _loopsan_patch_thread_pool(thread, clean, frames_text, new, gone, queued, wa
     map_code = getattr(map_code, "__code__", None)
     put_, get_, get_nowait_ = base_queue.put, base_queue.get, base_queue.get_nowait
     getframe = sys._getframe
-    details_per_stretch = 8
 
     def task_of(fn):
         # The function a task runs: through functools.partial and Context.run (to_thread).
@@ -84,11 +84,10 @@ def _loopsan_patch_thread_pool(thread, clean, frames_text, new, gone, queued, wa
         q._loopsan_pool = True
         weakref.finalize(executor, gone, q)
 
-    def note_waiting(q, item, frame):
+    def note_waiting(q, item, frame, details):
         via = submitted_via(frame)
         frames = ""
-        if via != "map" and q._loopsan_details < details_per_stretch:
-            q._loopsan_details += 1
+        if via != "map" and details:
             # Innermost first, from the submit() call on: the caller's lines.
             site = []
             while frame is not None and len(site) < 64:
@@ -99,12 +98,11 @@ def _loopsan_patch_thread_pool(thread, clean, frames_text, new, gone, queued, wa
         waiting(q, via, task_of(item.fn), frames)
 
     class SimpleQueue(base_queue):
-        __slots__ = ("_loopsan_known", "_loopsan_pool", "_loopsan_details")
+        __slots__ = ("_loopsan_known", "_loopsan_pool")
 
         def __init__(self, *args, **kwargs):
             self._loopsan_known = False
             self._loopsan_pool = False
-            self._loopsan_details = 0
 
         def put(self, item, block=True, timeout=None):
             if item is not None:
@@ -112,10 +110,11 @@ def _loopsan_patch_thread_pool(thread, clean, frames_text, new, gone, queued, wa
                     if not self._loopsan_known:
                         register(self, getframe(1))
                     if self._loopsan_pool:
-                        if queued(self) is None:
-                            self._loopsan_details = 0
-                        else:
-                            note_waiting(self, item, getframe(1))
+                        # None: a worker takes it now; else it will wait, and the stacks
+                        # are wanted when queued() answers with the queue itself.
+                        waits = queued(self, item)
+                        if waits is not None:
+                            note_waiting(self, item, getframe(1), waits is self)
                 except BaseException:
                     pass
             put_(self, item, block, timeout)

@@ -27,4 +27,20 @@ class AllowBlocking {
   AllowBlocking& operator=(const AllowBlocking&) = delete;
 };
 
+// A worker runs a pool's task for the lifetime of this object (loopsan_task_started/finished;
+// pool-starvation).
+class TaskScope {
+ public:
+  TaskScope(const void* pool, const void* task) : pool_(pool), task_(task) {
+    loopsan_task_started(pool, task);
+  }
+  ~TaskScope() { loopsan_task_finished(pool_, task_); }
+  TaskScope(const TaskScope&) = delete;
+  TaskScope& operator=(const TaskScope&) = delete;
+
+ private:
+  const void* pool_;
+  const void* task_;
+};
+
 }  // namespace loopsan

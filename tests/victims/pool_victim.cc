@@ -1,9 +1,9 @@
 // A hand-written C++ thread pool that tells loopsan about its queue through the C API
-// (loopsan_pool_created, loopsan_task_queued/started/finished).
+// (loopsan_pool_created, loopsan_task_queued, and loopsan::TaskScope for started/finished).
 //   starved: 2 workers, 6 report jobs of 1.5 s each submitted at once: four wait, the last two
 //            for 1.5 s -> pool-starvation naming submit_report_jobs and slow_report_job.
 //   sized:   the same jobs on a pool sized for them (6 workers): no task waits, no finding.
-#include "loopsan/loopsan.h"
+#include "loopsan/loopsan.hpp"
 
 #include <unistd.h>
 
@@ -52,10 +52,9 @@ class Pool {
         if (jobs_.empty()) return;
         job = std::move(jobs_.front());
         jobs_.pop_front();
-        loopsan_task_started(this, nullptr);
       }
+      loopsan::TaskScope running(this, nullptr);
       job();
-      loopsan_task_finished(this, nullptr);
     }
   }
 
