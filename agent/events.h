@@ -216,6 +216,36 @@ class BlockingScope {
   bool timed_ = false;
 };
 
+// --- The GIL (CPython) --------------------------------------------------------------------------
+
+// The GIL's condition variables (runtimes/gil_waits.h): `first` is ceval.gil.cond, and
+// switch_cond lies `span` bytes above it; `first` is 0 until a CPython whose layout is known is
+// seen, and then never changes. A condition wait on either is a wait for the GIL: the
+// condition wrappers test it on their fast path (one load, a subtraction and a compare) and
+// time those waits only.
+struct GilConds {
+  uintptr_t first;
+  uintptr_t span;
+};
+extern GilConds g_gil_conds;
+inline bool is_gil_cond(const void* cond) {
+  // Unarmed (0, 0), it matches only a null condition, which no caller passes.
+  return reinterpret_cast<uintptr_t>(cond) - g_gil_conds.first <= g_gil_conds.span;
+}
+// The calling thread waited for the GIL from `start_ns` (sys::monotonic_ns) until now.
+void gil_waited(int64_t start_ns);
+// Opened around the real call of a condition wait on the GIL.
+class GilWait {
+ public:
+  GilWait() : start_ns_(sys::monotonic_ns()) {}
+  ~GilWait() { gil_waited(start_ns_); }
+  GilWait(const GilWait&) = delete;
+  GilWait& operator=(const GilWait&) = delete;
+
+ private:
+  int64_t start_ns_;
+};
+
 // The rule for an I/O call on `fd` (asked on loop threads only): never on a non-blocking
 // descriptor, always on a blocking socket, by duration on anything else (files, pipes, ttys).
 BlockRule fd_rule_slow(int fd);

@@ -108,20 +108,31 @@ LOOPSAN_SEM_WRAPPER(sem_timedwait, false, (sem_t * sem, const timespec* abstime)
 LOOPSAN_SEM_WRAPPER(sem_clockwait, false, (sem_t * sem, clockid_t clock, const timespec* abstime),
                     (sem, clock, abstime))
 
-// A condition wait always waits: it is timed on a loop thread.
+// A condition wait always waits: it is timed on a loop thread. A wait on one of CPython's GIL
+// conditions is also timed on every thread, as that thread's wait for the GIL
+// (runtimes/gil_waits.h); the fast path pays one compare for it.
+#define LOOPSAN_COND_WATCHED(sym, args)                                                         \
+  if (!events::maybe_loop_thread()) return real args;                                           \
+  events::BlockingCall call = waited(#sym);                                                     \
+  call.caller = __builtin_return_address(0);                                                    \
+  events::BlockingScope scope(call);                                                            \
+  return real args;
 #define LOOPSAN_COND_WRAPPER(sym, params, args)                                                 \
   static LOOPSAN_SLOW_PATH int slow_##sym params {                                              \
     auto real = REAL(sym);                                                                      \
     if (real == nullptr) return ENOSYS;                                                         \
-    if (!events::maybe_loop_thread()) return real args;                                         \
-    events::BlockingCall call = waited(#sym);                                                   \
-    call.caller = __builtin_return_address(0);                                                  \
-    events::BlockingScope scope(call);                                                          \
-    return real args;                                                                           \
+    if (events::is_gil_cond(cond)) {                                                            \
+      events::GilWait gil;                                                                      \
+      LOOPSAN_COND_WATCHED(sym, args)                                                           \
+    }                                                                                           \
+    LOOPSAN_COND_WATCHED(sym, args)                                                             \
   }                                                                                             \
   LOOPSAN_EXPORT int sym params {                                                               \
     auto real = REAL_IF_RESOLVED(sym);                                                          \
-    if (__builtin_expect(real != nullptr && !events::maybe_loop_thread(), 1)) return real args; \
+    if (__builtin_expect(                                                                       \
+            real != nullptr && !events::maybe_loop_thread() && !events::is_gil_cond(cond), 1)) { \
+      return real args;                                                                         \
+    }                                                                                           \
     return slow_##sym args;                                                                     \
   }
 

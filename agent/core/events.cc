@@ -28,12 +28,14 @@
 #include "agent/core/thread_registry.h"
 #include "agent/detectors/blocking.h"
 #include "agent/detectors/future_tracker.h"
+#include "agent/detectors/gil_contention.h"
 #include "agent/detectors/uncaught.h"
 #include "agent/detectors/waits.h"
 #include "agent/report/fatal_signals.h"
 #include "agent/report/reporter.h"
 #include "agent/report/report_file.h"
 #include "agent/runtimes/cxx_exceptions.h"
+#include "agent/runtimes/gil_waits.h"
 #include "agent/runtimes/python_bridge.h"
 #include "agent/runtimes/python_hooks.h"
 #include "agent/stacks/sampler.h"
@@ -199,6 +201,18 @@ bool blocking_begin(const BlockingCall& call, BlockingState& state) {
 }
 
 std::atomic<int64_t> g_block_threshold_ns{100000000};
+
+// --- The GIL ----------------------------------------------------------------------------------
+
+GilConds g_gil_conds{0, 0};
+
+void gil_waited(int64_t start_ns) {
+  // No guard, no errno to keep on the common path: a clock read and a store to this thread's
+  // own counter, the wait itself having cost a futex round trip.
+  int64_t now = sys::monotonic_ns();
+  gil_waits::add(now - start_ns);
+  gil_contention::gil_waited(now);
+}
 
 void blocking_threshold_exceeded(BlockingState& state) {
   if (!active()) return;

@@ -14,6 +14,7 @@
 #include "agent/report/episodes.h"
 #include "agent/stacks/sampler.h"
 #include "agent/detectors/future_tracker.h"
+#include "agent/detectors/gil_contention.h"
 #include "agent/detectors/thread_leak.h"
 #include "agent/detectors/waits.h"
 #include "agent/detectors/deadlock.h"
@@ -29,6 +30,7 @@
 #include "agent/runtimes/cpython_api.h"
 #include "agent/detectors/blocking.h"
 #include "agent/runtimes/cxx_exceptions.h"
+#include "agent/runtimes/gil_waits.h"
 #include "agent/runtimes/node_api.h"
 #include "agent/runtimes/node_bridge.h"
 #include "agent/runtimes/python_hooks.h"
@@ -114,6 +116,15 @@ const Module kTable[] = {
            cpython::reset_after_fork();
            python_thread_dump::reset_after_fork();
          }},
+    // After "cpython": the GIL's address needs the C API table it resolves.
+    {.name = "gil_contention",
+     .init = [](const StartInfo&) { gil_waits::init(); },
+     .after_fork_child =
+         [] {
+           gil_waits::reset_after_fork();
+           gil_contention::reset_after_fork();
+         },
+     .thread_exiting = gil_waits::thread_exiting},
     {.name = "node",
      .init = [](const StartInfo&) { node_api::init(); },
      .after_fork_child = node::reset_after_fork,

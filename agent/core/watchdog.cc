@@ -13,6 +13,7 @@
 #include "agent/base/sys.h"
 #include "agent/base/thread_state.h"
 #include "agent/core/helper_thread.h"
+#include "agent/detectors/gil_contention.h"
 #include "agent/detectors/loop_stall.h"
 #include "agent/detectors/pool_starvation.h"
 #include "agent/detectors/thread_leak.h"
@@ -30,6 +31,9 @@ const Check kChecks[kCheckCount] = {
     {.name = "pool-starvation",
      .period_ns = pool_starvation::period_ns,
      .tick = pool_starvation::tick},
+    {.name = "gil-contention",
+     .period_ns = gil_contention::period_ns,
+     .tick = gil_contention::tick},
 };
 
 // Bumped by every wake(): the futex word the thread sleeps on.

@@ -25,10 +25,11 @@ namespace loopsan::watchdog {
 
 // The periodic checks, by row of the table (watchdog.cc).
 enum CheckId : int {
-  kLoopStall,   // detectors/loop_stall.h
-  kWaits,       // detectors/waits.h: deadlock and hung-wait
-  kThreadLeak,  // detectors/thread_leak.h: Python threads still running after shutdown began
+  kLoopStall,       // detectors/loop_stall.h
+  kWaits,           // detectors/waits.h: deadlock and hung-wait
+  kThreadLeak,      // detectors/thread_leak.h: Python threads still running after shutdown began
   kPoolStarvation,  // detectors/pool_starvation.h: tasks waiting in a saturated pool's queue
+  kGilContention,   // detectors/gil_contention.h: Python pools' workers waiting for the GIL
   kCheckCount
 };
 

@@ -164,6 +164,10 @@ namespace {
 // PyThreadState (Include/cpython/pystate.h), the same in 3.11.2 and 3.11.7. 3.12 moved the GIL
 // into the interpreter; 3.13 publishes its layout in _PyRuntime.debug_offsets.
 constexpr size_t kLastHolder = 368, kLocked = 376, kSwitchNumber = 384, kNativeThreadId = 160;
+// ceval.gil.cond and .switch_cond (struct _gil_runtime_state in 3.11's
+// Include/internal/pycore_gil.h: interval, last_holder, locked, switch_number, cond, mutex,
+// switch_cond, switch_mutex), checked with gdb on 3.11.7's libpython.
+constexpr size_t kGilCond = 392, kGilSwitchCond = 480;
 
 // _PyRuntime, when its 3.11 layout applies.
 const char* runtime_311() {
@@ -181,6 +185,14 @@ int64_t gil_switches() {
   if (runtime == nullptr) return -1;
   return static_cast<int64_t>(__atomic_load_n(
       reinterpret_cast<const unsigned long*>(runtime + kSwitchNumber), __ATOMIC_ACQUIRE));
+}
+
+bool gil_conds(uintptr_t* cond, uintptr_t* switch_cond) {
+  const char* runtime = runtime_311();
+  if (runtime == nullptr) return false;
+  *cond = reinterpret_cast<uintptr_t>(runtime + kGilCond);
+  *switch_cond = reinterpret_cast<uintptr_t>(runtime + kGilSwitchCond);
+  return true;
 }
 
 pid_t gil_holder() {

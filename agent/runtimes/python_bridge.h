@@ -54,6 +54,13 @@ pid_t gil_holder();
 // How many times the GIL has changed hands so far (ceval.gil.switch_number), -1 when unknown:
 // a holder that kept it over a stretch of time is one whose count did not move.
 int64_t gil_switches();
+// The addresses of the GIL's two condition variables, when this CPython's layout is one
+// loopsan knows (3.11): `cond`, where a thread waits to take the GIL (take_gil), and
+// `switch_cond`, where the thread that just dropped it on request waits until another took it
+// (drop_gil, FORCE_SWITCHING). A pthread_cond_wait/timedwait on either is time a thread spent
+// waiting for the GIL. False otherwise. Callable before the interpreter is initialised (the
+// addresses are static).
+bool gil_conds(uintptr_t* cond, uintptr_t* switch_cond);
 
 // The Python stack of the calling thread, innermost first. Empty when the thread runs no
 // Python code, the interpreter is not initialised or is finalizing, or python_stacks=0.

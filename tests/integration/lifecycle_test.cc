@@ -249,7 +249,7 @@ BOOST_AUTO_TEST_CASE(malformed_or_missing_suppressions_warn_and_the_program_runs
   std::string dir = make_temp_dir();
   std::string file = dir + "/bad.supp";
   std::ofstream(file)
-      << "garbage line\nblocking-call:*second_site*\nnot-a-kind:x\nloop-on-pool-thread:*\n";
+      << "garbage line\nblocking-call:*second_site*\nnot-a-kind:x\ngil-contention:*\n";
   RunResult r =
       run({.argv = {victim("loop_victim"), "close-all"}, .options = "suppressions=" + file});
   BOOST_TEST(r.exit_code == 0, r.describe());
@@ -259,9 +259,7 @@ BOOST_AUTO_TEST_CASE(malformed_or_missing_suppressions_warn_and_the_program_runs
   BOOST_TEST(
       r.err.find("', line 3: unknown finding kind 'not-a-kind'; skipped") != std::string::npos,
       r.err);
-  BOOST_TEST(
-      r.err.find("', line 4: no detector emits kind 'loop-on-pool-thread' yet") != std::string::npos,
-      r.err);
+  BOOST_TEST(r.err.find("', line 4:") == std::string::npos, r.err);  // a kind with a detector
   // The good rule still applies.
   auto findings = r.findings("blocking-call");
   BOOST_REQUIRE_MESSAGE(findings.size() == 1u, r.describe());
