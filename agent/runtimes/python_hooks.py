@@ -2,8 +2,9 @@
 # before the program's own code starts (the "cpython.run_*" audit events). `_loopsan_report`
 # is a builtin function provided by the shim.
 #
-# It must not change what the program does or prints: it only wraps methods, keeps no
-# reference to futures or exceptions, and swallows its own errors.
+# It must not change what the program does or prints: it only wraps methods (thread checks are
+# C method descriptors, with no frame in a traceback), keeps no reference to futures or
+# exceptions beyond weak ones, and swallows its own errors.
 #
 # - concurrent.futures.Future: a future that got an exception through set_exception() and was
 #   collected (or was still alive at exit) without result()/exception() having handed that
@@ -14,6 +15,9 @@
 #   each was started -> thread-leak.
 # - concurrent.futures.thread: each ThreadPoolExecutor's tasks queued, taken and done, told to
 #   the pools' registry (python_pools.cc) -> pool-starvation, and the `pool` role.
+# - asyncio across threads: methods that must run on their loop's thread, called from another
+#   -> cross-thread-call; a loop started on a pool worker -> loop-on-pool-thread; a
+#   run_coroutine_threadsafe future whose loop ended -> abandoned-future.
 #
 # `_loopsan_hang_threshold_ms` and the builtins are put in its globals by python_hooks.cc.
 
