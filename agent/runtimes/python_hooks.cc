@@ -463,18 +463,7 @@ void install_now() {
       api.dec_ref(code);
     }
   }
-  if (!ok) {
-    if (options().verbosity >= 1) {
-      log_line("installing the Python hooks failed:");
-      api.err_print();
-    }
-    // Clear our own error (err_print cleared it at verbosity >= 1).
-    PyObject *t2 = nullptr, *v2 = nullptr, *tb2 = nullptr;
-    api.err_fetch(&t2, &v2, &tb2);
-    if (t2 != nullptr) api.dec_ref(t2);
-    if (v2 != nullptr) api.dec_ref(v2);
-    if (tb2 != nullptr) api.dec_ref(tb2);
-  }
+  if (!ok) drop_error("the Python hooks");
   if (globals != nullptr) api.dec_ref(globals);
   for (Builtin& b : builtins) {
     if (b.fn != nullptr) api.dec_ref(b.fn);
@@ -541,6 +530,14 @@ void register_now() {
       api.add_audit_hook(audit_hook, nullptr);
     }
   }
+}
+
+void drop_error(const char* what) {
+  if (options().verbosity >= 1) {
+    log_line(cat("installing ", what, " failed:"));
+    api.err_print();
+  }
+  api.err_clear();  // err_print cleared it already at verbosity >= 1
 }
 
 PyObject* load_code(const EmbeddedPython& python) {

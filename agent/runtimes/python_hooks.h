@@ -50,4 +50,8 @@ struct EmbeddedPython {
 };
 void* load_code(const EmbeddedPython& python);
 
+// Installing `what` failed with a Python error set: says so at verbosity >= 1, then clears it
+// (the program never sees our errors).
+void drop_error(const char* what);
+
 }  // namespace loopsan::python_hooks

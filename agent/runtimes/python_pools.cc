@@ -156,18 +156,6 @@ bool add_function(PyObject* globals, MethodDef* def) {
   return rc == 0;
 }
 
-void clear_error() {
-  if (options().verbosity >= 1) {
-    log_line("installing the thread-pool hooks failed:");
-    api.err_print();
-  }
-  PyObject *t = nullptr, *v = nullptr, *tb = nullptr;
-  api.err_fetch(&t, &v, &tb);
-  if (t != nullptr) api.dec_ref(t);
-  if (v != nullptr) api.dec_ref(v);
-  if (tb != nullptr) api.dec_ref(tb);
-}
-
 // _loopsan_pool_install(thread_module, clean, frames_text): python_hooks.py saw
 // concurrent.futures.thread imported; runs python_pools.py on it, once per module.
 PyObject* pool_install(PyObject*, PyObject* args) {
@@ -199,7 +187,7 @@ PyObject* pool_install(PyObject*, PyObject* args) {
       api.dec_ref(code);
     }
   }
-  if (!ok) clear_error();
+  if (!ok) python_hooks::drop_error("the thread-pool hooks");
   if (globals != nullptr) api.dec_ref(globals);
   process_info::set_hook("cpython.thread_pools", ok);
   return none();
