@@ -91,6 +91,38 @@ BOOST_AUTO_TEST_CASE(cross_thread_calls_on_uvloop) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(uvloop_programs_get_the_pool_gil_and_abandoned_future_findings_too) {
+  // The same victims as the pools, gil and abandoned-future tests, run with uvloop's policy.
+  const std::string py = system_python();
+  auto under_uvloop = [&](std::vector<std::string> args, const std::string& options) {
+    std::vector<std::string> argv = {py, python_victim("with_uvloop.py")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run({.argv = argv, .options = options, .timeout_s = 120});
+  };
+  RunResult starved =
+      under_uvloop({python_victim("pool_starved_default.py")}, "starvation_threshold_ms=300");
+  BOOST_TEST(starved.exit_code == 0, starved.describe());
+  auto pool = starved.findings("pool-starvation");
+  BOOST_REQUIRE_MESSAGE(pool.size() == 1u, starved.describe());
+  BOOST_TEST(pool[0]["task"] == "blocking_io", pool[0].dump());
+  BOOST_TEST(has_frame(pool[0]["python_stack"], "async_wrapper"), pool[0].dump());
+
+  RunResult gil = under_uvloop({python_victim("gil_pool.py"), "executor"}, "");
+  BOOST_TEST(gil.exit_code == 0, gil.describe());
+  auto contention = gil.findings("gil-contention");
+  BOOST_REQUIRE_MESSAGE(contention.size() == 1u, gil.describe());
+  BOOST_TEST(contention[0]["pool"]["name"].get<std::string>().rfind("crunch", 0) == 0u,
+             contention[0].dump());
+  BOOST_TEST(has_frame(contention[0]["python_stack"], "cpu_bound"), contention[0].dump());
+
+  RunResult closed =
+      under_uvloop({python_victim("abandoned_future.py"), "closed"}, "hang_threshold_ms=60000");
+  BOOST_TEST(closed.exit_code == 0, closed.describe());
+  auto abandoned = closed.findings("abandoned-future");
+  BOOST_REQUIRE_MESSAGE(abandoned.size() == 1u, closed.describe());
+  BOOST_TEST(has_frame(abandoned[0]["created_python_stack"], "main"), abandoned[0].dump());
+}
+
 BOOST_AUTO_TEST_CASE(thread_safe_apis_give_no_cross_thread_finding) {
   for (const std::string& py : pythons()) {
     BOOST_TEST_CONTEXT(py) {
