@@ -40,7 +40,13 @@ struct Pool {
   Submission starved_worst;
   // The newest submission whose stacks were kept: stands in for a waiting task that has none.
   std::shared_ptr<Submission> last_with_stacks;
+  int kept = 0;  // waiting tasks whose submission kept its stacks (wants_submission, in O(1))
 };
+
+bool kept_stacks(const Waiting& w) {
+  return w.submission != nullptr &&
+         (w.submission->stack != 0 || !w.submission->python_stack.empty());
+}
 
 Lock lock;
 // A handful of pools in a process: a vector scanned under the lock. Leaked in a fork() child
@@ -170,9 +176,7 @@ bool wants_submission(uintptr_t key) {
   LockGuard g(lock);
   Pool* p = find(key);
   if (p == nullptr) return false;
-  int kept = 0;
-  for (const Waiting& w : p->queue) kept += w.submission != nullptr ? 1 : 0;
-  return kept < 8;
+  return p->kept < 8;
 }
 
 void task_submission(uintptr_t key, uintptr_t task, Submission submission) {
@@ -182,8 +186,10 @@ void task_submission(uintptr_t key, uintptr_t task, Submission submission) {
   // The newest entry of that task (a FIFO pool: the one just queued).
   for (auto it = p->queue.rbegin(); it != p->queue.rend(); ++it) {
     if (it->task == task) {
+      if (kept_stacks(*it)) --p->kept;
       it->submission = std::make_shared<Submission>(std::move(submission));
-      if (it->submission->stack != 0 || !it->submission->python_stack.empty()) {
+      if (kept_stacks(*it)) {
+        ++p->kept;
         p->last_with_stacks = it->submission;
       }
       return;
@@ -197,6 +203,7 @@ void task_dropped(uintptr_t key, uintptr_t task) {
   if (p == nullptr) return;
   for (auto it = p->queue.begin(); it != p->queue.end(); ++it) {
     if (it->task == task) {
+      if (kept_stacks(*it)) --p->kept;
       p->queue.erase(it);
       return;
     }
@@ -239,6 +246,7 @@ void task_started(uintptr_t key, uintptr_t task, const std::string& name, int64_
   if (it == p->queue.end()) return;  // queued before the pool was known
   int64_t waited = now_ns - it->queued_ns;
   bool batch = it->submission != nullptr && it->submission->batch;
+  if (kept_stacks(*it)) --p->kept;
   if (threshold > 0 && waited >= threshold && !batch) {
     ++p->starved;
     if (waited > p->starved_max_ns) {
@@ -316,6 +324,7 @@ void reset_after_fork() {
       p.workers.clear();
       p.busy = 0;
       p.queue.clear();
+      p.kept = 0;
       p.starved = 0;
     }
   }

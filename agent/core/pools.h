@@ -62,7 +62,8 @@ struct Submission {
   std::string via;                            // run_in_executor, to_thread, submit, map, C API
   std::vector<python::PyFrame> python_stack;  // the submitting thread's, innermost first
   StackId stack = 0;                          // the submitting thread's native stack
-  bool batch = false;    // Executor.map: a batch that queues by design, never starvation
+  bool batch = false;    // a batch that queues by design, never starvation: Executor.map, or a
+                         // run of submit() calls by one frame off any event loop
   ThreadInfo submitter;  // the thread that submitted it
 };
 

@@ -87,14 +87,20 @@ PyObject* pool_waiting(PyObject*, PyObject* args) {
   const char* via = nullptr;
   const char* task = nullptr;
   const char* frames = nullptr;
-  if (!api.arg_parse_tuple(args, "Osss", &queue, &via, &task, &frames)) return nullptr;
+  int same_site = 0;
+  if (!api.arg_parse_tuple(args, "Osss|i", &queue, &via, &task, &frames, &same_site)) {
+    return nullptr;
+  }
   ErrnoSaver errno_saver;
   ReentryGuard guard;
   pools::Submission s;
   s.task = task;
   s.via = via;
-  s.batch = strcmp(via, "map") == 0;
   s.submitter = registry::current_thread_info();
+  // A batch queues by design: Executor.map, or submit() called again and again by one frame
+  // (a loop or comprehension, then as_completed/wait), unless that frame runs on an event
+  // loop, whose coroutines all wait meanwhile.
+  s.batch = strcmp(via, "map") == 0 || (same_site != 0 && s.submitter.role != ThreadRole::kLoop);
   if (frames[0] != '\0') {
     s.python_stack = python_hooks::parse_frames(frames);
     s.stack = capture_stack();

@@ -84,7 +84,7 @@ def _loopsan_patch_thread_pool(thread, clean, frames_text, new, gone, queued, wa
         q._loopsan_pool = True
         weakref.finalize(executor, gone, q)
 
-    def note_waiting(q, item, frame, details):
+    def note_waiting(q, item, frame, details, same_site):
         via = submitted_via(frame)
         frames = ""
         if via != "map" and details:
@@ -95,14 +95,15 @@ def _loopsan_patch_thread_pool(thread, clean, frames_text, new, gone, queued, wa
                              frame.f_lineno))
                 frame = frame.f_back
             frames = frames_text(site)
-        waiting(q, via, task_of(item.fn), frames)
+        waiting(q, via, task_of(item.fn), frames, same_site)
 
     class SimpleQueue(base_queue):
-        __slots__ = ("_loopsan_known", "_loopsan_pool")
+        __slots__ = ("_loopsan_known", "_loopsan_pool", "_loopsan_site")
 
         def __init__(self, *args, **kwargs):
             self._loopsan_known = False
             self._loopsan_pool = False
+            self._loopsan_site = 0
 
         def put(self, item, block=True, timeout=None):
             if item is not None:
@@ -110,12 +111,18 @@ def _loopsan_patch_thread_pool(thread, clean, frames_text, new, gone, queued, wa
                     if not self._loopsan_known:
                         register(self, getframe(1))
                     if self._loopsan_pool:
+                        # The frame that called submit(): the same one as the task before
+                        # (a loop or comprehension of submit() calls) makes a batch, which
+                        # queues by design unless an event loop waits on it (pools.h).
+                        site = id(getframe(2))
+                        same_site = site == self._loopsan_site
+                        self._loopsan_site = site
                         # None: a worker takes it now; else it will wait, and the stacks
                         # are wanted when queued() answers with the queue itself.
                         waits = queued(self, item)
                         if waits is not None:
-                            note_waiting(self, item, getframe(1), waits is self)
-                except BaseException:
+                            note_waiting(self, item, getframe(1), waits is self, same_site)
+                except Exception:
                     pass
             put_(self, item, block, timeout)
 
@@ -127,7 +134,7 @@ def _loopsan_patch_thread_pool(thread, clean, frames_text, new, gone, queued, wa
                 try:
                     fn = item.fn
                     started(self, getattr(fn, "__qualname__", None) or task_of(fn))
-                except BaseException:
+                except Exception:
                     pass
             return item
 

@@ -1,7 +1,8 @@
 """The clean twin of pool_starved_default.py: the same blocking calls from as many coroutines,
 on an executor sized for them (loop.set_default_executor), so no call waits for a worker; and
 a batch through Executor.map on a small pool, whose tasks queue by design (map never counts as
-starvation). No finding."""
+starvation), and the same batch the way the concurrent.futures documentation's example does
+it: submit() in a comprehension, then as_completed(). No finding."""
 import asyncio
 import concurrent.futures
 import os
@@ -34,3 +35,6 @@ if __name__ == "__main__":
     # 40 jobs of 50 ms over 2 workers: the last waits about a second in the queue.
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         print(sum(pool.map(short_job, range(40))))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {pool.submit(short_job, n): n for n in range(40)}
+        print(sum(f.result() for f in concurrent.futures.as_completed(futures)))
