@@ -82,7 +82,9 @@ def _loopsan_patch_thread_pool(thread, clean, frames_text, new, gone, queued, wa
         name = executor._thread_name_prefix or f"ThreadPoolExecutor-{id(executor):x}"
         new(q, clean(str(name)), int(executor._max_workers))
         q._loopsan_pool = True
-        weakref.finalize(executor, gone, q)
+        # A weak reference with a callback, not weakref.finalize: finalize registers an atexit
+        # handler at its first use, which would reorder the program's own exit handlers.
+        q._loopsan_executor = weakref.ref(executor, lambda _, q=q: gone(q))
 
     def note_waiting(q, item, frame, details, same_site):
         via = submitted_via(frame)
@@ -98,7 +100,7 @@ def _loopsan_patch_thread_pool(thread, clean, frames_text, new, gone, queued, wa
         waiting(q, via, task_of(item.fn), frames, same_site)
 
     class SimpleQueue(base_queue):
-        __slots__ = ("_loopsan_known", "_loopsan_pool", "_loopsan_site")
+        __slots__ = ("_loopsan_known", "_loopsan_pool", "_loopsan_site", "_loopsan_executor")
 
         def __init__(self, *args, **kwargs):
             self._loopsan_known = False
