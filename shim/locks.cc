@@ -8,6 +8,8 @@
 #include <pthread.h>
 #include <semaphore.h>
 
+#include <optional>
+
 #include "shim/shim.h"
 
 // glibc's own entry points, which nothing interposes: used while dlsym is still resolving the
@@ -111,29 +113,25 @@ LOOPSAN_SEM_WRAPPER(sem_clockwait, false, (sem_t * sem, clockid_t clock, const t
 // A condition wait always waits: it is timed on a loop thread. A wait on one of CPython's GIL
 // conditions is also timed on every thread, as that thread's wait for the GIL
 // (runtimes/gil_waits.h); the fast path pays one compare for it.
-#define LOOPSAN_COND_WATCHED(sym, args)                                                         \
-  if (!events::maybe_loop_thread()) return real args;                                           \
-  events::BlockingCall call = waited(#sym);                                                     \
-  call.caller = __builtin_return_address(0);                                                    \
-  events::BlockingScope scope(call);                                                            \
-  return real args;
-#define LOOPSAN_COND_WRAPPER(sym, params, args)                                                 \
-  static LOOPSAN_SLOW_PATH int slow_##sym params {                                              \
-    auto real = REAL(sym);                                                                      \
-    if (real == nullptr) return ENOSYS;                                                         \
-    if (events::is_gil_cond(cond)) {                                                            \
-      events::GilWait gil;                                                                      \
-      LOOPSAN_COND_WATCHED(sym, args)                                                           \
-    }                                                                                           \
-    LOOPSAN_COND_WATCHED(sym, args)                                                             \
-  }                                                                                             \
-  LOOPSAN_EXPORT int sym params {                                                               \
-    auto real = REAL_IF_RESOLVED(sym);                                                          \
-    if (__builtin_expect(                                                                       \
+#define LOOPSAN_COND_WRAPPER(sym, params, args)                                                  \
+  static LOOPSAN_SLOW_PATH int slow_##sym params {                                               \
+    auto real = REAL(sym);                                                                       \
+    if (real == nullptr) return ENOSYS;                                                          \
+    std::optional<events::GilWait> gil;                                                          \
+    if (events::is_gil_cond(cond)) gil.emplace();                                                \
+    if (!events::maybe_loop_thread()) return real args;                                          \
+    events::BlockingCall call = waited(#sym);                                                    \
+    call.caller = __builtin_return_address(0);                                                   \
+    events::BlockingScope scope(call);                                                           \
+    return real args;                                                                            \
+  }                                                                                              \
+  LOOPSAN_EXPORT int sym params {                                                                \
+    auto real = REAL_IF_RESOLVED(sym);                                                           \
+    if (__builtin_expect(                                                                        \
             real != nullptr && !events::maybe_loop_thread() && !events::is_gil_cond(cond), 1)) { \
-      return real args;                                                                         \
-    }                                                                                           \
-    return slow_##sym args;                                                                     \
+      return real args;                                                                          \
+    }                                                                                            \
+    return slow_##sym args;                                                                      \
   }
 
 LOOPSAN_COND_WRAPPER(pthread_cond_wait, (pthread_cond_t * cond, pthread_mutex_t* mutex),
