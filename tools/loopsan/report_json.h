@@ -2,7 +2,10 @@
 // mistyped field reads as its fallback, never throws.
 #pragma once
 
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -14,8 +17,24 @@ inline std::string str(const nlohmann::json& j, const char* key, const std::stri
                                                                 : fallback;
 }
 
+// A JSON number as a long, clamped: a float out of range (2e127 in a hand-edited report, found
+// by tests/fuzz/report_fuzzer) must not be converted as is, which is undefined behaviour.
+inline long clamped_long(const nlohmann::json& v, long fallback = 0) {
+  constexpr long kMax = std::numeric_limits<long>::max();
+  if (v.is_number_integer()) {
+    if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(kMax)) return kMax;
+    return v.get<long>();
+  }
+  if (!v.is_number_float()) return fallback;
+  double d = v.get<double>();
+  if (std::isnan(d)) return fallback;
+  if (d >= 9.2e18) return kMax;
+  if (d <= -9.2e18) return std::numeric_limits<long>::min();
+  return static_cast<long>(d);
+}
+
 inline long num(const nlohmann::json& j, const char* key, long fallback = 0) {
-  return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].get<long>() : fallback;
+  return j.is_object() && j.contains(key) ? clamped_long(j[key], fallback) : fallback;
 }
 
 inline bool flag(const nlohmann::json& j, const char* key) {

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+
+#include "tools/loopsan/report_json.h"
 
 namespace loopsan::cli {
 
@@ -71,8 +74,8 @@ std::string string_field(const nlohmann::json& j, const char* key) {
 long repeats_of(const Report& r, const std::string& id) {
   if (!r.summary.is_object() || !r.summary.contains("repeats")) return 0;
   const auto& repeats = r.summary["repeats"];
-  if (!repeats.is_object() || !repeats.contains(id) || !repeats[id].is_number()) return 0;
-  return repeats[id].get<long>();
+  if (!repeats.is_object() || !repeats.contains(id)) return 0;
+  return std::max(0L, clamped_long(repeats[id]));
 }
 
 }  // namespace
@@ -90,10 +93,13 @@ std::vector<DistinctFinding> distinct_findings(const std::vector<Report>& report
     }
     for (const auto& f : r.findings) {
       std::string id = string_field(f, "id");
-      long count = 1 + repeats_of(r, id);
+      long repeats = repeats_of(r, id);
+      long count = repeats == std::numeric_limits<long>::max() ? repeats : 1 + repeats;
       auto it = id.empty() ? by_id.end() : by_id.find(id);
       if (it != by_id.end()) {
-        out[it->second].occurrences += count;
+        long& total = out[it->second].occurrences;
+        total = total > std::numeric_limits<long>::max() - count ? std::numeric_limits<long>::max()
+                                                                 : total + count;
         out[it->second].reports += 1;
         continue;
       }
