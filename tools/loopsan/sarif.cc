@@ -203,8 +203,9 @@ class Builder {
       std::string shown = name.empty() ? "??" : name;
       std::string text =
           shown +
-          (source.empty() ? " (" + basename_of(module) + "+" + str(frame, "offset") + ")"
-                          : " at " + source + ":" + std::to_string(line)) +
+          (!source.empty()  ? " at " + source + ":" + std::to_string(line)
+           : module.empty() ? " (unknown module)"
+                            : " (" + basename_of(module) + "+" + str(frame, "offset") + ")") +
           (inlined ? " (inlined)" : "");
       json loc = location(name, file, line, text);
       loc["properties"] = native_properties(frame);
