@@ -50,6 +50,8 @@ def main():
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 with open(path, "wb") as f:
                     f.write(got)
+                if os.path.exists(path + ".actual"):
+                    os.remove(path + ".actual")
                 continue
             try:
                 with open(path, "rb") as f:
