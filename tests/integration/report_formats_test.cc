@@ -2,6 +2,7 @@
 // (--suppressions) that a rerun under the shim reads back.
 #include <boost/test/unit_test.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -322,6 +323,29 @@ BOOST_AUTO_TEST_CASE(sarif_of_real_findings_is_valid_and_points_at_the_guilty_li
   }
   BOOST_TEST(handler_at >= 0, py_steps.dump(1));
   BOOST_TEST(builtin_at > handler_at, py_steps.dump(1));
+}
+
+BOOST_AUTO_TEST_CASE(sarif_of_hostile_recorded_reports_is_valid) {
+  // The golden reports (tests/golden/reports): quotes, control characters, invalid UTF-8, a
+  // 10,000-character name, bidirectional text, missing fields, frames that are not frames.
+  std::vector<std::string> argv = {cli_path(),       "report",        "--format",      "sarif",
+                                   "--no-symbolize", "--source-root", "/home/dev/proj"};
+  for (const auto& entry :
+       std::filesystem::directory_iterator(source_root() + "/tests/golden/reports")) {
+    argv.push_back(entry.path().string());
+  }
+  RunResult r = run({.argv = argv, .preload = false});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.describe());
+  json log = json::parse(r.out);  // throws on invalid JSON or UTF-8
+  auto problems = sarif_problems(log);
+  BOOST_TEST(problems.empty(), [&] {
+    std::string all;
+    for (const auto& p : problems) all += p + "\n";
+    return all;
+  }());
+  BOOST_TEST(log["runs"][0]["results"].size() >= 9u);  // distinct ids of the 7 files
+  // A kind this loopsan does not know still has a rule.
+  BOOST_TEST(result_of_kind(log, "future-kind") != nullptr);
 }
 
 BOOST_AUTO_TEST_CASE(suppressions_round_trip_blocking_call) {
