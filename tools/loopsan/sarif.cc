@@ -1,5 +1,6 @@
 #include "tools/loopsan/sarif.h"
 
+#include <filesystem>
 #include <map>
 
 #include "tools/loopsan/guilty_frame.h"
@@ -396,7 +397,14 @@ class Builder {
 }  // namespace
 
 void print_sarif(std::ostream& out, const std::vector<DistinctFinding>& findings,
-                 const SourceLocations& lines, const SarifOptions& options) {
+                 const SourceLocations& lines, const SarifOptions& given) {
+  SarifOptions options = given;
+  if (!options.source_root.empty()) {
+    // "--source-root ." is the usual spelling in CI: URIs need the absolute directory.
+    std::error_code ec;
+    std::filesystem::path root = std::filesystem::absolute(options.source_root, ec);
+    if (!ec) options.source_root = root.lexically_normal().string();
+  }
   std::vector<KindText> kinds = known_kinds();
   std::map<std::string, size_t> rule_index;
   std::map<std::string, std::string> levels;
