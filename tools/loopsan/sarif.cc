@@ -102,6 +102,19 @@ std::string percent_encode(const std::string& path) {
   return out;
 }
 
+// `value` printed with a two-space indent, as if nested `depth` spaces deep; `first`: the
+// first line too (an array element; an object member's value follows its key).
+std::string indented(const json& value, size_t depth, bool first) {
+  std::string text = value.dump(2, ' ', false, json::error_handler_t::replace);
+  std::string pad(depth, ' ');
+  std::string out = first ? pad : "";
+  for (char c : text) {
+    out += c;
+    if (c == '\n') out += pad;
+  }
+  return out;
+}
+
 class Builder {
  public:
   Builder(const SourceLocations& lines, const SarifOptions& options)
@@ -430,26 +443,30 @@ void print_sarif(std::ostream& out, const std::vector<DistinctFinding>& findings
   json rules = json::array();
   for (const KindText& k : kinds) rules.push_back(rule_json(k));
 
-  Builder builder(lines, options);
-  json results = json::array();
-  for (const auto& d : findings) results.push_back(builder.result(d, rule_index, levels));
-
-  json run = {{"tool",
-               {{"driver",
-                 {{"name", "loopsan"},
-                  {"version", LOOPSAN_VERSION},
-                  {"semanticVersion", LOOPSAN_VERSION},
-                  {"rules", rules}}}}}};
+  json tool = {{"driver",
+                {{"name", "loopsan"},
+                 {"version", LOOPSAN_VERSION},
+                 {"semanticVersion", LOOPSAN_VERSION},
+                 {"rules", rules}}}};
+  // The log as nlohmann would print it whole (keys sorted, two-space indent), written a result
+  // at a time: ten thousand findings' results held at once took 1.6 GB.
+  out << "{\n  \"$schema\": \"https://json.schemastore.org/sarif-2.1.0.json\",\n"
+      << "  \"runs\": [\n    {\n";
   if (!options.source_root.empty()) {
     std::string root = options.source_root;
     if (root.back() != '/') root += '/';
-    run["originalUriBaseIds"] = {{"%SRCROOT%", {{"uri", "file://" + percent_encode(root)}}}};
+    json bases = {{"%SRCROOT%", {{"uri", "file://" + percent_encode(root)}}}};
+    out << "      \"originalUriBaseIds\": " << indented(bases, 6, false) << ",\n";
   }
-  run["results"] = results;
-  json log = {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
-              {"version", "2.1.0"},
-              {"runs", json::array({run})}};
-  out << log.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+  out << "      \"results\": [";
+  Builder builder(lines, options);
+  for (size_t i = 0; i < findings.size(); ++i) {
+    out << (i == 0 ? "\n" : ",\n")
+        << indented(builder.result(findings[i], rule_index, levels), 8, true);
+  }
+  out << (findings.empty() ? "],\n" : "\n      ],\n");
+  out << "      \"tool\": " << indented(tool, 6, false) << "\n    }\n  ],\n"
+      << "  \"version\": \"2.1.0\"\n}\n";
 }
 
 }  // namespace loopsan::cli
