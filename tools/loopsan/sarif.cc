@@ -294,6 +294,11 @@ class Builder {
                           str(thread, "name") + "\" (" + str(thread, "role", "other") + ")";
 
     json primary = guilty_location(f, kGuiltyStacks, "");
+    // A thread leak's own stacks are the runtime's: the user's line is where it was created.
+    if (primary.is_null()) {
+      primary =
+          guilty_location(f, {"throw_python_stack", "created_python_stack", "created_stack"}, "");
+    }
     const char* main = main_stack(f);
     if (primary.is_null() && main != nullptr) {
       // No frame of the user's: where the finding happened, as the stack's innermost frame.
