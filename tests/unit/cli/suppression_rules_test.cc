@@ -90,6 +90,20 @@ BOOST_AUTO_TEST_CASE(native_rules_name_the_symbol_and_the_module) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(javascript_rules_skip_node_and_anonymous_frames) {
+  json f = {{"kind", "blocking-call"},
+            {"js_stack",
+             {{{"function", "readFileSync"}, {"script", "node:fs"}, {"line", 1}},
+              {{"function", ""}, {"script", "file:///srv/app/a.js"}, {"line", 2}},
+              {{"function", "handler"}, {"script", "file:///srv/app/b.js"}, {"line", 3}}}}};
+  loopsan::cli::SourceLocations lines;
+  BOOST_TEST(loopsan::cli::suppression_rule(f, lines) == "blocking-call@*/b.js:handler");
+  auto rule = parsed(f);
+  loopsan::Finding finding;
+  finding.js_stacks.push_back({"js_stack", {{"handler", "file:///srv/app/b.js", 3, 1}}});
+  BOOST_TEST(loopsan::suppressions::matches(rule, finding, {}));
+}
+
 BOOST_AUTO_TEST_CASE(without_a_frame_of_the_users_the_innermost_outside_loopsan) {
   json f = {{"kind", "blocking-call"},
             {"stack",
