@@ -38,6 +38,29 @@ bool glob(const std::string& pattern, const std::string& text) {
   return !text.empty() && fnmatch(pattern.c_str(), text.c_str(), 0) == 0;
 }
 
+// The first ':' not escaped by a backslash. A kind never holds a backslash, so for a
+// `kind:pattern` line this is its first colon, as it always was.
+size_t separator(const std::string& line) {
+  for (size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '\\') {
+      ++i;
+    } else if (line[i] == ':') {
+      return i;
+    }
+  }
+  return std::string::npos;
+}
+
+// A rule's function pattern and file glob against one frame's function and file (a native
+// frame's module matches by its path or its file name).
+bool frame_matches(const Rule& r, const std::string& function, const std::string& file,
+                   const std::string& module_name = {}) {
+  if (r.file.empty()) {
+    return glob(r.pattern, function) || glob(r.pattern, module_name.empty() ? file : module_name);
+  }
+  return glob(r.pattern, function) && (glob(r.file, file) || glob(r.file, module_name));
+}
+
 }  // namespace
 
 std::vector<Rule> parse(const std::string& text, std::vector<std::string>& problems,
@@ -53,12 +76,20 @@ std::vector<Rule> parse(const std::string& text, std::vector<std::string>& probl
     if (hash != std::string::npos) line.resize(hash);
     line = trim(line);
     if (line.empty()) continue;
-    size_t colon = line.find(':');
+    size_t colon = separator(line);
     if (colon == std::string::npos) {
       problems.push_back(cat("line ", number, ": '", line, "' is not kind:pattern; skipped"));
       continue;
     }
-    Rule r{trim(line.substr(0, colon)), trim(line.substr(colon + 1)), number};
+    Rule r{trim(line.substr(0, colon)), trim(line.substr(colon + 1)), number, {}};
+    if (size_t at = r.kind.find('@'); at != std::string::npos) {
+      r.file = trim(r.kind.substr(at + 1));
+      r.kind = trim(r.kind.substr(0, at));
+      if (r.file.empty()) {
+        problems.push_back(cat("line ", number, ": empty file glob after '@'; skipped"));
+        continue;
+      }
+    }
     Kind kind = r.kind == "*" ? Kind::kCount : kind_from_name(r.kind);
     if (r.kind != "*" && kind == Kind::kCount) {
       problems.push_back(cat("line ", number, ": unknown finding kind '", r.kind, "'; skipped"));
@@ -100,26 +131,30 @@ void init() {
   rules = parsed;
 }
 
+bool matches(const Rule& r, const Finding& finding, const NativeStacks& native) {
+  if (r.kind != "*" && r.kind != kind_name(finding.kind)) return false;
+  for (const auto& [name, frames] : native) {
+    for (const Frame& f : frames) {
+      if (frame_matches(r, f.function, f.module, module_basename(f.module))) return true;
+    }
+  }
+  for (const auto& [name, frames] : finding.python_stacks) {
+    for (const auto& f : frames) {
+      if (frame_matches(r, f.function, f.file)) return true;
+    }
+  }
+  for (const auto& [name, frames] : finding.js_stacks) {
+    for (const auto& f : frames) {
+      if (frame_matches(r, f.function, f.script)) return true;
+    }
+  }
+  return false;
+}
+
 bool suppressed(const Finding& finding, const NativeStacks& native) {
   if (rules == nullptr || rules->empty()) return false;
-  const std::string kind = kind_name(finding.kind);
   for (const Rule& r : *rules) {
-    if (r.kind != "*" && r.kind != kind) continue;
-    for (const auto& [name, frames] : native) {
-      for (const Frame& f : frames) {
-        if (glob(r.pattern, f.function) || glob(r.pattern, module_basename(f.module))) return true;
-      }
-    }
-    for (const auto& [name, frames] : finding.python_stacks) {
-      for (const auto& f : frames) {
-        if (glob(r.pattern, f.function) || glob(r.pattern, f.file)) return true;
-      }
-    }
-    for (const auto& [name, frames] : finding.js_stacks) {
-      for (const auto& f : frames) {
-        if (glob(r.pattern, f.function) || glob(r.pattern, f.script)) return true;
-      }
-    }
+    if (matches(r, finding, native)) return true;
   }
   return false;
 }

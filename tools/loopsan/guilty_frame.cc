@@ -10,22 +10,37 @@ using nlohmann::json;
 
 namespace {
 
-std::string script_frame(const json& frames, bool python) {
+bool script_frame(const json& frames, bool python, bool named, GuiltyFrame& out) {
+  int index = 0;
   for (const auto& frame : frames) {
     std::string file = str(frame, python ? "file" : "script");
-    if (python ? stdlib_python(file) : file.rfind("node:", 0) == 0) continue;
+    if ((python ? stdlib_python(file) : file.rfind("node:", 0) == 0) ||
+        (named && str(frame, "function").empty())) {
+      ++index;
+      continue;
+    }
     std::string where = basename_of(file);
     if (num(frame, "line", -1) > 0) where += ":" + std::to_string(num(frame, "line"));
     std::string function = str(frame, "function");
-    return (function.empty() ? "<anonymous>" : function) + " (" + where + ")";
+    out.frame = &frame;
+    out.index = index;
+    out.script = true;
+    out.function = function;
+    out.file = file;
+    out.line = num(frame, "line", 0);
+    out.text = (function.empty() ? "<anonymous>" : function) + " (" + where + ")";
+    return true;
   }
-  return {};
+  return false;
 }
 
-std::string native_frame(const json& frames, const SourceLocations& lines) {
+bool native_frame(const json& frames, const SourceLocations& lines, bool named, GuiltyFrame& out) {
+  int index = -1;
   for (const auto& frame : frames) {
+    ++index;
     std::string module = str(frame, "module");
     if (module.empty() || system_module(module)) continue;
+    if (named && str(frame, "function").empty()) continue;
     if (const auto* locs = lines.find(frame)) {
       // The innermost level that is the user's source, not a library header inlined there
       // (or, at -O0, called out of line); a frame that is all headers is not the user's.
@@ -34,32 +49,58 @@ std::string native_frame(const json& frames, const SourceLocations& lines) {
             library_internal(in.function, in.file, module)) {
           continue;
         }
-        return short_name(in.function) + " (" + basename_of(in.file) + ":" +
-               std::to_string(in.line) + ")";
+        out.frame = &frame;
+        out.index = index;
+        out.function = in.function;
+        out.file = in.file;
+        out.line = in.line;
+        out.text = short_name(in.function) + " (" + basename_of(in.file) + ":" +
+                   std::to_string(in.line) + ")";
+        return true;
       }
       continue;
     }
     std::string function = str(frame, "function", "??");
     if (library_internal(function, "", module)) continue;
-    return short_name(function) + " (" + basename_of(module) + ")";
+    out.frame = &frame;
+    out.index = index;
+    out.function = function;
+    // A report symbolized before (loopsan report --format json) has its lines already.
+    out.file = str(frame, "file");
+    out.line = out.file.empty() ? 0 : num(frame, "line", 0);
+    out.text = short_name(function) + " (" +
+               (out.line > 0 ? basename_of(out.file) + ":" + std::to_string(out.line)
+                             : basename_of(module)) +
+               ")";
+    return true;
   }
-  return {};
+  return false;
 }
 
 }  // namespace
 
+GuiltyFrame find_guilty_frame(const json& f, const SourceLocations& lines,
+                              std::initializer_list<const char*> keys, bool named) {
+  GuiltyFrame out;
+  if (!f.is_object()) return out;
+  for (const char* key : keys) {
+    if (!f.contains(key) || !f[key].is_array()) continue;
+    const json& frames = f[key];
+    std::string name = key;
+    bool python = name.find("python_stack") != std::string::npos;
+    bool js = name.find("js_stack") != std::string::npos;
+    bool found = python || js ? script_frame(frames, python, named, out)
+                              : native_frame(frames, lines, named, out);
+    if (found) {
+      out.stack = key;
+      return out;
+    }
+  }
+  return out;
+}
+
 std::string guilty_frame(const json& f, const SourceLocations& lines) {
-  for (const char* key : {"python_stack", "js_stack"}) {
-    if (!f.is_object() || !f.contains(key) || !f[key].is_array()) continue;
-    std::string found = script_frame(f[key], key[0] == 'p');
-    if (!found.empty()) return found;
-  }
-  for (const char* key : {"throw_stack", "stack", "sampled_stack"}) {
-    if (!f.is_object() || !f.contains(key) || !f[key].is_array()) continue;
-    std::string found = native_frame(f[key], lines);
-    if (!found.empty()) return found;
-  }
-  return {};
+  return find_guilty_frame(f, lines).text;
 }
 
 }  // namespace loopsan::cli

@@ -1,4 +1,4 @@
-// `loopsan report [--format text|json] [--error-exitcode N] FILE_OR_DIR...`
+// `loopsan report [--format text|json|sarif] [--suppressions] [--error-exitcode N] FILE_OR_DIR...`
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,8 +12,10 @@
 #include "tools/loopsan/guilty_frame.h"
 #include "tools/loopsan/report_json.h"
 #include "tools/loopsan/report_reader.h"
+#include "tools/loopsan/sarif.h"
 #include "tools/loopsan/source_locations.h"
 #include "tools/loopsan/stack_text.h"
+#include "tools/loopsan/suppression_rules.h"
 
 namespace loopsan::cli {
 namespace {
@@ -232,13 +234,18 @@ void print_json(std::ostream& out, const std::vector<DistinctFinding>& findings,
 }
 
 int usage(std::ostream& out, int status) {
-  out << "usage: loopsan report [--format text|json] [--full-stacks] [--no-symbolize]\n"
-         "                      [--debuginfo-path DIR[:DIR...]] [--error-exitcode N] "
-         "FILE_OR_DIR...\n"
+  out << "usage: loopsan report [--format text|json|sarif] [--suppressions] [--full-stacks]\n"
+         "                      [--no-symbolize] [--debuginfo-path DIR[:DIR...]]\n"
+         "                      [--source-root DIR] [--error-exitcode N] FILE_OR_DIR...\n"
          "  Reads loopsan report files (or the loopsan.*.jsonl files of directories), merges\n"
          "  findings with the same id and prints them.\n"
          "  --format text   sanitizer-style report for people (default)\n"
          "  --format json   one JSON object per distinct finding, with \"occurrences\"\n"
+         "  --format sarif  SARIF 2.1.0 for code scanning: a rule per kind, a result per\n"
+         "                  finding at the user's guilty line, its stacks as code flows\n"
+         "  --source-root DIR  SARIF: files under DIR by paths relative to it (%SRCROOT%)\n"
+         "  --suppressions  instead of the report, suppression rules (kind@file:function)\n"
+         "                  that silence exactly these findings, for suppressions=FILE\n"
          "  --full-stacks   every frame: the interpreter's too, native and Python apart\n"
          "  --no-symbolize  do not look up file:line and inlined functions (DWARF)\n"
          "  --debuginfo-path DIR[:DIR...]  look for separate debug files there first (laid\n"
@@ -253,6 +260,8 @@ int report_command(const std::vector<std::string>& args) {
   std::string format = "text";
   TextOptions options;
   int error_exitcode = 0;
+  bool suppressions = false;
+  SarifOptions sarif;
   std::vector<std::string> inputs;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -261,6 +270,12 @@ int report_command(const std::vector<std::string>& args) {
       format = args[++i];
     } else if (a.rfind("--format=", 0) == 0) {
       format = a.substr(9);
+    } else if (a == "--suppressions") {
+      suppressions = true;
+    } else if (a == "--source-root" && i + 1 < args.size()) {
+      sarif.source_root = args[++i];
+    } else if (a.rfind("--source-root=", 0) == 0) {
+      sarif.source_root = a.substr(14);
     } else if (a == "--full-stacks") {
       options.full_stacks = true;
     } else if (a == "--no-symbolize") {
@@ -282,8 +297,8 @@ int report_command(const std::vector<std::string>& args) {
       inputs.push_back(a);
     }
   }
-  if (format != "text" && format != "json") {
-    std::cerr << "loopsan report: unknown format '" << format << "' (text or json)\n";
+  if (format != "text" && format != "json" && format != "sarif") {
+    std::cerr << "loopsan report: unknown format '" << format << "' (text, json or sarif)\n";
     return 2;
   }
   if (inputs.empty()) return usage(std::cerr, 2);
@@ -311,7 +326,15 @@ int report_command(const std::vector<std::string>& args) {
     return 2;
   }
   std::vector<DistinctFinding> findings = distinct_findings(reports);
-  if (format == "json") {
+  if (suppressions || format == "sarif") {
+    SourceLocations lines(options.debuginfo_dirs);
+    if (options.symbolize) gather(findings, lines);
+    if (suppressions) {
+      print_suppressions(std::cout, findings, lines);
+    } else {
+      print_sarif(std::cout, findings, lines, sarif);
+    }
+  } else if (format == "json") {
     print_json(std::cout, findings, options);
   } else {
     print_text(std::cout, findings, reports, options);

@@ -7,6 +7,8 @@
 
 #include "tools/loopsan/report_json.h"
 
+#include "tools/loopsan/text_clean.h"
+
 namespace loopsan::cli {
 
 bool read_report(const std::string& path, Report& out, std::string& error) {
@@ -22,6 +24,11 @@ bool read_report(const std::string& path, Report& out, std::string& error) {
     ++number;
     if (line.empty()) continue;
     nlohmann::json record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (record.is_discarded()) {
+      // loopsan writes valid UTF-8 (U+FFFD for what is not), but a report may have passed
+      // through other hands: a stray byte costs that string, not the whole finding.
+      record = nlohmann::json::parse(valid_utf8(line), nullptr, /*allow_exceptions=*/false);
+    }
     std::string type = record.is_object() && record.contains("type") && record["type"].is_string()
                            ? record["type"].get<std::string>()
                            : "";

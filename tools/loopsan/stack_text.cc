@@ -171,8 +171,8 @@ bool can_merge_python(const json& f) {
   return false;
 }
 
-void print_merged_python_stack(std::ostream& out, const json& f, const SourceLocations& lines) {
-  out << "\n  Stack, Python and native (most recent call first; --full-stacks for all):\n";
+std::vector<MergedFrame> merged_python_stack(const json& f) {
+  std::vector<MergedFrame> out;
   const json& python = f["python_stack"];
   // CPython 3.11 reports mark the frame each eval-loop call began with ("entry"): the Python
   // frames then splice exactly, one run per _PyEval_EvalFrameDefault. Without the marks they
@@ -181,20 +181,11 @@ void print_merged_python_stack(std::ostream& out, const json& f, const SourceLoc
   bool exact = false;
   for (const auto& frame : python) exact |= flag(frame, "entry");
 
-  std::vector<StackLine> items;
-  int n = 0;
-  auto add = [&](const std::string& text, bool internal) {
-    items.push_back({"    #" + std::to_string(n++) + " " + text, internal});
-  };
-  if (f.contains("call") && f["call"].is_string()) {
-    add(f["call"].get<std::string>() + " (libc)", false);
-  }
-
   size_t next_python = 0;
   auto splice_python = [&] {
     while (next_python < python.size()) {
       const json& frame = python[next_python++];
-      add(python_frame_text(frame), false);
+      out.push_back({&frame, true});
       if (exact && flag(frame, "entry")) break;
     }
   };
@@ -208,21 +199,43 @@ void print_merged_python_stack(std::ostream& out, const json& f, const SourceLoc
       if (!exact) break;
       continue;
     }
-    std::string module = str(frame, "module");
-    if (interpreter_module(module)) {
+    if (interpreter_module(str(frame, "module"))) {
       // The innermost interpreter frame is the builtin the Python code called (time.sleep's
       // C function); the others are the interpreter's calling machinery.
       if (in_python || builtin_shown) continue;
       builtin_shown = true;
     }
+    out.push_back({&frame, false});
+  }
+  // Python frames the native stack did not reach (it is capped at a depth).
+  while (next_python < python.size()) splice_python();
+  return out;
+}
+
+void print_merged_python_stack(std::ostream& out, const json& f, const SourceLocations& lines) {
+  out << "\n  Stack, Python and native (most recent call first; --full-stacks for all):\n";
+  std::vector<StackLine> items;
+  int n = 0;
+  auto add = [&](const std::string& text, bool internal) {
+    items.push_back({"    #" + std::to_string(n++) + " " + text, internal});
+  };
+  if (f.contains("call") && f["call"].is_string()) {
+    add(f["call"].get<std::string>() + " (libc)", false);
+  }
+  for (const MergedFrame& m : merged_python_stack(f)) {
+    const json& frame = *m.frame;
+    if (m.python) {
+      add(python_frame_text(frame), false);
+      continue;
+    }
+    std::string function = str(frame, "function");
+    std::string module = str(frame, "module");
     const std::vector<SourceLocation>* locs = lines.find(frame);
     auto [file, line] = frame_source(frame, locs);
     std::string text = short_name(function.empty() ? "??" : function);
     if (!file.empty()) text += " " + file_line(file, line, false);
     add(text + " (" + basename_of(module) + ")", library_internal(function, file, module));
   }
-  // Python frames the native stack did not reach (it is capped at a depth).
-  while (next_python < python.size()) splice_python();
   print_lines(out, items, true);
 }
 

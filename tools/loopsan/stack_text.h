@@ -5,6 +5,7 @@
 
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -24,6 +25,16 @@ void print_js_stack(std::ostream& out, const nlohmann::json& frames);
 
 // True when a finding's native and Python stacks can print as one.
 bool can_merge_python(const nlohmann::json& finding);
+
+// One frame of a merged Python + native stack: a frame of "python_stack" or of "stack".
+struct MergedFrame {
+  const nlohmann::json* frame;
+  bool python;
+};
+
+// The frames print_merged_python_stack() prints, innermost first (without the blocking call's
+// own line), for a finding can_merge_python() accepts.
+std::vector<MergedFrame> merged_python_stack(const nlohmann::json& finding);
 
 // A Python finding's two stacks as one, the way py-spy --native shows them, top down: the
 // blocking call, the builtin's C function, then each run of Python frames where the

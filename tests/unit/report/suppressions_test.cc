@@ -68,4 +68,58 @@ BOOST_AUTO_TEST_CASE(every_kind_name_parses_back) {
   BOOST_TEST(std::string(loopsan::kind_name(loopsan::Kind::kGilContention)) == "gil-contention");
 }
 
+BOOST_AUTO_TEST_CASE(frame_rules_name_a_function_in_a_file) {
+  std::vector<std::string> problems, warnings;
+  auto rules = parse(
+      "blocking-call@*/app.py:run\n"
+      "*@server:handle(int)   # native: the module's file name\n"
+      "blocking-call@node\\:internal/*:*\n"
+      "blocking-call@:run\n"
+      "*:*/node_modules/@scope/*\n",
+      problems, warnings);
+  BOOST_REQUIRE(rules.size() == 4u);
+  BOOST_TEST(rules[0].kind == "blocking-call");
+  BOOST_TEST(rules[0].file == "*/app.py");
+  BOOST_TEST(rules[0].pattern == "run");
+  BOOST_TEST(rules[1].kind == "*");
+  BOOST_TEST(rules[1].file == "server");
+  BOOST_TEST(rules[1].pattern == "handle(int)");
+  BOOST_TEST(rules[2].file == "node\\:internal/*");  // the escaped colon is the file's
+  BOOST_TEST(rules[2].pattern == "*");
+  // An '@' after the colon is the pattern's, as it always was.
+  BOOST_TEST(rules[3].file.empty());
+  BOOST_TEST(rules[3].pattern == "*/node_modules/@scope/*");
+  BOOST_REQUIRE(problems.size() == 1u);
+  BOOST_TEST(problems[0] == "line 4: empty file glob after '@'; skipped");
+}
+
+BOOST_AUTO_TEST_CASE(a_frame_rule_needs_function_and_file_in_one_frame) {
+  using loopsan::suppressions::matches;
+  std::vector<std::string> problems, warnings;
+  auto rules = parse("blocking-call@*/app.py:run\nblocking-call@server:handle\nblocking-call:run\n",
+                     problems, warnings);
+  BOOST_REQUIRE(rules.size() == 3u);
+  loopsan::Finding in_app;
+  in_app.python_stacks.push_back(
+      {"python_stack", {{"run", "/src/app.py", 7, false}, {"main", "/src/jobs.py", 3, false}}});
+  loopsan::Finding in_jobs;
+  in_jobs.python_stacks.push_back(
+      {"python_stack", {{"run", "/src/jobs.py", 5, false}, {"main", "/src/app.py", 9, false}}});
+  loopsan::suppressions::NativeStacks none;
+  BOOST_TEST(matches(rules[0], in_app, none));
+  // `run` and app.py are both in this stack, but not in one frame.
+  BOOST_TEST(!matches(rules[0], in_jobs, none));
+  BOOST_TEST(matches(rules[2], in_jobs, none));  // the bare name is broader
+
+  loopsan::Frame handle{0x1000, "/opt/bin/server", 0x100, "", "handle"};
+  loopsan::Frame other{0x2000, "/usr/lib/libother.so", 0x200, "", "handle"};
+  loopsan::suppressions::NativeStacks in_server = {{"stack", {handle}}};
+  loopsan::suppressions::NativeStacks in_library = {{"stack", {other}}};
+  loopsan::Finding native;
+  BOOST_TEST(matches(rules[1], native, in_server));
+  BOOST_TEST(!matches(rules[1], native, in_library));
+  native.kind = loopsan::Kind::kLoopStall;
+  BOOST_TEST(!matches(rules[1], native, in_server));  // another kind
+}
+
 BOOST_AUTO_TEST_SUITE_END()
