@@ -50,8 +50,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const std::string path = "/proc/self/fd/" + std::to_string(fd);
   std::string out;
-  // Every format but json, whose output is checked below.
-  for (const char* format : {"text"}) report({"--no-symbolize", "--format", format}, path, out);
+  // Every output but json's, which is checked below.
+  for (const char* format : {"text", "sarif"}) {
+    report({"--no-symbolize", "--format", format}, path, out);
+  }
+  report({"--no-symbolize", "--suppressions"}, path, out);
   report({"--no-symbolize", "--format", "json"}, path, out);
   std::istringstream lines(out);
   for (std::string line; std::getline(lines, line);) {

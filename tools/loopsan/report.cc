@@ -16,6 +16,7 @@
 #include "tools/loopsan/source_locations.h"
 #include "tools/loopsan/stack_text.h"
 #include "tools/loopsan/suppression_rules.h"
+#include "tools/loopsan/text_clean.h"
 
 namespace loopsan::cli {
 namespace {
@@ -130,6 +131,21 @@ void print_threads(std::ostream& out, const json& f, const SourceLocations& line
   }
 }
 
+// A finding's strings as a terminal may show them (text_clean.h, terminal_safe). Module paths
+// stay as they are: they are the keys of the symbolized lines.
+json terminal_safe_strings(const json& v, const std::string& key = "") {
+  if (v.is_string()) return key == "module" ? v : json(terminal_safe(v.get<std::string>()));
+  if (v.is_array()) {
+    json out = json::array();
+    for (const json& item : v) out.push_back(terminal_safe_strings(item));
+    return out;
+  }
+  if (!v.is_object()) return v;
+  json out = json::object();
+  for (const auto& [k, item] : v.items()) out[terminal_safe(k)] = terminal_safe_strings(item, k);
+  return out;
+}
+
 void print_text(std::ostream& out, const std::vector<DistinctFinding>& findings,
                 const std::vector<Report>& reports, const TextOptions& options) {
   SourceLocations lines(options.debuginfo_dirs);
@@ -137,7 +153,7 @@ void print_text(std::ostream& out, const std::vector<DistinctFinding>& findings,
   bool full_stacks = options.full_stacks;
   std::map<std::string, long> by_kind;
   for (const auto& d : findings) {
-    const json& f = d.finding;
+    const json f = terminal_safe_strings(d.finding);
     std::string kind = str(f, "kind", "unknown");
     by_kind[kind] += 1;
     out << "==================================================================\n";
@@ -146,7 +162,7 @@ void print_text(std::ostream& out, const std::vector<DistinctFinding>& findings,
     if (!guilty.empty()) out << "  at " << guilty << "\n";
     const json thread = f.contains("thread") ? f["thread"] : json::object();
     out << "  thread " << num(thread, "tid") << " \"" << str(thread, "name") << "\" ("
-        << str(thread, "role", "other") << ") in " << d.process;
+        << str(thread, "role", "other") << ") in " << terminal_safe(d.process);
     if (f.contains("time_ms")) out << ", " << f["time_ms"].dump() << " ms after start";
     out << "\n";
     if (d.occurrences > 1 || d.reports > 1) {
@@ -176,7 +192,7 @@ void print_text(std::ostream& out, const std::vector<DistinctFinding>& findings,
     print_stacks(out, f, lines, full_stacks, "");
     print_samples(out, f, lines);
     print_threads(out, f, lines, full_stacks);
-    out << "\n  report: " << d.report_path << " (id " << str(f, "id") << ")\n";
+    out << "\n  report: " << terminal_safe(d.report_path) << " (id " << str(f, "id") << ")\n";
   }
   int crashed = 0;
   for (const auto& r : reports) {

@@ -1,5 +1,7 @@
 #include "tools/loopsan/text_clean.h"
 
+#include <cstdio>
+
 namespace loopsan::cli {
 
 namespace {
@@ -84,6 +86,52 @@ std::string truncate_utf8(const std::string& text, size_t max_bytes) {
   size_t cut = max_bytes;
   while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
   return text.substr(0, cut) + "…";
+}
+
+std::string terminal_safe(const std::string& text) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t n = utf8_length(text, i);
+    if (n == 0) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+      i += 1;
+    } else if (c == '\n') {
+      out += "\\n";
+      i += 1;
+    } else if (c == '\t') {
+      out += "\\t";
+      i += 1;
+    } else if (c == '\r') {
+      out += "\\r";
+      i += 1;
+    } else if (c < 0x20 || c == 0x7F) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+      i += 1;
+    } else if ((c == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0) ||
+               bidi_control(text, i)) {
+      // C1 controls (U+0080..U+009F: 0x9B is a CSI on some terminals) and bidi controls.
+      unsigned code = 0;
+      for (size_t k = 0; k < n; ++k) {
+        unsigned char b = static_cast<unsigned char>(text[i + k]);
+        code = k == 0 ? (b & (n == 2 ? 0x1F : n == 3 ? 0x0F : 0x07)) : (code << 6) | (b & 0x3F);
+      }
+      char buf[16];
+      snprintf(buf, sizeof buf, "\\u%04x", code);
+      out += buf;
+      i += n;
+    } else {
+      out.append(text, i, n);
+      i += n;
+    }
+  }
+  return out;
 }
 
 }  // namespace loopsan::cli

@@ -21,6 +21,13 @@ size_t utf8_char_length(const std::string& text, size_t i);
 // `text` with each byte of an invalid UTF-8 sequence replaced by U+FFFD, the rest untouched.
 std::string valid_utf8(const std::string& text);
 
+// `text` as a terminal may show it: control characters (newlines and ESC included, so that a
+// hostile exception message can neither fake a line of the report nor send escape sequences to
+// the reader's terminal), C1 controls and bidirectional controls written as escapes (`\n`,
+// `\x1b`, `\u202e`) and bytes of invalid UTF-8 as `\xHH`. Backslashes stay as they are: the
+// text is for people, not to be parsed back.
+std::string terminal_safe(const std::string& text);
+
 // The first `max_bytes` bytes of `text`, cut at a character boundary, with "…" when cut.
 std::string truncate_utf8(const std::string& text, size_t max_bytes);
 
