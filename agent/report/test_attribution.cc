@@ -26,9 +26,10 @@ constexpr int kIdsCap = 64;
 // The generation of the open test, 0 when none: read without the lock on every finding.
 std::atomic<uint64_t> open_generation{0};
 
-// Each written finding's excerpt block by finding-table slot, for its repeats. Written once per
-// distinct finding and never freed: bounded by the table's capacity.
-std::atomic<std::string*> blocks[finding_table::kCapacity];
+// Each written finding's excerpt block as a repeat shows it, by finding-table slot: written once
+// per distinct finding and never freed (bounded by the table's capacity), so that counting a
+// repeat in a test allocates nothing.
+std::atomic<std::string*> repeat_blocks[finding_table::kCapacity];
 
 struct IdCount {
   uint64_t id;
@@ -212,8 +213,8 @@ void finding_written(int slot, const OpenTest& ticket, Kind kind, uint64_t id, s
   if (ticket.generation != 0) count(ticket.generation, kind, id, cat(block, ")\n"));
   if (slot < 0) return;
   std::string* expected = nullptr;
-  auto* kept = new std::string(std::move(block));
-  if (!blocks[slot].compare_exchange_strong(expected, kept, std::memory_order_acq_rel)) {
+  auto* kept = new std::string(cat(block, ", a repeat of an earlier finding)\n"));
+  if (!repeat_blocks[slot].compare_exchange_strong(expected, kept, std::memory_order_acq_rel)) {
     delete kept;
   }
 }
@@ -225,15 +226,15 @@ void finding_repeated(int slot) {
   if (canonical < 0) canonical = slot;
   const finding_table::Entry& e = finding_table::entry(canonical);
   // Not written yet (its first occurrence is being reported on another thread), or suppressed.
-  const std::string* block = blocks[canonical].load(std::memory_order_acquire);
+  const std::string* block = repeat_blocks[canonical].load(std::memory_order_acquire);
   if (block == nullptr || e.suppressed.load(std::memory_order_relaxed)) return;
   count(generation, static_cast<Kind>(e.kind.load(std::memory_order_relaxed)),
-        e.id.load(std::memory_order_acquire), cat(*block, ", a repeat of an earlier finding)\n"));
+        e.id.load(std::memory_order_acquire), *block);
 }
 
 void reset_after_fork() {
   // The child's finding table starts empty: its slots will hold other findings.
-  for (auto& b : blocks) b.store(nullptr, std::memory_order_relaxed);
+  for (auto& b : repeat_blocks) b.store(nullptr, std::memory_order_relaxed);
   if (lock.reset_after_fork()) {
     // Torn by the fork: start the child with no test rather than read it.
     new (&record) Record();
