@@ -56,8 +56,29 @@ Lock lock;
 Record record;
 uint64_t last_generation = 0;
 
+// Set while this thread holds `lock`. A finding raised by code that interrupted it (a signal
+// handler's blocking call, a future destroyed there) skips the test instead of deadlocking.
+__thread int holding __attribute__((tls_model("initial-exec")));
+
+class Held {
+ public:
+  Held() {
+    holding = 1;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    lock.lock();
+  }
+  ~Held() {
+    lock.unlock();
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    holding = 0;
+  }
+  Held(const Held&) = delete;
+  Held& operator=(const Held&) = delete;
+};
+
 void count(uint64_t generation, Kind kind, uint64_t id, const std::string& text) {
-  LockGuard g(lock);
+  if (holding != 0) return;
+  Held g;
   Record& r = record;
   if (!r.open || r.generation != generation) return;
   ++r.findings;
@@ -124,7 +145,7 @@ size_t copy_out(char* buf, size_t size, const char* a, size_t a_len, const char*
 void begin(const char* name) {
   std::string line;
   {
-    LockGuard g(lock);
+    Held g;
     Record& r = record;
     if (r.open) line = close_locked();
     size_t n = name != nullptr ? strnlen(name, kNameCap - 1) : 0;
@@ -151,7 +172,7 @@ uint64_t end() {
   std::string line;
   uint64_t findings = 0;
   {
-    LockGuard g(lock);
+    Held g;
     if (!record.open) return 0;
     line = close_locked();
     findings = record.findings;
@@ -161,7 +182,7 @@ uint64_t end() {
 }
 
 size_t report(char* buf, size_t size) {
-  LockGuard g(lock);
+  Held g;
   char more[64];
   int more_len = 0;
   if (record.omitted != 0) {
@@ -172,7 +193,7 @@ size_t report(char* buf, size_t size) {
 }
 
 size_t kinds(char* buf, size_t size) {
-  LockGuard g(lock);
+  Held g;
   char text[static_cast<int>(Kind::kCount) * 40];
   size_t len = 0;
   for (int i = 0; i < record.kind_count; ++i) {
@@ -188,8 +209,8 @@ size_t kinds(char* buf, size_t size) {
 
 OpenTest open_test() {
   uint64_t generation = open_generation.load(std::memory_order_acquire);
-  if (generation == 0) return {};
-  LockGuard g(lock);
+  if (generation == 0 || holding != 0) return {};
+  Held g;
   if (!record.open || record.generation != generation) return {};
   return OpenTest{generation, record.name};
 }
