@@ -16,6 +16,8 @@ PACKAGES=(
   libuv1-dev libevent-dev libglib2.0-dev libboost-dev
   # libFuzzer, for the fuzz targets (tests/fuzz)
   clang libclang-rt-14-dev
+  # GoogleTest, for the gtest listener's consumer project (tests/consumer_harness)
+  libgtest-dev
 )
 
 install_deps() {
