@@ -32,6 +32,8 @@ int usage(std::ostream& out, int status) {
          "      run PROGRAM under loopsan and summarize the findings of its process tree\n"
          "  loopsan report [--format text|json] FILE_OR_DIR...\n"
          "      print reports for people (text) or tools (json)\n"
+         "  loopsan selftest [--verbose] [--json] [--only NAMES] [--require RUNTIMES] ...\n"
+         "      run the bundled canaries: which detectors are live on this machine\n"
          "  loopsan --version | --help\n"
          "\n"
          "Without the CLI: LD_PRELOAD="
@@ -55,6 +57,7 @@ int main(int argc, char** argv) {
   if (command == "--help" || command == "-h" || command == "help") return usage(std::cout, 0);
   if (command == "run") return loopsan::cli::run_command(rest);
   if (command == "report") return loopsan::cli::report_command(rest);
+  if (command == "selftest") return loopsan::cli::selftest_command(rest);
   std::cerr << "loopsan: unknown command '" << command << "'\n";
   return usage(std::cerr, 2);
 }
