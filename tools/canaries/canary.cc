@@ -1,4 +1,4 @@
-// loopsan-canary MODE: one small, known bug per native detector, for `loopsan selftest`.
+// loopsan-canary MODE [DEADLINE_MS]: one small, known bug per native detector, for `loopsan selftest`.
 // Each bug sits in a noinline function with a distinctive name (canary_*): the selftest looks
 // for it in the finding's stacks, so a detector that reports the wrong place is caught too.
 // Built -O1 -g and never stripped, like the programs users run under loopsan.
@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -32,7 +33,7 @@
 namespace {
 
 constexpr int kNoFinding = 3;
-constexpr int kDeadlineMs = 8000;
+int deadline_ms = 5000;  // argv[2]: how long a canary waits for its finding before giving up
 
 int64_t now_ms() {
   timespec ts;
@@ -73,7 +74,7 @@ void snapshot_hooks() {
 // For canaries stuck for good: a thread that ends the process once the finding is in.
 void end_when_reported() {
   std::thread([] {
-    int64_t deadline = now_ms() + kDeadlineMs;
+    int64_t deadline = now_ms() + deadline_ms;
     while (!reported() && now_ms() < deadline) nap_ms(10);
     leave(reported() ? 0 : kNoFinding);
   }).detach();
@@ -131,7 +132,7 @@ int blocking_call() {
 
 __attribute__((noinline)) uint64_t canary_stall_busy_on_loop() {
   uint64_t h = 1469598103934665603ull;
-  int64_t deadline = now_ms() + kDeadlineMs;
+  int64_t deadline = now_ms() + deadline_ms;
   while (!reported() && now_ms() < deadline) {
     for (int i = 0; i < 100000; ++i) h = (h ^ static_cast<uint64_t>(i)) * 1099511628211ull;
   }
@@ -287,7 +288,7 @@ class Pool {
 
 // Holds the only worker until loopsan has said that the next job starves.
 __attribute__((noinline)) void canary_starving_job() {
-  int64_t deadline = now_ms() + kDeadlineMs;
+  int64_t deadline = now_ms() + deadline_ms;
   while (!reported() && now_ms() < deadline) nap_ms(10);
 }
 
@@ -350,6 +351,7 @@ constexpr Mode kModes[] = {
 
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
+  if (argc > 2 && atoi(argv[2]) > 0) deadline_ms = atoi(argv[2]);
   for (const Mode& m : kModes) {
     if (mode == m.name) {
       int status = m.run();

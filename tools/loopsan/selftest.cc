@@ -641,8 +641,8 @@ int selftest_command(const std::vector<std::string>& args) {
   }
 
   if (!s.json) {
-    std::cout << "loopsan selftest: " << rows.size() << " canaries under " << shim << " (" << s.jobs
-              << " at a time)\n";
+    std::cout << "loopsan selftest: " << rows.size() << (rows.size() == 1 ? " canary" : " canaries")
+              << " under " << shim << " (" << s.jobs << " at a time)\n";
     if (options != kSelftestOptions) std::cout << "options: " << options << "\n";
     std::cout.flush();
   }
