@@ -1,6 +1,6 @@
-// loopsan-canary MODE [DEADLINE_MS]: one small, known bug per native detector, for `loopsan selftest`.
-// Each bug sits in a noinline function with a distinctive name (canary_*): the selftest looks
-// for it in the finding's stacks, so a detector that reports the wrong place is caught too.
+// loopsan-canary MODE [DEADLINE_MS]: one small, known bug per native detector, for `loopsan
+// selftest`. Each bug sits in a noinline function with a distinctive name (canary_*): the selftest
+// looks for it in the finding's stacks, so a detector that reports the wrong place is caught too.
 // Built -O1 -g and never stripped, like the programs users run under loopsan.
 //
 // A canary that would never end by itself (a deadlock, a hung wait) ends once loopsan has
@@ -33,6 +33,7 @@
 namespace {
 
 constexpr int kNoFinding = 3;
+constexpr int kStarvedOfCpu = 4;  // see loop_stall()
 int deadline_ms = 5000;  // argv[2]: how long a canary waits for its finding before giving up
 
 int64_t now_ms() {
@@ -130,12 +131,25 @@ int blocking_call() {
 
 // --- loop-stall ----------------------------------------------------------------------------
 
+int64_t thread_cpu_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t stall_wall_ms = 0;
+int64_t stall_cpu_ms = 0;
+
 __attribute__((noinline)) uint64_t canary_stall_busy_on_loop() {
   uint64_t h = 1469598103934665603ull;
-  int64_t deadline = now_ms() + deadline_ms;
+  int64_t start = now_ms();
+  int64_t cpu_start = thread_cpu_ms();
+  int64_t deadline = start + deadline_ms;
   while (!reported() && now_ms() < deadline) {
     for (int i = 0; i < 100000; ++i) h = (h ^ static_cast<uint64_t>(i)) * 1099511628211ull;
   }
+  stall_wall_ms = now_ms() - start;
+  stall_cpu_ms = thread_cpu_ms() - cpu_start;
   return h;
 }
 
@@ -143,7 +157,10 @@ int loop_stall() {
   Loop loop;
   volatile uint64_t sink = 0;
   loop.run({[] {}, [&] { sink = canary_stall_busy_on_loop(); }, [] {}});
-  return reported() ? 0 : kNoFinding;
+  if (reported()) return 0;
+  // loopsan does not judge a stall whose thread got under a tenth of a CPU (where a starved
+  // thread was preempted says nothing about the code): say so, rather than "no finding".
+  return stall_cpu_ms * 10 < stall_wall_ms ? kStarvedOfCpu : kNoFinding;
 }
 
 // --- unretrieved-exception -----------------------------------------------------------------

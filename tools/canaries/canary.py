@@ -146,17 +146,18 @@ def canary_call_soon_from_thread(loop, queue):
     loop.call_soon_threadsafe(queue.put_nowait, "done")  # wakes the loop the right way
 
 
-async def call_from_thread():
+async def call_from_thread(pool):
     loop = asyncio.get_running_loop()
     queue = asyncio.Queue()
     worker = threading.Thread(target=canary_call_soon_from_thread, args=(loop, queue))
-    await loop.run_in_executor(None, worker.start)  # Thread.start() waits: off the loop
+    await loop.run_in_executor(pool, worker.start)  # Thread.start() waits: off the loop
     await asyncio.wait_for(queue.get(), DEADLINE)
-    await loop.run_in_executor(None, worker.join)
+    await loop.run_in_executor(pool, worker.join)
 
 
 def cross_thread_call():
-    asyncio.run(call_from_thread())
+    with warmed_pool(1, "canary-starter") as pool:
+        asyncio.run(call_from_thread(pool))
 
 
 # --- abandoned-future: a coroutine handed to a loop that is then closed --------------------
@@ -194,9 +195,19 @@ async def canary_starve_pool(pool):
     await asyncio.gather(*futures)
 
 
+def warmed_pool(workers, name):
+    """A pool whose workers are already started: a submit from a coroutine that starts one
+    waits for the new thread in Thread.start(), on the loop, which a loaded machine can make
+    a blocking-call finding of its own (and any finding ends the canaries that wait for one)."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+    barrier = threading.Barrier(workers)
+    for f in [pool.submit(barrier.wait, DEADLINE) for _ in range(workers)]:
+        f.result()
+    return pool
+
+
 def pool_starvation():
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1,
-                                               thread_name_prefix="canary-pool") as pool:
+    with warmed_pool(1, "canary-pool") as pool:
         asyncio.run(canary_starve_pool(pool))
     if not reported():
         leave(NO_FINDING)
@@ -244,22 +255,23 @@ def clean():
     async def fails():
         raise RuntimeError("retrieved")
 
-    async def main():
+    async def main(pool):
         loop = asyncio.get_running_loop()
         try:
             await asyncio.create_task(fails())
         except RuntimeError:
             pass
         await asyncio.sleep(0.01)
-        await loop.run_in_executor(None, time.sleep, 0.01)
+        await loop.run_in_executor(pool, time.sleep, 0.01)
         queue = asyncio.Queue()
         worker = threading.Thread(
             target=lambda: loop.call_soon_threadsafe(queue.put_nowait, "item"))
-        await loop.run_in_executor(None, worker.start)
+        await loop.run_in_executor(pool, worker.start)
         await asyncio.wait_for(queue.get(), DEADLINE)
-        await loop.run_in_executor(None, worker.join)
+        await loop.run_in_executor(pool, worker.join)
 
-    asyncio.run(main())
+    with warmed_pool(2, "canary-clean") as pool:
+        asyncio.run(main(pool))
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         try:
             pool.submit(canary_pool_task_raises).result()

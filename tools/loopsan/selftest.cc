@@ -43,6 +43,10 @@ std::string canary_name(const Canary& c) {
 
 namespace {
 
+// A canary's exit status when it gave up without a finding because it hardly ran
+// (tools/canaries/canary.cc).
+constexpr int kCanaryStarvedOfCpu = 4;
+
 bool is_identifier_char(char ch) {
   return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
          ch == '_' || ch == '$';
@@ -197,6 +201,9 @@ Verdict judge(const Canary& c, const Ending& ending, const std::vector<Report>& 
   }
   if (of_kind.empty()) {
     v.why = "no finding";
+    if (ending.exit_status == kCanaryStarvedOfCpu) {
+      v.why += " (the canary got under a tenth of a CPU: the machine is overloaded)";
+    }
     std::string off_options = switched_off(c, reports);
     if (!off_options.empty()) v.why += " (" + off_options + ")";
     if (!others.empty()) {
