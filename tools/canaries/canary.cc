@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
@@ -233,8 +234,10 @@ int deadlock() {
 // --- thread-leak (reported at exit) --------------------------------------------------------
 
 int never_written[2];
+std::atomic<bool> about_to_park{false};
 
-void* parked_reader(void*) {
+void* canary_leaked_thread_reads(void*) {
+  about_to_park = true;
   char c;
   ssize_t n = read(never_written[0], &c, 1);
   return reinterpret_cast<void*>(n);
@@ -242,7 +245,8 @@ void* parked_reader(void*) {
 
 __attribute__((noinline)) void canary_leak_a_thread() {
   pthread_t t;
-  if (pipe2(never_written, O_CLOEXEC) != 0 || pthread_create(&t, nullptr, parked_reader, nullptr)) {
+  if (pipe2(never_written, O_CLOEXEC) != 0 ||
+      pthread_create(&t, nullptr, canary_leaked_thread_reads, nullptr) != 0) {
     _exit(92);
   }
   asm volatile("" ::: "memory");
@@ -250,7 +254,11 @@ __attribute__((noinline)) void canary_leak_a_thread() {
 
 int thread_leak() {
   canary_leak_a_thread();
-  nap_ms(20);  // let it park in read()
+  // Parked in read() before exit looks: a thread still starting has nothing of the program's
+  // own on its stack, and loopsan leaves such threads (a library's machinery) alone.
+  int64_t deadline = now_ms() + deadline_ms;
+  while (!about_to_park && now_ms() < deadline) nap_ms(1);
+  nap_ms(20);
   return 0;
 }
 

@@ -10,12 +10,16 @@
 
 namespace loopsan::cli {
 
-std::string shim_path() {
+std::string install_prefix() {
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   std::string exe = n > 0 ? std::string(self, static_cast<size_t>(n)) : "loopsan";
   std::string bin = exe.substr(0, exe.rfind('/'));
-  return bin + "/../lib/libloopsan.so";
+  return bin + "/..";
+}
+
+std::string shim_path() {
+  return install_prefix() + "/lib/libloopsan.so";
 }
 
 }  // namespace loopsan::cli

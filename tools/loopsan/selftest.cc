@@ -1,7 +1,6 @@
 // `loopsan selftest [--verbose] [--keep DIR] [--only NAMES] [--json] [--require RUNTIMES] ...`
 #include "tools/loopsan/selftest.h"
 
-#include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -41,17 +40,8 @@ std::string canary_name(const Canary& c) {
 
 namespace {
 
-// The prefix this program was installed in (or the build tree, laid out the same way).
-std::string prefix_dir() {
-  char self[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  std::string exe = n > 0 ? std::string(self, static_cast<size_t>(n)) : "./loopsan";
-  std::string bin = exe.substr(0, exe.rfind('/'));
-  return bin + "/..";
-}
-
 std::string under_prefix(const std::string& dir) {
-  return !dir.empty() && dir[0] == '/' ? dir : prefix_dir() + "/" + dir;
+  return !dir.empty() && dir[0] == '/' ? dir : install_prefix() + "/" + dir;
 }
 
 std::string clean_path(const std::string& path) {
