@@ -54,4 +54,26 @@ BOOST_AUTO_TEST_CASE(install_layout_and_find_package_consumer) {
   BOOST_TEST(cxx.out == "active=1 delta=0\n", cxx.describe());
 }
 
+// The installed CLI finds its canaries next to it (libexec/loopsan, share/loopsan/canaries) and
+// proves every detector live with the installed shim.
+BOOST_AUTO_TEST_CASE(installed_selftest_runs_the_installed_canaries) {
+  std::string prefix = make_temp_dir();
+  RunResult inst = run({.argv = {"cmake", "--install", LOOPSAN_TEST_BINARY_DIR, "--prefix", prefix},
+                        .preload = false});
+  BOOST_REQUIRE_MESSAGE(inst.exit_code == 0, inst.describe());
+  for (const char* p : {"libexec/loopsan/loopsan-canary", "share/loopsan/canaries/canary.py",
+                        "share/loopsan/canaries/canary.js"}) {
+    BOOST_TEST(fs::exists(prefix + "/" + p), p);
+  }
+  RunResult r = run({.argv = {prefix + "/bin/loopsan", "selftest", "--json"},
+                     .preload = false,
+                     .timeout_s = 120});
+  BOOST_TEST(r.exit_code == 0, r.describe());
+  nlohmann::json out = nlohmann::json::parse(r.out, nullptr, false);
+  BOOST_REQUIRE_MESSAGE(out.is_object(), r.describe());
+  BOOST_TEST(fs::equivalent(out["shim"].get<std::string>(), prefix + "/lib/libloopsan.so"));
+  BOOST_TEST(out["broken"] == 0, r.describe());
+  BOOST_TEST(out["live"].get<int>() >= 15, r.describe());  // node may be absent
+}
+
 BOOST_AUTO_TEST_SUITE_END()

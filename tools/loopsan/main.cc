@@ -10,12 +10,16 @@
 
 namespace loopsan::cli {
 
-std::string shim_path() {
+std::string install_prefix() {
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   std::string exe = n > 0 ? std::string(self, static_cast<size_t>(n)) : "loopsan";
   std::string bin = exe.substr(0, exe.rfind('/'));
-  return bin + "/../lib/libloopsan.so";
+  return bin + "/..";
+}
+
+std::string shim_path() {
+  return install_prefix() + "/lib/libloopsan.so";
 }
 
 }  // namespace loopsan::cli
@@ -33,6 +37,8 @@ int usage(std::ostream& out, int status) {
          "  loopsan report [--format text|json|sarif] [--suppressions] FILE_OR_DIR...\n"
          "      print reports for people (text), tools (json) or code scanning (sarif),\n"
          "      or suppression rules that silence their findings\n"
+         "  loopsan selftest [--verbose] [--json] [--only NAMES] [--require RUNTIMES] ...\n"
+         "      run the bundled canaries: which detectors are live on this machine\n"
          "  loopsan --version | --help\n"
          "\n"
          "Without the CLI: LD_PRELOAD="
@@ -56,6 +62,7 @@ int main(int argc, char** argv) {
   if (command == "--help" || command == "-h" || command == "help") return usage(std::cout, 0);
   if (command == "run") return loopsan::cli::run_command(rest);
   if (command == "report") return loopsan::cli::report_command(rest);
+  if (command == "selftest") return loopsan::cli::selftest_command(rest);
   std::cerr << "loopsan: unknown command '" << command << "'\n";
   return usage(std::cerr, 2);
 }

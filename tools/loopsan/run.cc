@@ -40,12 +40,6 @@ int usage(std::ostream& out, int status) {
   return status;
 }
 
-// Quotes a value for LOOPSAN_OPTIONS if it contains a separator.
-std::string option_value(const std::string& v) {
-  if (v.find_first_of(":, \t\n'\"") == std::string::npos) return v;
-  return v.find('\'') == std::string::npos ? "'" + v + "'" : "\"" + v + "\"";
-}
-
 std::string absolute(const std::string& path) {
   std::error_code ec;
   auto p = std::filesystem::absolute(path, ec);
@@ -109,6 +103,11 @@ void print_summary(const std::vector<Report>& reports) {
 }
 
 }  // namespace
+
+std::string option_value(const std::string& v) {
+  if (v.find_first_of(":, \t\n'\"") == std::string::npos) return v;
+  return v.find('\'') == std::string::npos ? "'" + v + "'" : "\"" + v + "\"";
+}
 
 int run_command(const std::vector<std::string>& args) {
   std::string report_dir;
