@@ -14,6 +14,8 @@ PACKAGES=(
   python3-uvloop
   # the library event loops of the loop_kinds tests (tests/victims/loops/)
   libuv1-dev libevent-dev libglib2.0-dev libboost-dev
+  # the HTML report's test opens the page in headless Chromium (tests/integration/html_report_test.py)
+  chromium chromium-driver python3-selenium
 )
 
 install_deps() {

@@ -10,6 +10,7 @@
 
 #include "tools/loopsan/commands.h"
 #include "tools/loopsan/guilty_frame.h"
+#include "tools/loopsan/html_report.h"
 #include "tools/loopsan/report_json.h"
 #include "tools/loopsan/report_reader.h"
 #include "tools/loopsan/source_locations.h"
@@ -239,6 +240,7 @@ int usage(std::ostream& out, int status) {
          "  findings with the same id and prints them.\n"
          "  --format text   sanitizer-style report for people (default)\n"
          "  --format json   one JSON object per distinct finding, with \"occurrences\"\n"
+         "  --format html   one self-contained page: timeline (timeline=1), findings, stacks\n"
          "  --full-stacks   every frame: the interpreter's too, native and Python apart\n"
          "  --no-symbolize  do not look up file:line and inlined functions (DWARF)\n"
          "  --debuginfo-path DIR[:DIR...]  look for separate debug files there first (laid\n"
@@ -282,8 +284,8 @@ int report_command(const std::vector<std::string>& args) {
       inputs.push_back(a);
     }
   }
-  if (format != "text" && format != "json") {
-    std::cerr << "loopsan report: unknown format '" << format << "' (text or json)\n";
+  if (format != "text" && format != "json" && format != "html") {
+    std::cerr << "loopsan report: unknown format '" << format << "' (text, json or html)\n";
     return 2;
   }
   if (inputs.empty()) return usage(std::cerr, 2);
@@ -313,6 +315,9 @@ int report_command(const std::vector<std::string>& args) {
   std::vector<DistinctFinding> findings = distinct_findings(reports);
   if (format == "json") {
     print_json(std::cout, findings, options);
+  } else if (format == "html") {
+    print_html(std::cout, findings, reports,
+               {options.symbolize, options.full_stacks, options.debuginfo_dirs});
   } else {
     print_text(std::cout, findings, reports, options);
   }
