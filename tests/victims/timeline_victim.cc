@@ -1,6 +1,6 @@
 // A run for the timeline (timeline=1) and the HTML report (tests/integration/html_report_test.py):
 // an epoll loop thread "ev-loop" that runs short callbacks, one that sleeps (refresh_cache: a
-// blocking call) and one that computes for 350 ms (crunch_numbers: a loop stall); and a pool
+// blocking call) and one that computes for 800 ms (crunch_numbers: a loop stall); and a pool
 // "workers" of one thread, announced through the C API, whose queue holds tasks while its worker
 // is busy (queue waits). Prints "done" at the end.
 #include <pthread.h>
@@ -41,7 +41,7 @@ __attribute__((noinline)) void refresh_cache() {
 }
 
 __attribute__((noinline)) void crunch_numbers() {
-  spin_for_ms(350);
+  spin_for_ms(800);
 }
 
 void loop_thread() {

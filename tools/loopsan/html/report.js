@@ -55,8 +55,9 @@
   markers.forEach(function (m) { tMax = Math.max(tMax, m.t); });
   runs.forEach(function (r) { if (r.duration_ms > 0) tMax = Math.max(tMax, r.duration_ms); });
   tMax *= 1.02;
+  var roleRank = function (role) { return role in ROLE_ORDER ? ROLE_ORDER[role] : 3; };
   var order = lanes.slice().sort(function (a, b) {
-    return a.run - b.run || (ROLE_ORDER[a.role] || 3) - (ROLE_ORDER[b.role] || 3) || a.tid - b.tid;
+    return a.run - b.run || roleRank(a.role) - roleRank(b.role) || a.tid - b.tid;
   });
   order.forEach(function (l, row) { l.row = row; });
 
@@ -142,6 +143,7 @@
 
   function draw() {
     ctx.clearRect(0, 0, cssW, cssH);
+    ctx.lineWidth = 1;
     ctx.font = "12px system-ui, sans-serif";
     ctx.textBaseline = "middle";
     // Axis.
@@ -158,7 +160,10 @@
       ctx.fillText(fmtMs(t), x + 3, AXIS_H / 2);
     }
     ctx.stroke();
-    // Lanes.
+    // Lanes: labels first, then every span of a kind in one path and one fill (a fill per
+    // rectangle is what makes a canvas slow), then the markers the same way.
+    var paths = {}, ticks = new Path2D(), exits = new Path2D(), bands = new Path2D();
+    var markerPaths = {}, selectedMarker = null;
     for (var r = 0; r < order.length; r++) {
       var l = order[r], y = yOf(r);
       if (r % 2 === 1) { ctx.fillStyle = "#fafbfc"; ctx.fillRect(LABEL_W, y, w, LANE_H); }
@@ -166,65 +171,91 @@
       ctx.fillRect(0, y + 2, 4, LANE_H - 4);
       ctx.fillStyle = "#1f2933";
       ctx.fillText(clipText(laneLabel(l), LABEL_W - 12), 8, y + LANE_H / 2);
-      ctx.save();
-      ctx.beginPath();
-      ctx.rect(LABEL_W, y, w, LANE_H);
-      ctx.clip();
       var lastX = {}, i0 = firstVisible(l);
       for (var i = i0; i < l.ev.length; i++) {
         var e = l.ev[i];
         if (e[1] > view.t1) break;
         if (e[1] + e[2] < view.t0) continue;
         var code = codes[e[0]], st = EVENT_STYLE[code];
-        var x0 = xOf(e[1]), x1 = xOf(e[1] + e[2]);
+        var x0 = Math.max(LABEL_W - 1, xOf(e[1])), x1 = Math.min(cssW, xOf(e[1] + e[2]));
         if (!st) {
-          // Instants (loop start, thread start and exit): a tick.
-          ctx.fillStyle = code === "exit" ? "#52606d" : "#9aa5b1";
-          ctx.fillRect(Math.round(x0), y + 2, 1.5, LANE_H - 4);
+          // Instants (loop start, thread start and exit) and codes this page does not know.
+          (code === "exit" ? exits : ticks).rect(Math.round(x0), y + 2, 1.5, LANE_H - 4);
           continue;
         }
         // Spans narrower than a pixel: one per pixel column and kind.
         var px = Math.floor(x0);
         if (x1 - x0 < 1 && lastX[code] === px) continue;
         lastX[code] = px;
-        ctx.fillStyle = st.color;
         var h = st.row === 0 ? LANE_H - 6 : (LANE_H - 6) / 2;
         var top = st.row === 0 ? y + 3 : y + 3 + (LANE_H - 6) / 2;
-        ctx.fillRect(x0, top, Math.max(1, x1 - x0), h);
+        (paths[code] || (paths[code] = new Path2D())).rect(x0, top, Math.max(1, x1 - x0), h);
       }
-      // Findings: stalls as a band over their duration, every finding as a diamond.
+      // Findings: a stall also as a band over its duration; markers closer than two pixels
+      // cover each other, so one is drawn.
+      var lastMarkerX = -1e9;
       for (var m = 0; m < l.markers.length; m++) {
         var mk = l.markers[m];
-        if (mk.t < view.t0 - 1e-9 - mk.dur || mk.t - mk.dur > view.t1) continue;
+        if (mk.t < view.t0 - mk.dur || mk.t - mk.dur > view.t1) continue;
         var f = findings[mk.finding];
         if (mk.dur > 0 && f && f.kind === "loop-stall") {
-          ctx.fillStyle = "rgba(207,17,36,0.18)";
           var bx = xOf(mk.t - mk.dur);
-          ctx.fillRect(bx, y + 1, Math.max(1, xOf(mk.t) - bx), LANE_H - 2);
+          bands.rect(bx, y + 1, Math.max(1, xOf(mk.t) - bx), LANE_H - 2);
         }
-      }
-      for (m = 0; m < l.markers.length; m++) {
-        mk = l.markers[m];
         if (mk.t < view.t0 || mk.t > view.t1) continue;
-        f = findings[mk.finding];
-        var cx = xOf(mk.t), cy = y + LANE_H / 2, s = mk.finding === selected ? 8 : 6;
-        ctx.beginPath();
-        ctx.moveTo(cx, cy - s); ctx.lineTo(cx + s, cy); ctx.lineTo(cx, cy + s); ctx.lineTo(cx - s, cy);
-        ctx.closePath();
-        ctx.fillStyle = f ? kindColor(f.kind) : "#cf1124";
-        ctx.fill();
-        ctx.strokeStyle = mk.finding === selected ? "#000" : "#fff";
-        ctx.lineWidth = mk.finding === selected ? 2 : 1;
-        ctx.stroke();
+        if (mk.finding === selected) { selectedMarker = { mk: mk, y: y }; continue; }
+        var mx = xOf(mk.t);
+        if (mx - lastMarkerX < 2) continue;
+        lastMarkerX = mx;
+        var key = f ? f.kind : "";
+        diamond(markerPaths[key] || (markerPaths[key] = new Path2D()), mx, y + LANE_H / 2, 6);
       }
-      ctx.restore();
     }
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(LABEL_W, AXIS_H, w, cssH - AXIS_H);
+    ctx.clip();
+    Object.keys(paths).forEach(function (code) {
+      ctx.fillStyle = EVENT_STYLE[code].color;
+      ctx.fill(paths[code]);
+    });
+    ctx.fillStyle = "#9aa5b1";
+    ctx.fill(ticks);
+    ctx.fillStyle = "#52606d";
+    ctx.fill(exits);
+    ctx.fillStyle = "rgba(207,17,36,0.18)";
+    ctx.fill(bands);
+    ctx.strokeStyle = "#fff";
+    Object.keys(markerPaths).forEach(function (k) {
+      ctx.fillStyle = k ? kindColor(k) : "#cf1124";
+      ctx.fill(markerPaths[k]);
+      ctx.stroke(markerPaths[k]);
+    });
+    if (selectedMarker) {
+      var sp = new Path2D(), sf = findings[selectedMarker.mk.finding];
+      diamond(sp, xOf(selectedMarker.mk.t), selectedMarker.y + LANE_H / 2, 8);
+      ctx.fillStyle = kindColor(sf.kind);
+      ctx.fill(sp);
+      ctx.strokeStyle = "#000";
+      ctx.lineWidth = 2;
+      ctx.stroke(sp);
+      ctx.lineWidth = 1;
+    }
+    ctx.restore();
     ctx.strokeStyle = "#d9e2ec";
     ctx.beginPath();
     ctx.moveTo(LABEL_W - 0.5, 0);
     ctx.lineTo(LABEL_W - 0.5, cssH);
     ctx.stroke();
     $("range").textContent = fmtMs(view.t0) + " \u2013 " + fmtMs(view.t1);
+  }
+
+  function diamond(path, cx, cy, s) {
+    path.moveTo(cx, cy - s);
+    path.lineTo(cx + s, cy);
+    path.lineTo(cx, cy + s);
+    path.lineTo(cx - s, cy);
+    path.closePath();
   }
 
   var pending = false;
@@ -485,6 +516,8 @@
     },
     findingList: findings,
     laneNames: function () { return order.map(function (l) { return l.name; }); },
+    drawMs: function () { var t = performance.now(); draw(); return performance.now() - t; },
+    select: function (index) { select(index, false); },
     lanes: order.length,
     findings: findings.length,
     renderMs: performance.now() - started
