@@ -1,6 +1,5 @@
 #include "agent/report/timeline.h"
 
-#include <cstdio>
 #include <cstring>
 #include <new>
 #include <string>
@@ -123,17 +122,23 @@ Ring* create_ring() {
   return r;
 }
 
-// Milliseconds since the process started, with microseconds.
+// Milliseconds with microseconds ("12.345"), written by hand: snprintf cost the drain ten
+// times more than everything else it does.
 void append_ms(std::string& out, int64_t ns) {
-  int64_t us = ns / 1000;
-  if (us < 0) {
-    out += '-';
-    us = -us;
-  }
+  uint64_t us = static_cast<uint64_t>(ns < 0 ? -(ns / 1000) : ns / 1000);
+  if (ns < 0) out += '-';
   char buf[32];
-  snprintf(buf, sizeof buf, "%lld.%03lld", static_cast<long long>(us / 1000),
-           static_cast<long long>(us % 1000));
-  out += buf;
+  char* p = buf + sizeof buf;
+  for (int i = 0; i < 3; ++i) {
+    *--p = static_cast<char>('0' + us % 10);
+    us /= 10;
+  }
+  *--p = '.';
+  do {
+    *--p = static_cast<char>('0' + us % 10);
+    us /= 10;
+  } while (us != 0);
+  out.append(p, buf + sizeof buf - p);
 }
 
 void begin_line(std::string& line, const Ring& r, const char* name, const char* role) {

@@ -215,9 +215,14 @@
     ctx.beginPath();
     ctx.rect(LABEL_W, AXIS_H, w, cssH - AXIS_H);
     ctx.clip();
-    Object.keys(paths).forEach(function (code) {
-      ctx.fillStyle = EVENT_STYLE[code].color;
-      ctx.fill(paths[code]);
+    // Full-height spans (busy, task) under the half-height ones (blocking calls, queue and GIL
+    // waits) that happen during them.
+    [0, 1].forEach(function (row) {
+      Object.keys(EVENT_STYLE).forEach(function (code) {
+        if (EVENT_STYLE[code].row !== row || !paths[code]) return;
+        ctx.fillStyle = EVENT_STYLE[code].color;
+        ctx.fill(paths[code]);
+      });
     });
     ctx.fillStyle = "#9aa5b1";
     ctx.fill(ticks);
