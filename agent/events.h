@@ -93,6 +93,27 @@ void thread_joined(pthread_t thread);
 void thread_detached(pthread_t thread);
 void thread_named(pthread_t thread, const char* name);
 
+// --- The timeline (report/timeline.h) ----------------------------------------------------------
+
+// Whether it records (timeline=1), and the shortest span it records (INT64_MAX when off): a
+// wrapper that has a duration compares it, and calls out only for a span worth recording.
+extern int g_timeline_on;
+extern std::atomic<int64_t> g_timeline_min_ns;
+// A span on the calling thread (timeline::Code), [start_ns, end_ns]; `arg` a name or null.
+void timeline_span(int code, int64_t start_ns, int64_t end_ns, const char* arg);
+// The calling thread's loop ended (ThreadState::timeline_wait_end_ns was set): the time until
+// its next loop wait is no busy span of a loop.
+void timeline_loop_ended();
+// A loop thread is about to enter its loop's own wait: the time since it left the last one was
+// the loop's busy span (one clock read, and a call out when it is long enough to draw).
+inline void timeline_loop_wait_entering(ThreadState& t) {
+  int64_t now = sys::monotonic_ns();
+  if (t.timeline_wait_end_ns != 0 &&
+      now - t.timeline_wait_end_ns >= g_timeline_min_ns.load(std::memory_order_relaxed)) {
+    timeline_span(1 /* timeline::kBusy */, t.timeline_wait_end_ns, now, nullptr);
+  }
+}
+
 // --- Event loops -------------------------------------------------------------------------------
 
 // The return from a loop's own wait is where a stalled loop is measured from. The wrappers
@@ -141,27 +162,8 @@ inline void library_loop_entered() {
   if (active()) loop_tracker::library_loop_entered();
 }
 inline void library_loop_returned() {
-  // Time outside the loop is no busy span of it.
-  tls_state.timeline_wait_end_ns = 0;
+  if (tls_state.timeline_wait_end_ns != 0) timeline_loop_ended();
   if (active()) loop_tracker::library_loop_returned();
-}
-
-// --- The timeline (report/timeline.h) ----------------------------------------------------------
-
-// Whether it records (timeline=1), and the shortest span it records (INT64_MAX when off): a
-// wrapper that has a duration compares it, and calls out only for a span worth recording.
-extern int g_timeline_on;
-extern std::atomic<int64_t> g_timeline_min_ns;
-// A span on the calling thread (timeline::Code), [start_ns, end_ns]; `arg` a name or null.
-void timeline_span(int code, int64_t start_ns, int64_t end_ns, const char* arg);
-// A loop thread is about to enter its loop's own wait: the time since it left the last one was
-// the loop's busy span (one clock read, and a call out when it is long enough to draw).
-inline void timeline_loop_wait_entering(ThreadState& t) {
-  int64_t now = sys::monotonic_ns();
-  if (t.timeline_wait_end_ns != 0 &&
-      now - t.timeline_wait_end_ns >= g_timeline_min_ns.load(std::memory_order_relaxed)) {
-    timeline_span(1 /* timeline::kBusy */, t.timeline_wait_end_ns, now, nullptr);
-  }
 }
 
 // --- Blocking calls -----------------------------------------------------------------------------

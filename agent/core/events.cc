@@ -186,12 +186,12 @@ void loop_enter(const char*) {
 }
 
 void loop_exit() {
-  tls_state.timeline_wait_end_ns = 0;  // time outside the loop is no busy span of it
+  if (tls_state.timeline_wait_end_ns != 0) timeline_loop_ended();
   if (active()) loop_tracker::exit();
 }
 
 void runtime_loop_running(bool running) {
-  if (!running) tls_state.timeline_wait_end_ns = 0;
+  if (!running && tls_state.timeline_wait_end_ns != 0) timeline_loop_ended();
   if (active()) loop_tracker::python_loop_running(running);
 }
 
@@ -199,6 +199,15 @@ void runtime_loop_running(bool running) {
 
 int g_timeline_on = 0;
 std::atomic<int64_t> g_timeline_min_ns{INT64_MAX};
+
+void timeline_loop_ended() {
+  tls_state.timeline_wait_end_ns = 0;
+  // Also from agent code (the CPython bridge runs with the guard set): a nested scope.
+  if (!active() || !timeline::on()) return;
+  AgentScope scope;
+  int64_t now = sys::monotonic_ns();
+  timeline::record(timeline::kLoopEnd, now, now);
+}
 
 void timeline_span(int code, int64_t start_ns, int64_t end_ns, const char* arg) {
   if (!enabled()) return;

@@ -31,7 +31,7 @@ constexpr int kNames = 256;
 constexpr size_t kNameLen = 64;
 
 const char* const kCodeNames[kCodeEnd] = {"",    "busy", "block", "queue", "task",
-                                          "gil", "loop", "start", "exit"};
+                                          "gil", "loop", "start", "exit",  "loop_end"};
 
 struct Event {
   int64_t start_ns;
@@ -46,6 +46,7 @@ struct Ring {
   std::atomic<bool> exited{false};
   pid_t tid = 0;
   std::atomic<uint8_t> loop_seen{0}, pool_seen{0};
+  bool loop_open = false;      // the owner's: a loop start was recorded and no loop end since
   char name[16] = {};          // at exit, for the lines written after it
   const char* role = nullptr;  // at exit
   Ring* next = nullptr;
@@ -237,8 +238,18 @@ void drain() {
 void record(Code code, int64_t start_ns, int64_t end_ns, const char* arg) {
   if (!events::g_timeline_on || signal_handlers::in_handler() || !events::same_process()) return;
   Ring* r = own_ring();
+  if (code == kLoopEnd) {
+    // Only a loop the timeline showed starting (asyncio.run() runs its loop three times).
+    if (r == nullptr || !r->loop_open) return;
+    r->loop_open = false;
+    push(r, code, start_ns, end_ns - start_ns, 0);
+    return;
+  }
   if (r == nullptr && (r = create_ring()) == nullptr) return;
-  if (code == kBusy && r->loop_seen.load(std::memory_order_relaxed) == 0) {
+  // The first busy span of a loop (the thread's first, or its first after a loop ended) says
+  // the loop started.
+  if (code == kBusy && !r->loop_open) {
+    r->loop_open = true;
     push(r, kLoopStart, start_ns, 0, 0);
   }
   push(r, code, start_ns, end_ns - start_ns, intern(arg));

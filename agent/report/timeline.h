@@ -31,6 +31,7 @@ enum Code : uint16_t {
   kLoopStart,    // instant: the thread's loop waited for the first time
   kThreadStart,  // instant: when the thread started (as the registry knew it)
   kThreadExit,   // instant: the thread ended
+  kLoopEnd,      // instant: the thread's loop ended (C API, asyncio, a library's loop function)
   kCodeEnd
 };
 
