@@ -21,6 +21,8 @@
     task: { color: "#3ebd93", label: "pool task", row: 0 },
     gil: { color: "#8662c7", label: "GIL wait", row: 1 }
   };
+  var INSTANT_LABEL = { loop: "loop started", loop_end: "loop ended", start: "thread started",
+                        exit: "thread exited" };
   var KIND_COLORS = ["#cf1124", "#0b69a3", "#7a0ecc", "#1f2933", "#c65d21", "#0e7c86", "#a3007d",
                      "#7c5e10", "#2d3a8c", "#5c940d", "#e12d39", "#127fbf"];
 
@@ -315,7 +317,7 @@
         "\n(click for the stacks)";
     } else if (h && h.event) {
       var e = h.event, code = codes[e[0]], st = EVENT_STYLE[code];
-      text = (st ? st.label : code) + (e.length > 3 ? ": " + strings[e[3]] : "") + "\n" +
+      text = (st ? st.label : INSTANT_LABEL[code] || code) + (e.length > 3 ? ": " + strings[e[3]] : "") + "\n" +
         fmtMs(e[1]) + (e[2] > 0 ? " for " + fmtMs(e[2]) : "");
     } else if (h && h.lane) {
       text = laneLabel(h.lane) + " (" + h.lane.role + ")";
