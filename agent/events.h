@@ -29,6 +29,7 @@
 #include "agent/core/loop_tracker.h"
 #include "agent/core/signal_handlers.h"
 #include "agent/interception/interception.h"
+#include "agent/report/timeline.h"
 #include "agent/stacks/depot.h"
 #include "agent/stacks/unwinder_pipe.h"
 
@@ -110,7 +111,7 @@ inline void timeline_loop_wait_entering(ThreadState& t) {
   int64_t now = sys::monotonic_ns();
   if (t.timeline_wait_end_ns != 0 &&
       now - t.timeline_wait_end_ns >= g_timeline_min_ns.load(std::memory_order_relaxed)) {
-    timeline_span(1 /* timeline::kBusy */, t.timeline_wait_end_ns, now, nullptr);
+    timeline_span(timeline::kBusy, t.timeline_wait_end_ns, now, nullptr);
   }
 }
 
@@ -224,7 +225,7 @@ class BlockingScope {
       if (waited >= g_block_threshold_ns.load(std::memory_order_relaxed)) {
         blocking_threshold_exceeded(state_);
       } else if (waited >= g_timeline_min_ns.load(std::memory_order_relaxed)) {
-        timeline_span(2 /* timeline::kBlock */, state_.start_ns, state_.start_ns + waited,
+        timeline_span(timeline::kBlock, state_.start_ns, state_.start_ns + waited,
                       state_.call.call);
       }
     } else if (watched_) {

@@ -21,8 +21,8 @@ struct HtmlOptions {
 void print_html(std::ostream& out, const std::vector<DistinctFinding>& findings,
                 const std::vector<Report>& reports, const HtmlOptions& options);
 
-// The page's data block as JSON text safe inside <script>: "</" , U+2028 and U+2029 escaped
-// (exposed for the tests).
+// JSON text made safe inside a <script> element: '<', '>' and '&' as \u escapes (so no
+// "</script>" or "<!--" in the data can end or change the element), U+2028 and U+2029 too.
 std::string script_safe_json(const std::string& json_text);
 
 }  // namespace loopsan::cli
