@@ -29,6 +29,7 @@
 #include "agent/core/loop_tracker.h"
 #include "agent/core/signal_handlers.h"
 #include "agent/interception/interception.h"
+#include "agent/report/timeline.h"
 #include "agent/stacks/depot.h"
 #include "agent/stacks/unwinder_pipe.h"
 
@@ -93,6 +94,27 @@ void thread_joined(pthread_t thread);
 void thread_detached(pthread_t thread);
 void thread_named(pthread_t thread, const char* name);
 
+// --- The timeline (report/timeline.h) ----------------------------------------------------------
+
+// Whether it records (timeline=1), and the shortest span it records (INT64_MAX when off): a
+// wrapper that has a duration compares it, and calls out only for a span worth recording.
+extern int g_timeline_on;
+extern std::atomic<int64_t> g_timeline_min_ns;
+// A span on the calling thread (timeline::Code), [start_ns, end_ns]; `arg` a name or null.
+void timeline_span(int code, int64_t start_ns, int64_t end_ns, const char* arg);
+// The calling thread's loop ended (ThreadState::timeline_wait_end_ns was set): the time until
+// its next loop wait is no busy span of a loop.
+void timeline_loop_ended();
+// A loop thread is about to enter its loop's own wait: the time since it left the last one was
+// the loop's busy span (one clock read, and a call out when it is long enough to draw).
+inline void timeline_loop_wait_entering(ThreadState& t) {
+  int64_t now = sys::monotonic_ns();
+  if (t.timeline_wait_end_ns != 0 &&
+      now - t.timeline_wait_end_ns >= g_timeline_min_ns.load(std::memory_order_relaxed)) {
+    timeline_span(timeline::kBusy, t.timeline_wait_end_ns, now, nullptr);
+  }
+}
+
 // --- Event loops -------------------------------------------------------------------------------
 
 // The return from a loop's own wait is where a stalled loop is measured from. The wrappers
@@ -141,6 +163,7 @@ inline void library_loop_entered() {
   if (active()) loop_tracker::library_loop_entered();
 }
 inline void library_loop_returned() {
+  if (tls_state.timeline_wait_end_ns != 0) timeline_loop_ended();
   if (active()) loop_tracker::library_loop_returned();
 }
 
@@ -198,9 +221,12 @@ class BlockingScope {
   ~BlockingScope() {
     if (entered_) call_left();
     if (timed_) {
-      if (sys::monotonic_ns() - state_.start_ns >=
-          g_block_threshold_ns.load(std::memory_order_relaxed)) {
+      int64_t waited = sys::monotonic_ns() - state_.start_ns;
+      if (waited >= g_block_threshold_ns.load(std::memory_order_relaxed)) {
         blocking_threshold_exceeded(state_);
+      } else if (waited >= g_timeline_min_ns.load(std::memory_order_relaxed)) {
+        timeline_span(timeline::kBlock, state_.start_ns, state_.start_ns + waited,
+                      state_.call.call);
       }
     } else if (watched_) {
       blocking_end(state_);
@@ -312,6 +338,7 @@ class PollingWait {
                             timeout_ms > 0 ? timeout_ms * 1000000 : -1, caller}) {
     if (own_) {
       __atomic_store_n(&tls_state.in_loop_wait, uint8_t{1}, __ATOMIC_RELAXED);
+      if (g_timeline_on) timeline_loop_wait_entering(tls_state);
       wait_entering();
     }
   }
@@ -320,6 +347,7 @@ class PollingWait {
     ThreadState& t = tls_state;
     __atomic_store_n(&t.in_loop_wait, uint8_t{0}, __ATOMIC_RELAXED);
     __atomic_store_n(&t.loop_wait_returns, t.loop_wait_returns + 1, __ATOMIC_RELAXED);
+    if (g_timeline_on) t.timeline_wait_end_ns = sys::monotonic_ns();
     // Ordered against the watchdog's going idle by its membarrier() (core/watchdog.h).
     std::atomic_signal_fence(std::memory_order_seq_cst);
     if (t.pending_confirmations != 0 || t.stall_watch == 0 ||

@@ -18,6 +18,8 @@ PACKAGES=(
   clang libclang-rt-14-dev
   # GoogleTest, for the gtest listener's consumer project (tests/consumer_harness)
   libgtest-dev
+  # the HTML report's test opens the page in headless Chromium (tests/integration/html_report_test.py)
+  chromium chromium-driver python3-selenium
 )
 
 install_deps() {

@@ -81,6 +81,10 @@ struct ThreadState {
   // being decided, 2 its signal is sent. A wrapped call that may block waits for it to settle
   // before it blocks, so that the signal never interrupts the host's own call (EINTR).
   int sample_state;
+  // The timeline (report/timeline.h, timeline=1): this thread's ring (null until it records)
+  // and when it last left its loop's own wait (0: not in a loop yet).
+  void* timeline_ring;
+  int64_t timeline_wait_end_ns;
   // Cached kernel thread id (0 = not read yet); reset in a forked child.
   pid_t tid;
   ThreadRecord* record;

@@ -33,6 +33,7 @@
 #include "agent/detectors/waits.h"
 #include "agent/report/fatal_signals.h"
 #include "agent/report/reporter.h"
+#include "agent/report/timeline.h"
 #include "agent/report/report_file.h"
 #include "agent/report/test_attribution.h"
 #include "agent/runtimes/cxx_exceptions.h"
@@ -186,11 +187,33 @@ void loop_enter(const char*) {
 }
 
 void loop_exit() {
+  if (tls_state.timeline_wait_end_ns != 0) timeline_loop_ended();
   if (active()) loop_tracker::exit();
 }
 
 void runtime_loop_running(bool running) {
+  if (!running && tls_state.timeline_wait_end_ns != 0) timeline_loop_ended();
   if (active()) loop_tracker::python_loop_running(running);
+}
+
+// --- The timeline -------------------------------------------------------------------------------
+
+int g_timeline_on = 0;
+std::atomic<int64_t> g_timeline_min_ns{INT64_MAX};
+
+void timeline_loop_ended() {
+  tls_state.timeline_wait_end_ns = 0;
+  // Also from agent code (the CPython bridge runs with the guard set): a nested scope.
+  if (!active() || !timeline::on()) return;
+  AgentScope scope;
+  int64_t now = sys::monotonic_ns();
+  timeline::record(timeline::kLoopEnd, now, now);
+}
+
+void timeline_span(int code, int64_t start_ns, int64_t end_ns, const char* arg) {
+  if (!enabled()) return;
+  AgentScope scope;
+  timeline::record(static_cast<timeline::Code>(code), start_ns, end_ns, arg);
 }
 
 // --- Blocking calls ---------------------------------------------------------------------------
@@ -213,17 +236,27 @@ void gil_waited(int64_t start_ns) {
   int64_t now = sys::monotonic_ns();
   gil_waits::add(now - start_ns);
   gil_contention::gil_waited(now);
+  if (now - start_ns >= g_timeline_min_ns.load(std::memory_order_relaxed)) {
+    timeline_span(timeline::kGil, start_ns, now, nullptr);
+  }
 }
 
 void blocking_threshold_exceeded(BlockingState& state) {
   if (!active()) return;
   AgentScope scope;
   blocking::threshold_exceeded(state);
+  if (timeline::on()) {
+    timeline::record(timeline::kBlock, state.start_ns, sys::monotonic_ns(), state.call.call);
+  }
 }
 
 void blocking_end(BlockingState& state) {
   AgentScope scope;
+  int64_t now = sys::monotonic_ns();
   blocking::end(state);
+  if (now - state.start_ns >= g_timeline_min_ns.load(std::memory_order_relaxed)) {
+    timeline::record(timeline::kBlock, state.start_ns, now, state.call.call);
+  }
 }
 
 BlockRule fd_rule_slow(int fd) {

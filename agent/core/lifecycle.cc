@@ -13,6 +13,7 @@
 #include "agent/core/module.h"
 #include "agent/core/process_info.h"
 #include "agent/core/watchdog.h"
+#include "agent/report/timeline.h"
 #include "agent/events.h"
 #include "agent/report/finding_table.h"
 #include "agent/report/report_file.h"
@@ -139,6 +140,7 @@ int process_exiting_now(int status) {
   ErrnoSaver errno_saver;
   ReentryGuard guard;
   watchdog::stop();
+  timeline::drain_at_exit();
   summary::write(summary::How::kExit, status);
   return final_status(status);
 }

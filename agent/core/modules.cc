@@ -27,6 +27,7 @@
 #include "agent/report/reporter.h"
 #include "agent/report/summary.h"
 #include "agent/report/test_attribution.h"
+#include "agent/report/timeline.h"
 #include "agent/report/suppressions.h"
 #include "agent/runtimes/cpython_api.h"
 #include "agent/detectors/blocking.h"
@@ -131,6 +132,13 @@ const Module kTable[] = {
      .init = [](const StartInfo&) { node_api::init(); },
      .after_fork_child = node::reset_after_fork,
      .library_unloaded = node::library_unloaded},
+    // Last: its thread_exiting must see no later event of the thread, and its exit drain runs
+    // after every other module's exit work (the summary follows it).
+    {.name = "timeline",
+     .init = [](const StartInfo&) { timeline::init(); },
+     .after_fork_child = timeline::reset_after_fork,
+     .thread_exiting = timeline::thread_exiting,
+     .after_exit = timeline::drain_at_exit},
 };
 
 }  // namespace

@@ -9,6 +9,8 @@
 #include "agent/base/options.h"
 #include "agent/base/thread_state.h"
 #include "agent/core/watchdog.h"
+#include "agent/events.h"
+#include "agent/report/timeline.h"
 
 namespace loopsan::pools {
 namespace {
@@ -245,6 +247,9 @@ void task_started(uintptr_t key, uintptr_t task, const std::string& name, int64_
   }
   if (it == p->queue.end()) return;  // queued before the pool was known
   int64_t waited = now_ns - it->queued_ns;
+  if (waited >= events::g_timeline_min_ns.load(std::memory_order_relaxed)) {
+    timeline::record(timeline::kQueue, it->queued_ns, now_ns, p->name.c_str());
+  }
   bool batch = it->submission != nullptr && it->submission->batch;
   if (kept_stacks(*it)) --p->kept;
   if (threshold > 0 && waited >= threshold && !batch) {
@@ -265,7 +270,17 @@ void task_started(uintptr_t key, uintptr_t task, const std::string& name, int64_
 void task_finished(uintptr_t key, int64_t) {
   if (t_pool != key) return;
   LockGuard g(lock);
-  if (Pool* p = find(key)) finish_locked(*p, current_tid());
+  Pool* p = find(key);
+  if (p == nullptr) return;
+  if (timeline::on()) {
+    Worker* w = worker_of(*p, current_tid());
+    int64_t now = sys::monotonic_ns();
+    if (w != nullptr && w->busy &&
+        now - w->busy_since_ns >= events::g_timeline_min_ns.load(std::memory_order_relaxed)) {
+      timeline::record(timeline::kTask, w->busy_since_ns, now, p->name.c_str());
+    }
+  }
+  finish_locked(*p, current_tid());
 }
 
 bool watch(int64_t threshold_ns, std::vector<QueueView>* out) {

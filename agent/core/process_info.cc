@@ -95,6 +95,10 @@ pid_t pid() {
 const std::string& exe_basename() {
   return state().exe_basename;
 }
+int64_t start_mono_ns() {
+  return state().start_mono_ns;
+}
+
 int64_t elapsed_ms() {
   return (sys::monotonic_ns() - state().start_mono_ns) / 1000000;
 }

@@ -18,6 +18,8 @@ void reset_after_fork();
 pid_t pid();
 const std::string& exe_basename();  // for the report file name
 int64_t elapsed_ms();
+// CLOCK_MONOTONIC at start-up (sys::monotonic_ns), what elapsed_ms() counts from.
+int64_t start_mono_ns();
 
 // The shim reports each interceptor (and runtime bridge) it tried to install.
 void set_hook(const char* name, bool installed);

@@ -19,6 +19,7 @@
 #include "agent/detectors/thread_leak.h"
 #include "agent/detectors/waits.h"
 #include "agent/interception/interception.h"
+#include "agent/report/timeline.h"
 
 namespace loopsan::watchdog {
 namespace {
@@ -34,6 +35,7 @@ const Check kChecks[kCheckCount] = {
     {.name = "gil-contention",
      .period_ns = gil_contention::period_ns,
      .tick = gil_contention::tick},
+    {.name = "timeline", .period_ns = timeline::period_ns, .tick = timeline::tick},
 };
 
 // Bumped by every wake(): the futex word the thread sleeps on.

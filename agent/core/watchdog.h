@@ -30,6 +30,7 @@ enum CheckId : int {
   kThreadLeak,      // detectors/thread_leak.h: Python threads still running after shutdown began
   kPoolStarvation,  // detectors/pool_starvation.h: tasks waiting in a saturated pool's queue
   kGilContention,   // detectors/gil_contention.h: Python pools' workers waiting for the GIL
+  kTimeline,        // report/timeline.h: writes the threads' timeline events (timeline=1)
   kCheckCount
 };
 

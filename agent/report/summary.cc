@@ -11,6 +11,7 @@
 #include "agent/base/options.h"
 #include "agent/core/process_info.h"
 #include "agent/report/report_file.h"
+#include "agent/report/timeline.h"
 #include "agent/base/sys.h"
 #include "agent/core/thread_registry.h"
 
@@ -184,6 +185,10 @@ void write(How how, int status) {
   }
   b.str(",\"threads_created\":");
   b.num(registry::threads_created());
+  if (timeline::on()) {
+    b.str(",\"timeline_dropped\":");
+    b.num(timeline::dropped());
+  }
   b.str(",\"exit\":{\"how\":\"");
   b.str(how_name(how));
   b.str("\"");

@@ -10,6 +10,7 @@
 
 #include "tools/loopsan/commands.h"
 #include "tools/loopsan/guilty_frame.h"
+#include "tools/loopsan/html_report.h"
 #include "tools/loopsan/report_json.h"
 #include "tools/loopsan/report_reader.h"
 #include "tools/loopsan/sarif.h"
@@ -250,7 +251,7 @@ void print_json(std::ostream& out, const std::vector<DistinctFinding>& findings,
 }
 
 int usage(std::ostream& out, int status) {
-  out << "usage: loopsan report [--format text|json|sarif] [--suppressions] [--full-stacks]\n"
+  out << "usage: loopsan report [--format text|json|sarif|html] [--suppressions] [--full-stacks]\n"
          "                      [--no-symbolize] [--debuginfo-path DIR[:DIR...]]\n"
          "                      [--source-root DIR] [--error-exitcode N] FILE_OR_DIR...\n"
          "  Reads loopsan report files (or the loopsan.*.jsonl files of directories), merges\n"
@@ -259,6 +260,7 @@ int usage(std::ostream& out, int status) {
          "  --format json   one JSON object per distinct finding, with \"occurrences\"\n"
          "  --format sarif  SARIF 2.1.0 for code scanning: a rule per kind, a result per\n"
          "                  finding at the user's guilty line, its stacks as code flows\n"
+         "  --format html   one self-contained page: timeline (timeline=1), findings, stacks\n"
          "  --source-root DIR  SARIF: files under DIR by paths relative to it (%SRCROOT%)\n"
          "  --suppressions  instead of the report, suppression rules (kind@file:function)\n"
          "                  that silence exactly these findings, for suppressions=FILE\n"
@@ -313,8 +315,8 @@ int report_command(const std::vector<std::string>& args) {
       inputs.push_back(a);
     }
   }
-  if (format != "text" && format != "json" && format != "sarif") {
-    std::cerr << "loopsan report: unknown format '" << format << "' (text, json or sarif)\n";
+  if (format != "text" && format != "json" && format != "sarif" && format != "html") {
+    std::cerr << "loopsan report: unknown format '" << format << "' (text, json, sarif or html)\n";
     return 2;
   }
   if (inputs.empty()) return usage(std::cerr, 2);
@@ -352,6 +354,9 @@ int report_command(const std::vector<std::string>& args) {
     }
   } else if (format == "json") {
     print_json(std::cout, findings, options);
+  } else if (format == "html") {
+    print_html(std::cout, findings, reports,
+               {options.symbolize, options.full_stacks, options.debuginfo_dirs});
   } else {
     print_text(std::cout, findings, reports, options);
   }

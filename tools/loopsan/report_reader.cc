@@ -36,6 +36,15 @@ bool read_report(const std::string& path, Report& out, std::string& error) {
       out.start = std::move(record);
     } else if (type == "finding") {
       out.findings.push_back(std::move(record));
+    } else if (type == "timeline") {
+      // Spans of one thread (agent/report/timeline.h); only `loopsan report --format html`
+      // reads them. One without its thread or events is as malformed as any other bad line.
+      if (record.contains("tid") && record["tid"].is_number_integer() &&
+          record.contains("events") && record["events"].is_array()) {
+        out.timeline.push_back(std::move(record));
+      } else if (out.malformed_lines++ == 0) {
+        out.first_malformed_line = number;
+      }
     } else if (type == "summary") {
       // A failed exec() can leave two: the last one is the process's end.
       out.summary = std::move(record);
