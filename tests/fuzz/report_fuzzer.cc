@@ -51,7 +51,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = "/proc/self/fd/" + std::to_string(fd);
   std::string out;
   // Every output but json's, which is checked below.
-  for (const char* format : {"text", "sarif"}) {
+  for (const char* format : {"text", "sarif", "html"}) {
     report({"--no-symbolize", "--format", format}, path, out);
   }
   report({"--no-symbolize", "--suppressions"}, path, out);
