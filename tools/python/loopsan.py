@@ -73,10 +73,10 @@ class _Api:
             lib = ctypes.CDLL(None)
             active = lib.loopsan_active
         except (ImportError, OSError, AttributeError):
-            return None, "not loaded"
+            return None, "not loaded (run pytest under the shim: loopsan run -- pytest ...)"
         active.restype = ctypes.c_int
         if not active():
-            return None, "loaded but inactive"
+            return None, "loaded but inactive (a set-user-ID program?)"
         try:
             return _Api(lib), None
         except AttributeError:
@@ -347,8 +347,7 @@ def pytest_configure(config):
     selected = _parse_kinds(config.getoption("loopsan_kinds") or config.getini("loopsan_kinds"))
     api, why = _Api.load()
     if api is None:
-        config._loopsan_header = "loopsan: %s (run pytest under the shim: loopsan run -- " \
-                                 "pytest ...)" % why
+        config._loopsan_header = "loopsan: " + why
         return
     if selected is None:
         on = "every kind"
