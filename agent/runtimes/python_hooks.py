@@ -807,15 +807,6 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
     # point whose name is registered already, so `-p loopsan` or an installed dist-info never
     # registers it twice. Until pytest (or anyone) asks, this class is all there is: nothing
     # imported, compiled or read.
-    class _LoopsanPluginLoader:
-        @staticmethod
-        def create_module(spec):
-            return None
-
-        @staticmethod
-        def exec_module(module):
-            exec(pytest_plugin(), module.__dict__)
-
     distribution = []
 
     def make_distribution():
@@ -840,13 +831,23 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
         return LoopsanDistribution()
 
     class _LoopsanPluginFinder:
-        @staticmethod
-        def find_spec(name, path=None, target=None):
+        """Finder and loader of the module `loopsan` (one class: less to make at every start)."""
+
+        @classmethod
+        def find_spec(cls, name, path=None, target=None):
             if name != "loopsan":
                 return None
             from importlib.machinery import ModuleSpec
 
-            return ModuleSpec("loopsan", _LoopsanPluginLoader, origin="<libloopsan.so>")
+            return ModuleSpec("loopsan", cls, origin="<libloopsan.so>")
+
+        @staticmethod
+        def create_module(spec):
+            return None
+
+        @staticmethod
+        def exec_module(module):
+            exec(pytest_plugin(), module.__dict__)
 
         @staticmethod
         def find_distributions(context=None):
