@@ -483,4 +483,10 @@ inline void runtime_checkpoint() {
 uint64_t findings_count();
 void flush_report();
 
+// Test boundaries (report/test_attribution.h). The report functions follow snprintf.
+void test_begin(const char* name);
+uint64_t test_end();
+size_t test_report(char* buf, size_t size);
+size_t test_kinds(char* buf, size_t size);
+
 }  // namespace loopsan::events

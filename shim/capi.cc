@@ -74,4 +74,20 @@ void loopsan_flush(void) {
   events::flush_report();
 }
 
+void loopsan_test_begin(const char* name) {
+  events::test_begin(name);
+}
+
+unsigned long long loopsan_test_end(void) {
+  return events::test_end();
+}
+
+size_t loopsan_test_report(char* buf, size_t size) {
+  return events::test_report(buf, size);
+}
+
+size_t loopsan_test_kinds(char* buf, size_t size) {
+  return events::test_kinds(buf, size);
+}
+
 }  // extern "C"

@@ -34,6 +34,7 @@
 #include "agent/report/fatal_signals.h"
 #include "agent/report/reporter.h"
 #include "agent/report/report_file.h"
+#include "agent/report/test_attribution.h"
 #include "agent/runtimes/cxx_exceptions.h"
 #include "agent/runtimes/gil_waits.h"
 #include "agent/runtimes/python_bridge.h"
@@ -531,6 +532,39 @@ void flush_report() {
   if (!enabled()) return;
   AgentScope scope;
   report_file::sync();
+}
+
+// Whatever the guard: a harness may mark a test from inside code the agent watches, and a
+// missed boundary would blame the wrong test.
+void test_begin(const char* name) {
+  if (!active() || !same_process()) return;
+  AgentScope scope;
+  test_attribution::begin(name);
+}
+
+uint64_t test_end() {
+  if (!active() || !same_process()) return 0;
+  AgentScope scope;
+  return test_attribution::end();
+}
+
+namespace {
+size_t empty_text(char* buf, size_t size) {
+  if (buf != nullptr && size > 0) buf[0] = '\0';
+  return 0;
+}
+}  // namespace
+
+size_t test_report(char* buf, size_t size) {
+  if (!active()) return empty_text(buf, size);
+  AgentScope scope;
+  return test_attribution::report(buf, size);
+}
+
+size_t test_kinds(char* buf, size_t size) {
+  if (!active()) return empty_text(buf, size);
+  AgentScope scope;
+  return test_attribution::kinds(buf, size);
 }
 
 }  // namespace loopsan::events

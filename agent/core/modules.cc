@@ -26,6 +26,7 @@
 #include "agent/report/report_file.h"
 #include "agent/report/reporter.h"
 #include "agent/report/summary.h"
+#include "agent/report/test_attribution.h"
 #include "agent/report/suppressions.h"
 #include "agent/runtimes/cpython_api.h"
 #include "agent/detectors/blocking.h"
@@ -60,6 +61,7 @@ const Module kTable[] = {
      .after_fork_child = report_file::reset_after_fork},
     {.name = "finding_table", .after_fork_child = finding_table::reset_after_fork},
     {.name = "reporter", .after_fork_child = reporter::reset_after_fork},
+    {.name = "test_attribution", .after_fork_child = test_attribution::reset_after_fork},
     {.name = "summary", .after_fork_child = summary::reset_after_fork},
     {.name = "registry",
      .init = [](const StartInfo&) { registry::register_main_thread(); },

@@ -1,5 +1,7 @@
 #include "agent/report/finding_table.h"
 
+#include "agent/report/test_attribution.h"
+
 namespace loopsan::finding_table {
 namespace {
 
@@ -45,6 +47,7 @@ Claim claim(uint64_t raw, Kind kind, int* slot) {
     if (cur == raw) {
       entries[i].count.fetch_add(1, std::memory_order_relaxed);
       count_occurrence(entries[i]);
+      test_attribution::finding_repeated(i);
       return Claim::kRepeat;
     }
     if (cur != 0) continue;
@@ -61,6 +64,7 @@ Claim claim(uint64_t raw, Kind kind, int* slot) {
     if (expected == raw) {
       entries[i].count.fetch_add(1, std::memory_order_relaxed);
       count_occurrence(entries[i]);
+      test_attribution::finding_repeated(i);
       return Claim::kRepeat;
     }
   }
@@ -76,6 +80,7 @@ bool count_if_known(uint64_t raw) {
     if (cur == raw) {
       entries[i].count.fetch_add(1, std::memory_order_relaxed);
       count_occurrence(entries[i]);
+      test_attribution::finding_repeated(i);
       return true;
     }
   }

@@ -6,6 +6,8 @@
 // id (hash of module basenames + offsets, the same from run to run) and, if that id was seen
 // already under another address, counts as a repeat of it.
 //
+// Every repeat also counts for the test open at the time (report/test_attribution.h).
+//
 // Every occurrence is also counted once on the slot that reports its id (`total`), as it
 // happens, so that the summary reads one counter per slot instead of gathering aliases.
 #pragma once

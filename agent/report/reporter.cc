@@ -6,6 +6,8 @@
 
 #include "agent/base/text.h"
 #include "agent/report/finding_table.h"
+#include "agent/report/guilty_frame.h"
+#include "agent/report/test_attribution.h"
 #include "agent/base/json.h"
 #include "agent/base/log.h"
 #include "agent/base/options.h"
@@ -157,28 +159,6 @@ void write_threads(JsonWriter& w, const std::vector<FindingThread>& threads) {
   w.end_array();
 }
 
-std::string where(const Finding& f, const Symbolized& stacks) {
-  for (const auto& [name, frames] : f.python_stacks) {
-    if (!frames.empty()) {
-      return cat(frames[0].function, " (", frames[0].file, ":", frames[0].line, ")");
-    }
-  }
-  for (const auto& [name, frames] : f.js_stacks) {
-    if (!frames.empty()) {
-      return cat(frames[0].function.empty() ? "<anonymous>" : frames[0].function, " (",
-                 frames[0].script, ":", frames[0].line, ":", frames[0].column, ")");
-    }
-  }
-  for (const auto& [name, frames] : stacks) {
-    for (const Frame& fr : frames) {
-      if (!fr.function.empty()) {
-        return cat(fr.function, " (", module_basename(fr.module), ")");
-      }
-    }
-  }
-  return "unknown location";
-}
-
 }  // namespace
 
 uint64_t raw_hash(const Finding& finding) {
@@ -225,12 +205,18 @@ bool submit(Finding& f) {
   uint64_t id = stable_id(f, identity);
   bool suppressed = suppressions::suppressed(f, stacks);
   if (claim == finding_table::Claim::kNew) {
-    if (!finding_table::publish(slot, id, suppressed)) return false;
+    if (!finding_table::publish(slot, id, suppressed)) {
+      // Another raw stack of a finding reported already (or a suppressed one).
+      test_attribution::finding_repeated(slot);
+      return false;
+    }
   } else if (suppressed) {
     return false;
   } else {
+    slot = -1;
     finding_table::count_unslotted(f.kind);
   }
+  test_attribution::OpenTest test = test_attribution::open_test();
 
   char id_text[17];
   snprintf(id_text, sizeof id_text, "%016" PRIx64, id);
@@ -247,6 +233,7 @@ bool submit(Finding& f) {
   w.field("role", role_name(f.thread.role));
   w.end_object();
   w.field("message", f.message);
+  if (test.generation != 0) w.field("test", test.name);
   for (const auto& [key, value] : f.fields) w.key(key).raw(value);
   for (const auto& [name, frames] : stacks) {
     w.key(name);
@@ -263,18 +250,26 @@ bool submit(Finding& f) {
   }
   if (!f.threads.empty()) write_threads(w, f.threads);
   w.end_object();
-  if (LineSink to = sink.load(std::memory_order_acquire)) {
-    to(w.str());
-    return true;
-  }
-  bool written = report_file::append(w.str());
-
-  if (options().log_to_stderr || !written) {
-    std::string file = report_file::path();
-    log_line(cat(kind_name(f.kind), ": ", f.message, " at ", where(f, stacks),
+  LineSink to = sink.load(std::memory_order_acquire);
+  bool written = to != nullptr ? (to(w.str()), true) : report_file::append(w.str());
+  std::string where = guilty_frame(f, stacks);
+  std::string file = to != nullptr ? std::string() : report_file::path();
+  test_attribution::finding_written(
+      slot, test, f.kind, id,
+      test_attribution::excerpt_block(f.kind, f.message, where, f.thread, file, id_text));
+  if (to == nullptr && (options().log_to_stderr || !written)) {
+    log_line(cat(kind_name(f.kind), ": ", f.message, " at ", where,
                  file.empty() ? "" : cat(" [", file, "]")));
   }
   return true;
+}
+
+bool write_record(const std::string& json) {
+  if (LineSink to = sink.load(std::memory_order_acquire)) {
+    to(json);
+    return true;
+  }
+  return report_file::append(json);
 }
 
 void set_sink(LineSink to) {

@@ -29,6 +29,9 @@ std::string js_stack_json(const std::vector<node::JsFrame>& frames);
 using LineSink = void (*)(const std::string& line);
 void set_sink(LineSink sink);
 
+// Writes a record that is no finding (a test's line) where findings go: the sink or the file.
+bool write_record(const std::string& json);
+
 // Unique findings so far in this process (loopsan_findings_count()).
 uint64_t findings_count();
 

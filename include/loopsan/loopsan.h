@@ -10,6 +10,7 @@
 #define LOOPSAN_LOOPSAN_H_
 
 #include <dlfcn.h>
+#include <stddef.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -51,6 +52,10 @@ LOOPSAN_DECL(void, loopsan_task_queued, (const void* pool, const void* task))
 LOOPSAN_DECL(void, loopsan_task_dropped, (const void* pool, const void* task))
 LOOPSAN_DECL(void, loopsan_task_started, (const void* pool, const void* task))
 LOOPSAN_DECL(void, loopsan_task_finished, (const void* pool, const void* task))
+LOOPSAN_DECL(void, loopsan_test_begin, (const char* name))
+LOOPSAN_DECL(unsigned long long, loopsan_test_end, (void))
+LOOPSAN_DECL(size_t, loopsan_test_report, (char* buf, size_t size))
+LOOPSAN_DECL(size_t, loopsan_test_kinds, (char* buf, size_t size))
 #undef LOOPSAN_DECL
 #else
 
@@ -149,6 +154,45 @@ static inline void loopsan_task_started(const void* pool, const void* task) {
 static inline void loopsan_task_finished(const void* pool, const void* task) {
   LOOPSAN__CALL(void, (const void*, const void*), "loopsan_task_finished")
   if (loopsan__typed) loopsan__typed(pool, task);
+}
+
+/* Test boundaries, for test harnesses (include/loopsan/boost_test.hpp, gtest.hpp, the pytest
+ * plugin). Findings raised while a test is open, on any thread, are attributed to it: their
+ * report line gets "test": "<name>", and a repeat of a finding that an earlier test (or no
+ * test) raised counts again for this one. Tests do not nest: a begin while a test is open ends
+ * that test first. `name` is copied (truncated to 255 bytes). */
+static inline void loopsan_test_begin(const char* name) {
+  LOOPSAN__CALL(void, (const char*), "loopsan_test_begin")
+  if (loopsan__typed) loopsan__typed(name);
+}
+
+/* Ends the open test. Returns how many findings (new ones and repeats) were raised during it.
+ * Call it after the test's own teardown (in Python, after gc.collect(): unretrieved exceptions
+ * are found when futures are destroyed). */
+static inline unsigned long long loopsan_test_end(void) {
+  LOOPSAN__CALL(unsigned long long, (void), "loopsan_test_end")
+  return loopsan__typed ? loopsan__typed() : 0;
+}
+
+/* The findings of the last ended test (or of the open one), as text for a failure message: one
+ * block per distinct finding, first line "loopsan: <kind>: <message>", then "  at <guilty
+ * frame>", "  thread <tid> (<name>, <role>)" and "  report: <path> (id <id>)"; at most 16 KiB,
+ * then a line "... and N more findings". Writes at most size-1 bytes plus a NUL and returns the
+ * length of the whole text (snprintf): call with (NULL, 0) to size a buffer. */
+static inline size_t loopsan_test_report(char* buf, size_t size) {
+  LOOPSAN__CALL(size_t, (char*, size_t), "loopsan_test_report")
+  if (loopsan__typed) return loopsan__typed(buf, size);
+  if (buf && size > 0) buf[0] = 0;
+  return 0;
+}
+
+/* The distinct kinds of those findings, one per line ("blocking-call\nloop-stall\n"), in the
+ * order they were first raised; same conventions. */
+static inline size_t loopsan_test_kinds(char* buf, size_t size) {
+  LOOPSAN__CALL(size_t, (char*, size_t), "loopsan_test_kinds")
+  if (loopsan__typed) return loopsan__typed(buf, size);
+  if (buf && size > 0) buf[0] = 0;
+  return 0;
 }
 
 #endif /* LOOPSAN_SHIM_BUILD */

@@ -2,6 +2,10 @@
 // findings, without parsing reports.
 #pragma once
 
+#include <stdlib.h>
+
+#include <string>
+
 #include "loopsan/loopsan.h"
 
 namespace loopsan::testing {
@@ -21,5 +25,32 @@ class FindingsDelta {
  private:
   unsigned long long start_;
 };
+
+// The excerpt of the last ended test's findings (loopsan_test_report), "" without loopsan.
+inline std::string test_report() {
+  std::string text(loopsan_test_report(nullptr, 0), '\0');
+  if (!text.empty()) loopsan_test_report(&text[0], text.size() + 1);
+  return text;
+}
+
+// A failure message for a test that raised `findings` (loopsan_test_end's count).
+inline std::string failure_message(unsigned long long findings) {
+  std::string text = "loopsan: " + std::to_string(findings) +
+                     (findings == 1 ? " finding" : " findings") + " raised during this test\n";
+  text += test_report();
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+
+// Said once by a harness integration that finds no loopsan in the process: its tests pass
+// unchecked. LOOPSAN_REQUIRED=1 in the environment makes that a failure instead.
+inline bool required() {
+  const char* v = getenv("LOOPSAN_REQUIRED");
+  return v != nullptr && v[0] == '1';
+}
+inline const char* not_active_message() {
+  return "loopsan: not running under loopsan (run the tests with `loopsan run` or "
+         "LD_PRELOAD=libloopsan.so): test cases are not checked for findings";
+}
 
 }  // namespace loopsan::testing

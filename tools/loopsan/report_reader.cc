@@ -29,6 +29,8 @@ bool read_report(const std::string& path, Report& out, std::string& error) {
     } else if (type == "summary") {
       // A failed exec() can leave two: the last one is the process's end.
       out.summary = std::move(record);
+    } else if (type == "test") {
+      // A test harness's per-test line (loopsan_test_end): which findings a test hit.
     } else {
       if (out.malformed_lines++ == 0) out.first_malformed_line = number;
     }
