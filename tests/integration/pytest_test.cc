@@ -21,9 +21,9 @@ namespace {
 const fs::path kSourceRoot = fs::path(LOOPSAN_TEST_HOOKS_DEF).parent_path().parent_path();
 
 // A fresh copy of the consumer project: pytest writes nothing into the source tree.
-std::string consumer_copy() {
+std::string consumer_copy(const std::string& project) {
   std::string dir = make_temp_dir();
-  fs::copy(kSourceRoot / "tests/consumer_pytest", dir, fs::copy_options::recursive);
+  fs::copy(kSourceRoot / "tests" / project, dir, fs::copy_options::recursive);
   return dir;
 }
 
@@ -31,11 +31,12 @@ struct PytestRun {
   bool preload = true;
   std::vector<std::string> args;
   std::vector<std::pair<std::string, std::string>> env;
+  std::string project = "consumer_pytest";
 };
 
 RunResult run_pytest(const PytestRun& r) {
-  std::vector<std::string> argv = {system_python(),    "-m",  "pytest",       "-p",
-                                   "no:cacheprovider", "-rA", consumer_copy()};
+  std::vector<std::string> argv = {
+      system_python(), "-m", "pytest", "-p", "no:cacheprovider", "-rA", consumer_copy(r.project)};
   argv.insert(argv.end(), r.args.begin(), r.args.end());
   std::vector<std::pair<std::string, std::string>> env = r.env;
   env.emplace_back("PYTHONDONTWRITEBYTECODE", "1");
@@ -45,10 +46,11 @@ RunResult run_pytest(const PytestRun& r) {
 
 // PASSED or FAILED, from the -rA short summary line of `test` (pytest names it relative to the
 // working directory); "" when absent.
-std::string outcome(const RunResult& r, const std::string& test) {
+std::string outcome(const RunResult& r, const std::string& test,
+                    const std::string& file = "test_service") {
   std::istringstream lines(r.out);
   std::string found;
-  std::regex summary("(PASSED|FAILED|ERROR) \\S*test_service\\.py::" + test + "( .*)?");
+  std::regex summary("(PASSED|FAILED|ERROR) \\S*" + file + "\\.py::" + test + "( .*)?");
   std::smatch m;
   for (std::string line; std::getline(lines, line);) {
     if (std::regex_match(line, m, summary)) found = m[1];
@@ -240,6 +242,33 @@ BOOST_AUTO_TEST_CASE(invisible_outside_pytest) {
     BOOST_TEST(under.out == plain.out, py + ":\n" + under.describe() + plain.describe());
     BOOST_TEST(under.out.rfind("[] ", 0) == 0, under.describe());
   }
+}
+
+// A finding at collection is listed and fails no test; one in a test that failed anyway is
+// added to its failure; a skipped test stays skipped; a failed future a fixture held is found
+// once the item let go of it, in that test.
+BOOST_AUTO_TEST_CASE(edges) {
+  RunResult r = run_pytest({.project = "consumer_pytest_edge"});
+  BOOST_TEST(r.exit_code == 1, r.describe());
+  BOOST_TEST(r.out.find("2 failed, 1 skipped") != std::string::npos, r.describe());
+  BOOST_TEST(outcome(r, "test_fails_anyway", "test_edges") == "FAILED", r.describe());
+  std::string anyway = failure_text(r, "test_fails_anyway");
+  BOOST_TEST(anyway.find("assert 1 == 2") != std::string::npos, anyway);
+  size_t section = anyway.find("- loopsan -");
+  BOOST_TEST(section != std::string::npos, anyway);
+  BOOST_TEST(anyway.find("loopsan: blocking-call: ", section) != std::string::npos, anyway);
+  BOOST_TEST(r.out.find("test_edges.py::test_skipped: blocking-call (the test was skipped)") !=
+                 std::string::npos,
+             r.describe());
+  BOOST_TEST(outcome(r, "test_holds_failed_future", "test_edges") == "FAILED", r.describe());
+  std::string held = failure_text(r, "test_holds_failed_future");
+  BOOST_TEST(held.find("loopsan: unretrieved-exception: PermissionError") == 0, held);
+  BOOST_TEST(r.out.find("outside tests (failing none): blocking-call") != std::string::npos,
+             r.describe());
+  // The report file: the collection's finding belongs to the session scope.
+  std::set<std::string> tests;
+  for (const auto& f : r.findings("blocking-call")) tests.insert(f.value("test", ""));
+  BOOST_TEST(tests.count("<pytest session>") == 1u, r.describe());
 }
 
 // The plugin's list of kinds (for --loopsan-kinds) is agent/report/findings.def's.
