@@ -16,6 +16,8 @@ PACKAGES=(
   python3-pytest
   # the library event loops of the loop_kinds tests (tests/victims/loops/)
   libuv1-dev libevent-dev libglib2.0-dev libboost-dev
+  # GoogleTest, for the gtest listener's consumer project (tests/consumer_harness)
+  libgtest-dev
 )
 
 install_deps() {

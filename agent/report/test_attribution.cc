@@ -26,9 +26,10 @@ constexpr int kIdsCap = 64;
 // The generation of the open test, 0 when none: read without the lock on every finding.
 std::atomic<uint64_t> open_generation{0};
 
-// Each written finding's excerpt block by finding-table slot, for its repeats. Written once per
-// distinct finding and never freed: bounded by the table's capacity.
-std::atomic<std::string*> blocks[finding_table::kCapacity];
+// Each written finding's excerpt block as a repeat shows it, by finding-table slot: written once
+// per distinct finding and never freed (bounded by the table's capacity), so that counting a
+// repeat in a test allocates nothing.
+std::atomic<std::string*> repeat_blocks[finding_table::kCapacity];
 
 struct IdCount {
   uint64_t id;
@@ -55,8 +56,29 @@ Lock lock;
 Record record;
 uint64_t last_generation = 0;
 
+// Set while this thread holds `lock`. A finding raised by code that interrupted it (a signal
+// handler's blocking call, a future destroyed there) skips the test instead of deadlocking.
+__thread int holding __attribute__((tls_model("initial-exec")));
+
+class Held {
+ public:
+  Held() {
+    holding = 1;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    lock.lock();
+  }
+  ~Held() {
+    lock.unlock();
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    holding = 0;
+  }
+  Held(const Held&) = delete;
+  Held& operator=(const Held&) = delete;
+};
+
 void count(uint64_t generation, Kind kind, uint64_t id, const std::string& text) {
-  LockGuard g(lock);
+  if (holding != 0) return;
+  Held g;
   Record& r = record;
   if (!r.open || r.generation != generation) return;
   ++r.findings;
@@ -123,7 +145,7 @@ size_t copy_out(char* buf, size_t size, const char* a, size_t a_len, const char*
 void begin(const char* name) {
   std::string line;
   {
-    LockGuard g(lock);
+    Held g;
     Record& r = record;
     if (r.open) line = close_locked();
     size_t n = name != nullptr ? strnlen(name, kNameCap - 1) : 0;
@@ -150,7 +172,7 @@ uint64_t end() {
   std::string line;
   uint64_t findings = 0;
   {
-    LockGuard g(lock);
+    Held g;
     if (!record.open) return 0;
     line = close_locked();
     findings = record.findings;
@@ -160,7 +182,7 @@ uint64_t end() {
 }
 
 size_t report(char* buf, size_t size) {
-  LockGuard g(lock);
+  Held g;
   char more[64];
   int more_len = 0;
   if (record.omitted != 0) {
@@ -171,7 +193,7 @@ size_t report(char* buf, size_t size) {
 }
 
 size_t kinds(char* buf, size_t size) {
-  LockGuard g(lock);
+  Held g;
   char text[static_cast<int>(Kind::kCount) * 40];
   size_t len = 0;
   for (int i = 0; i < record.kind_count; ++i) {
@@ -187,8 +209,8 @@ size_t kinds(char* buf, size_t size) {
 
 OpenTest open_test() {
   uint64_t generation = open_generation.load(std::memory_order_acquire);
-  if (generation == 0) return {};
-  LockGuard g(lock);
+  if (generation == 0 || holding != 0) return {};
+  Held g;
   if (!record.open || record.generation != generation) return {};
   return OpenTest{generation, record.name};
 }
@@ -212,8 +234,8 @@ void finding_written(int slot, const OpenTest& ticket, Kind kind, uint64_t id, s
   if (ticket.generation != 0) count(ticket.generation, kind, id, cat(block, ")\n"));
   if (slot < 0) return;
   std::string* expected = nullptr;
-  auto* kept = new std::string(std::move(block));
-  if (!blocks[slot].compare_exchange_strong(expected, kept, std::memory_order_acq_rel)) {
+  auto* kept = new std::string(cat(block, ", a repeat of an earlier finding)\n"));
+  if (!repeat_blocks[slot].compare_exchange_strong(expected, kept, std::memory_order_acq_rel)) {
     delete kept;
   }
 }
@@ -225,15 +247,15 @@ void finding_repeated(int slot) {
   if (canonical < 0) canonical = slot;
   const finding_table::Entry& e = finding_table::entry(canonical);
   // Not written yet (its first occurrence is being reported on another thread), or suppressed.
-  const std::string* block = blocks[canonical].load(std::memory_order_acquire);
+  const std::string* block = repeat_blocks[canonical].load(std::memory_order_acquire);
   if (block == nullptr || e.suppressed.load(std::memory_order_relaxed)) return;
   count(generation, static_cast<Kind>(e.kind.load(std::memory_order_relaxed)),
-        e.id.load(std::memory_order_acquire), cat(*block, ", a repeat of an earlier finding)\n"));
+        e.id.load(std::memory_order_acquire), *block);
 }
 
 void reset_after_fork() {
   // The child's finding table starts empty: its slots will hold other findings.
-  for (auto& b : blocks) b.store(nullptr, std::memory_order_relaxed);
+  for (auto& b : repeat_blocks) b.store(nullptr, std::memory_order_relaxed);
   if (lock.reset_after_fork()) {
     // Torn by the fork: start the child with no test rather than read it.
     new (&record) Record();

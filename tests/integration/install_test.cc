@@ -20,6 +20,7 @@ BOOST_AUTO_TEST_CASE(install_layout_and_find_package_consumer) {
   for (const char* p :
        {"lib/libloopsan.so", "bin/loopsan", "include/loopsan/loopsan.h",
         "include/loopsan/loopsan.hpp", "include/loopsan/testing.hpp",
+        "include/loopsan/boost_test.hpp", "include/loopsan/gtest.hpp",
         "lib/cmake/loopsan/loopsanConfig.cmake", "lib/cmake/loopsan/loopsanConfigVersion.cmake"}) {
     BOOST_TEST(fs::exists(prefix + "/" + p), p);
   }
