@@ -42,7 +42,7 @@ KINDS = (
 # end. Its findings are listed in the summary and fail no test.
 SESSION_SCOPE = "<pytest session>"
 
-_STASH_KEY = "_loopsan_plugin"
+_active_session = None  # the _Session of this process's outermost pytest run
 
 
 class _Api:
@@ -134,8 +134,7 @@ def _blocks(text):
 class _Findings:
     """What one loopsan test raised, split into the findings that fail it and the others."""
 
-    def __init__(self, count, kinds, text, selected):
-        self.count = count
+    def __init__(self, kinds, text, selected):
         self.kinds = [k for k in kinds.splitlines() if k]
         failing, warning = [], []
         for kind, block in _blocks(text):
@@ -229,10 +228,9 @@ class _Session:
         """Ends the open loopsan test: its findings, or None."""
         if collect:
             self.collect()
-        count = self.api.end()
-        if count == 0:
+        if self.api.end() == 0:
             return None
-        return _Findings(count, self.api.kinds(), self.api.report(), self.selected)
+        return _Findings(self.api.kinds(), self.api.report(), self.selected)
 
     def end_session_scope(self):
         # The last test's end collected already: what died since then is the session's.
@@ -269,7 +267,7 @@ class _Session:
         kinds = self.api.kinds()
         outside = list(self.outside)
         if kinds:
-            outside.append(_Findings(len(kinds.splitlines()), kinds, self.api.report(), None))
+            outside.append(_Findings(kinds, self.api.report(), None))
         if not self.tests and not outside:
             return
         tr = terminalreporter
@@ -292,7 +290,10 @@ class _Session:
 
     def pytest_unconfigure(self, config):
         # What happens after pytest (the interpreter's exit) belongs to no test.
+        global _active_session
         self.api.end()
+        if _active_session is self:
+            _active_session = None
 
 
 class _Protocol:
@@ -365,6 +366,12 @@ def pytest_configure(config):
     if api is None:
         config._loopsan_header = "loopsan: " + why
         return
+    global _active_session
+    if _active_session is not None:
+        # A pytest run inside a test (pytester's in-process runs): loopsan tests do not nest,
+        # its findings are the outer test's.
+        config._loopsan_header = "loopsan: a nested session: findings count for the outer test"
+        return
     if selected is None:
         on = "every kind"
     elif not selected:
@@ -372,7 +379,7 @@ def pytest_configure(config):
     else:
         on = ", ".join(sorted(selected))
     config._loopsan_header = "loopsan: checking each test; findings fail it on: %s" % on
-    session = _Session(api, selected)
+    session = _active_session = _Session(api, selected)
     config.pluginmanager.register(session, "loopsan-session")
     config.pluginmanager.register(_Protocol(session), "loopsan-protocol")
 
