@@ -47,7 +47,7 @@ struct Record {
   uint64_t omitted = 0;  // findings whose block did not fit in the excerpt
   IdCount ids[kIdsCap] = {};
   int id_count = 0;
-  uint64_t more_ids = 0;
+  uint64_t more_ids = 0;  // occurrences of findings whose id did not fit in `ids`
   Kind kinds[static_cast<int>(Kind::kCount)] = {};
   int kind_count = 0;
 };

@@ -3,6 +3,8 @@
 #include <boost/test/unit_test.hpp>
 #include <loopsan/boost_test.hpp>
 
+#include <future>
+
 #include "loop.h"
 
 using loopsan::testing::BoostTestFixture;
@@ -28,6 +30,11 @@ BOOST_AUTO_TEST_CASE(clean_between) {
 // The same bug again: a repeat of the finding above, and it fails this case too.
 BOOST_AUTO_TEST_CASE(buggy_again) {
   LoopThread::shared().run_on_loop(consumer_handler_that_sleeps);
+  BOOST_TEST(true);
+}
+
+BOOST_AUTO_TEST_CASE(lost_exception) {
+  { auto dropped = std::async(std::launch::async, consumer_task_that_throws); }
   BOOST_TEST(true);
 }
 

@@ -13,6 +13,7 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 class LoopThread {
@@ -91,4 +92,10 @@ __attribute__((noinline)) inline void consumer_handler_that_sleeps() {
 __attribute__((noinline)) inline void consumer_handler_that_computes() {
   volatile int sum = 0;
   for (int i = 0; i < 1000; ++i) sum = sum + i;
+}
+
+// Another bug, on the test's own thread: a task's exception that nobody reads, lost when its
+// future is dropped (an unretrieved-exception finding, whose guilty frame is the throw).
+__attribute__((noinline)) inline int consumer_task_that_throws() {
+  throw std::runtime_error("lost with its future");
 }

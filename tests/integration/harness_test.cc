@@ -68,18 +68,27 @@ std::vector<nlohmann::json> test_lines(const std::string& dir) {
   return out;
 }
 
-void check_report(const std::string& dir, const std::string& buggy, const std::string& again) {
+// The report: the blocking call written once, attributed to `buggy`; a test line for `buggy`
+// and `again` (its repeat), and for `lost` when the program has that case.
+void check_report(const std::string& dir, const std::string& buggy, const std::string& again,
+                  const std::string& lost = "") {
   auto reports = read_reports(dir);
   BOOST_REQUIRE_EQUAL(reports.size(), 1u);
-  BOOST_REQUIRE_EQUAL(reports[0].findings.size(), 1u);
-  const auto& f = reports[0].findings[0];
+  const auto& findings = reports[0].findings;
+  BOOST_REQUIRE_EQUAL(findings.size(), lost.empty() ? 1u : 2u);
+  const auto& f = findings[0];
   BOOST_TEST(f["kind"] == "blocking-call");
   BOOST_TEST(f["test"] == buggy, f.dump());
   auto tests = test_lines(dir);
-  BOOST_REQUIRE_EQUAL(tests.size(), 2u);
+  BOOST_REQUIRE_EQUAL(tests.size(), lost.empty() ? 2u : 3u);
   BOOST_TEST(tests[0]["name"] == buggy);
   BOOST_TEST(tests[1]["name"] == again);
   BOOST_TEST(tests[1]["ids"][f["id"].get<std::string>()] == 1);
+  if (!lost.empty()) {
+    BOOST_TEST(findings[1]["kind"] == "unretrieved-exception");
+    BOOST_TEST(findings[1]["test"] == lost);
+    BOOST_TEST(tests[2]["name"] == lost);
+  }
 }
 
 }  // namespace
@@ -104,13 +113,20 @@ BOOST_AUTO_TEST_CASE(boost_test_fixture_fails_only_the_cases_that_raised_finding
                  "this test\nloopsan: blocking-call: usleep("),
              out);
   BOOST_TEST(has(out, ", a repeat of an earlier finding)"), out);
+  // A second kind, on the test's own thread; its guilty frame is where it was thrown.
+  BOOST_TEST(has(out,
+                 "error: in \"harness/lost_exception\": loopsan: 1 finding raised during "
+                 "this test\nloopsan: unretrieved-exception: std::runtime_error"),
+             out);
+  BOOST_TEST(has(out, "  at consumer_task_that_throws()"), out);
+  BOOST_TEST(has(out, "Test case \"harness/lost_exception\" has failed"), out);
   for (const char* clean : {"clean_before", "clean_between", "clean_after"}) {
     BOOST_TEST(!has(out, std::string("in \"harness/") + clean + "\""), out);
     BOOST_TEST(has(out, std::string("Test case \"harness/") + clean + "\" has passed"), out);
   }
   BOOST_TEST(has(out, "Test case \"harness/buggy\" has failed"), out);
   BOOST_TEST(has(out, "Test case \"harness/buggy_again\" has failed"), out);
-  check_report(dir, "harness/buggy", "harness/buggy_again");
+  check_report(dir, "harness/buggy", "harness/buggy_again", "harness/lost_exception");
 }
 
 BOOST_AUTO_TEST_CASE(gtest_listener_fails_only_the_tests_that_raised_findings) {

@@ -6,8 +6,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "agent/events.h"
 #include "agent/report/reporter.h"
@@ -166,6 +169,46 @@ BOOST_AUTO_TEST_CASE(the_excerpt_is_bounded_and_follows_snprintf) {
   }
   BOOST_TEST(contains(test_report(), "synthetic stall 199 "), test_report());
   BOOST_TEST(Findings::take().size() == 2000u);  // one test line each, no finding line
+}
+
+BOOST_AUTO_TEST_CASE(findings_on_other_threads_race_test_boundaries_safely) {
+  // Four threads repeat a finding while the main thread opens and closes tests: every repeat
+  // counts for at most one test, and nothing is counted for a closed one.
+  Findings::take();
+  auto raise = [] {
+    loopsan::Finding f;
+    f.kind = loopsan::Kind::kBlockingCall;
+    f.message = "raced";
+    f.identity = "race";
+    loopsan::reporter::submit(f);
+  };
+  raise();  // the first occurrence, outside any test
+  BOOST_TEST(Findings::take().size() == 1u);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> raised{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      while (!stop.load()) {
+        raise();
+        raised.fetch_add(1);
+      }
+    });
+  }
+  uint64_t counted = 0;
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (int i = 0; i < 2000 || (counted == 0 && std::chrono::steady_clock::now() < give_up); ++i) {
+    events::test_begin("race");
+    counted += events::test_end();
+  }
+  stop = true;
+  for (auto& t : threads) t.join();
+  BOOST_TEST(counted > 0u);
+  BOOST_TEST(counted <= raised.load());
+  BOOST_TEST(events::test_end() == 0u);
+  for (const auto& line : Findings::take()) {
+    BOOST_TEST(line["type"] != "finding");  // repeats only: test lines
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
