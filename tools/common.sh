@@ -12,6 +12,8 @@ PACKAGES=(
   python3
   # uvloop, for the asyncio_threads tests (Debian's Python)
   python3-uvloop
+  # pytest, for the pytest plugin's consumer test (tests/consumer_pytest/)
+  python3-pytest
   # the library event loops of the loop_kinds tests (tests/victims/loops/)
   libuv1-dev libevent-dev libglib2.0-dev libboost-dev
   # libFuzzer, for the fuzz targets (tests/fuzz)

@@ -21,6 +21,7 @@
 #include "agent/runtimes/cpython_api.h"
 #include "agent/runtimes/python_bridge.h"
 #include "agent/runtimes/python_pools.h"
+#include "agent/runtimes/python_pytest.h"
 #include "agent/stacks/stack.h"
 #include "agent/base/text.h"
 #include "agent/base/thread_state.h"
@@ -453,6 +454,7 @@ void install_now() {
           api.dict_set_item_string(globals, "_loopsan_hang_threshold_ms", threshold) == 0;
   if (threshold != nullptr) api.dec_ref(threshold);
   ready = ready && python_pools::add_builtins(globals);
+  ready = ready && python_pytest::add_builtins(globals);
   if (ready) {
     PyObject* code = load_code(
         {kPythonHooksSource, kPythonHooksCode, kPythonHooksCode_size, kPythonHooksCode_magic});

@@ -18,6 +18,8 @@
 # - asyncio across threads: methods that must run on their loop's thread, called from another
 #   -> cross-thread-call; a loop started on a pool worker -> loop-on-pool-thread; a
 #   run_coroutine_threadsafe future whose loop ended -> abandoned-future.
+# - pytest: the plugin of tools/python/loopsan.py, served as the module `loopsan` with an
+#   entry point pytest autoloads (python_pytest.h).
 #
 # `_loopsan_hang_threshold_ms` and the builtins are put in its globals by python_hooks.cc.
 
@@ -28,6 +30,9 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
 
     # python_pools.cc's installer of python_pools.py (absent: no pool hooks).
     pool_install = globals().get("_loopsan_pool_install")
+    # python_pytest.cc's plugin code and version (absent: no pytest plugin).
+    pytest_plugin = globals().get("_loopsan_pytest_plugin")
+    loopsan_version = globals().get("_loopsan_version")
 
     FIELD, RECORD, THREAD, PART = "\x1f", "\x1e", "\x1d", "\x1c"
 
@@ -793,6 +798,69 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
             apply(name, module)
     sys.meta_path.insert(0, _LoopsanFinder)
 
+    # --- pytest: the plugin, found by pytest's entry-point autoload --------------------------
+    #
+    # A finder last on sys.meta_path: the module `loopsan` when nothing else provides one (an
+    # installed or local copy wins), and to importlib.metadata a distribution `loopsan` with
+    # the entry point `[pytest11] loopsan = loopsan`, which pytest loads unless
+    # PYTEST_DISABLE_PLUGIN_AUTOLOAD is set or `-p no:loopsan` blocks it. pluggy skips an entry
+    # point whose name is registered already, so `-p loopsan` or an installed dist-info never
+    # registers it twice. Until pytest (or anyone) asks, this class is all there is: nothing
+    # imported, compiled or read.
+    distribution = []
+
+    def make_distribution():
+        from importlib.metadata import Distribution
+
+        files = {
+            "METADATA": "Metadata-Version: 2.1\nName: loopsan\nVersion: %s\n"
+                        "Summary: loopsan's pytest plugin, served by libloopsan.so\n"
+                        % loopsan_version(),
+            "entry_points.txt": "[pytest11]\nloopsan = loopsan\n",
+        }
+
+        class LoopsanDistribution(Distribution):
+            def read_text(self, filename):
+                return files.get(filename)
+
+            def locate_file(self, path):
+                import pathlib
+
+                return pathlib.PurePath("<libloopsan.so>", path)
+
+        return LoopsanDistribution()
+
+    class _LoopsanPluginFinder:
+        """Finder and loader of the module `loopsan` (one class: less to make at every start)."""
+
+        @classmethod
+        def find_spec(cls, name, path=None, target=None):
+            if name != "loopsan":
+                return None
+            from importlib.machinery import ModuleSpec
+
+            return ModuleSpec("loopsan", cls, origin="<libloopsan.so>")
+
+        @staticmethod
+        def create_module(spec):
+            return None
+
+        @staticmethod
+        def exec_module(module):
+            exec(pytest_plugin(), module.__dict__)
+
+        @staticmethod
+        def find_distributions(context=None):
+            name = getattr(context, "name", None)
+            if name is not None and name.lower().replace("_", "-") != "loopsan":
+                return ()
+            if not distribution:
+                distribution.append(make_distribution())
+            return tuple(distribution)
+
+    if pytest_plugin is not None and loopsan_version is not None:
+        sys.meta_path.append(_LoopsanPluginFinder)
+
 
 _loopsan_install(_loopsan_report, _loopsan_loop_running, _loopsan_thread_leak,
                  _loopsan_hang_threshold_ms, _loopsan_cross_thread, _loopsan_loop_on_pool,
@@ -800,4 +868,4 @@ _loopsan_install(_loopsan_report, _loopsan_loop_running, _loopsan_thread_leak,
 del _loopsan_install, _loopsan_report, _loopsan_loop_running, _loopsan_thread_leak
 del _loopsan_hang_threshold_ms, _loopsan_cross_thread, _loopsan_loop_on_pool
 del _loopsan_abandoned, _loopsan_type_modified, _loopsan_checked_method
-del _loopsan_pool_install
+del _loopsan_pool_install, _loopsan_pytest_plugin, _loopsan_version
