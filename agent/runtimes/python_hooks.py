@@ -204,6 +204,11 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
     running_loops = {}
     running_get = running_loops.get
     loop_threads = {}  # loop -> (native id, ident) of its thread, for reports
+    # Loops an exception ended -> that exception (weak keys, made at the first). The submitter
+    # of run_coroutine_threadsafe() remembers its future after submitting it: a loop thread
+    # quick enough to run the coroutine and die in between finds nothing to report, so the
+    # submitter looks here once it has remembered it.
+    dead_loops = None
     checked_codes = set()  # the code of every function below that checks the calling thread
 
     def asyncio_frame(frame):
@@ -300,6 +305,8 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
                     loop_threads[loop] = (get_native_id(), get_ident())
                 except Exception:
                     pass  # an unhashable loop class: not checked
+                if dead_loops is not None:
+                    dead_loops.pop(loop, None)  # run again after all (asyncio.Runner on ^C)
                 loop_started(loop)
 
         _set_running_loop.__doc__ = set_running_loop.__doc__
@@ -424,13 +431,20 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
         return exc
 
     def loop_ended(loop, frame):
+        nonlocal dead_loops
         try:
+            exc = ending_exception(frame)
+            if exc is not None:
+                if dead_loops is None:
+                    import weakref
+
+                    dead_loops = weakref.WeakKeyDictionary()
+                dead_loops[loop] = exc
             if loop_futures is None:
                 return
             futures = loop_futures.pop(loop, None)
             if not futures:
                 return
-            exc = ending_exception(frame)
             if exc is None:
                 if loop.is_closed():
                     report_abandoned(loop, futures, None)
@@ -459,6 +473,7 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
                 return
             by_site = {}
             for future in pending:
+                future._loopsan_reported = True
                 site = tuple(getattr(future, "_loopsan_created_at", ()))
                 by_site.setdefault(site, []).append(future)
                 watch_waits(future, exc)
@@ -539,6 +554,9 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
             future = real(coro, loop)
             try:
                 remember_future(loop, future, 2)
+                exc = dead_loops.get(loop) if dead_loops is not None else None
+                if exc is not None and not getattr(future, "_loopsan_reported", False):
+                    report_abandoned(loop, loop_futures.pop(loop, []), exc)
             except Exception:
                 pass
             return future

@@ -188,6 +188,7 @@ BOOST_AUTO_TEST_CASE(seed_001_systemexit_abandons_the_future_and_the_report_surv
       RunResult r = run_script(py, "abandoned_future.py", "systemexit", "abandoned-future: ");
       // main() waits in future.result() for ever: the test killed it after the finding.
       BOOST_TEST(r.term_signal == SIGKILL, r.describe());
+      BOOST_REQUIRE_MESSAGE(!r.reports.empty(), r.describe());
       BOOST_TEST(r.reports.at(0).summary.is_null(), r.describe());
       auto findings = r.findings("abandoned-future");
       BOOST_REQUIRE_MESSAGE(findings.size() >= 1u, r.describe());
