@@ -94,7 +94,11 @@ void count(uint64_t generation, Kind kind, uint64_t id, const std::string& text)
   if (r.id_count < kIdsCap) {
     r.ids[r.id_count++] = IdCount{id, 1};
   } else {
+    // Past the cap an id cannot be told from one seen before: count it, and keep the
+    // excerpt to one block per distinct finding rather than repeat a block per occurrence.
     ++r.more_ids;
+    ++r.omitted;
+    return;
   }
   if (r.excerpt_len + text.size() <= kExcerptCap) {
     memcpy(r.excerpt + r.excerpt_len, text.data(), text.size());
@@ -142,7 +146,10 @@ size_t copy_out(char* buf, size_t size, const char* a, size_t a_len, const char*
 
 }  // namespace
 
+// The C API's calls are not async-signal-safe (loopsan.h); a harness that calls one from a
+// handler that interrupted this thread inside count() gets nothing instead of a deadlock.
 void begin(const char* name) {
+  if (holding != 0) return;
   std::string line;
   {
     Held g;
@@ -169,6 +176,7 @@ void begin(const char* name) {
 }
 
 uint64_t end() {
+  if (holding != 0) return 0;
   std::string line;
   uint64_t findings = 0;
   {
@@ -182,6 +190,7 @@ uint64_t end() {
 }
 
 size_t report(char* buf, size_t size) {
+  if (holding != 0) return copy_out(buf, size, "", 0, "", 0);
   Held g;
   char more[64];
   int more_len = 0;
@@ -193,6 +202,7 @@ size_t report(char* buf, size_t size) {
 }
 
 size_t kinds(char* buf, size_t size) {
+  if (holding != 0) return copy_out(buf, size, "", 0, "", 0);
   Held g;
   char text[static_cast<int>(Kind::kCount) * 40];
   size_t len = 0;

@@ -824,7 +824,9 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
     # PYTEST_DISABLE_PLUGIN_AUTOLOAD is set or `-p no:loopsan` blocks it. pluggy skips an entry
     # point whose name is registered already, so `-p loopsan` or an installed dist-info never
     # registers it twice. Until pytest (or anyone) asks, this class is all there is: nothing
-    # imported, compiled or read.
+    # imported, compiled or read. Only a process that has imported pytest sees either: pip,
+    # `importlib.metadata.distributions()` or `import loopsan` anywhere else find nothing (a
+    # `pip freeze` under the shim must not list a package that is not installed).
     distribution = []
 
     def make_distribution():
@@ -838,6 +840,11 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
         }
 
         class LoopsanDistribution(Distribution):
+            # Python 3.8/3.9's Distribution has neither; the importlib_metadata backport
+            # dedupes entry points by _normalized_name.
+            name = "loopsan"
+            _normalized_name = "loopsan"
+
             def read_text(self, filename):
                 return files.get(filename)
 
@@ -853,7 +860,7 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
 
         @classmethod
         def find_spec(cls, name, path=None, target=None):
-            if name != "loopsan":
+            if name != "loopsan" or "_pytest.config" not in sys.modules:
                 return None
             from importlib.machinery import ModuleSpec
 
@@ -869,9 +876,14 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
 
         @staticmethod
         def find_distributions(context=None):
+            if "_pytest.config" not in sys.modules:
+                return ()
             name = getattr(context, "name", None)
             if name is not None and name.lower().replace("_", "-") != "loopsan":
                 return ()
+            search = getattr(context, "path", None)
+            if search is not None and search is not sys.path:
+                return ()  # a search of other directories (a venv, a target dir)
             if not distribution:
                 distribution.append(make_distribution())
             return tuple(distribution)

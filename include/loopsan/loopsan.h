@@ -160,7 +160,8 @@ static inline void loopsan_task_finished(const void* pool, const void* task) {
  * plugin). Findings raised while a test is open, on any thread, are attributed to it: their
  * report line gets "test": "<name>", and a repeat of a finding that an earlier test (or no
  * test) raised counts again for this one. Tests do not nest: a begin while a test is open ends
- * that test first. `name` is copied (truncated to 255 bytes). */
+ * that test first. `name` is copied (truncated to 255 bytes). These four calls are not
+ * async-signal-safe: call them from the harness's own flow, not from a signal handler. */
 static inline void loopsan_test_begin(const char* name) {
   LOOPSAN__CALL(void, (const char*), "loopsan_test_begin")
   if (loopsan__typed) loopsan__typed(name);

@@ -29,7 +29,10 @@ class FindingsDelta {
 // The excerpt of the last ended test's findings (loopsan_test_report), "" without loopsan.
 inline std::string test_report() {
   std::string text(loopsan_test_report(nullptr, 0), '\0');
-  if (!text.empty()) loopsan_test_report(&text[0], text.size() + 1);
+  if (text.empty()) return text;
+  // Another thread's loopsan_test_begin() may shorten the text between the two calls.
+  size_t written = loopsan_test_report(&text[0], text.size() + 1);
+  if (written < text.size()) text.resize(written);
   return text;
 }
 

@@ -242,6 +242,16 @@ BOOST_AUTO_TEST_CASE(invisible_outside_pytest) {
     BOOST_TEST(under.out == plain.out, py + ":\n" + under.describe() + plain.describe());
     BOOST_TEST(under.out.rfind("[] ", 0) == 0, under.describe());
   }
+  // What pip and importlib see: no `loopsan` distribution (`pip freeze` would list it) and no
+  // importable `loopsan` outside pytest.
+  const char* metadata =
+      "import importlib.metadata as m, importlib.util as u\n"
+      "print([d.metadata['Name'] for d in m.distributions()].count('loopsan'),"
+      " u.find_spec('loopsan'))\n";
+  for (const std::string& py : pythons()) {
+    RunResult under = run({.argv = {py, "-c", metadata}});
+    BOOST_TEST(under.out == "0 None\n", py + ":\n" + under.describe());
+  }
 }
 
 // A finding at collection is listed and fails no test; one in a test that failed anyway is
