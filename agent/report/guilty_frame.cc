@@ -44,8 +44,11 @@ bool internal_function(const std::string& function) {
 
 std::string python_frame(const std::vector<python::PyFrame>& frames) {
   for (const auto& fr : frames) {
-    bool stdlib = fr.file.find("/lib/python3.") != std::string::npos &&
-                  fr.file.find("-packages/") == std::string::npos;
+    // pytest and pluggy count as the standard library, as in tools/loopsan/code_owners.cc.
+    bool stdlib = (fr.file.find("/lib/python3.") != std::string::npos &&
+                   fr.file.find("-packages/") == std::string::npos) ||
+                  fr.file.find("/_pytest/") != std::string::npos ||
+                  fr.file.find("/pluggy/") != std::string::npos;
     if (stdlib) continue;
     return cat(fr.function, " (", fr.file, ":", fr.line, ")");
   }
