@@ -17,20 +17,6 @@ namespace {
 
 using nlohmann::json;
 
-// The stacks a finding may carry, in the text report's order and with its headings.
-const std::pair<const char*, const char*> kStackTitles[] = {
-    {"throw_python_stack", "Python stack where the exception was raised"},
-    {"throw_stack", "Native stack where the exception was thrown"},
-    {"python_stack", "Python stack"},
-    {"js_stack", "JavaScript stack"},
-    {"stack", "Native stack"},
-    {"sampled_stack", "Native stack (sampled)"},
-    {"gil_holder_python_stack", "Python stack of the thread holding the GIL"},
-    {"gil_holder_stack", "Native stack of the thread holding the GIL"},
-    {"created_python_stack", "Python stack where the thread was started"},
-    {"created_stack", "Native stack where the thread was created"},
-};
-
 // [title, text] for each stack of `f` (a finding or one of its threads), printed by the text
 // report's own stack printers, so that names, file:line and the Python splicing match it.
 void add_stacks(json& out, const json& f, const SourceLocations& lines, bool full,
@@ -41,7 +27,7 @@ void add_stacks(json& out, const json& f, const SourceLocations& lines, bool ful
     print_merged_python_stack(text, f, lines);
     out.push_back(json::array({"Stack (native and Python, most recent call first)", text.str()}));
   }
-  for (const auto& [key, title] : kStackTitles) {
+  for (const auto& [key, title] : stack_titles()) {
     if (!f.contains(key)) continue;
     if (merged && (std::string(key) == "stack" || std::string(key) == "python_stack")) continue;
     const json& frames = f[key];

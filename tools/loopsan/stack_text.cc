@@ -239,4 +239,21 @@ void print_merged_python_stack(std::ostream& out, const json& f, const SourceLoc
   print_lines(out, items, true);
 }
 
+// Headings for the stacks a finding may carry, in display order.
+const std::vector<std::pair<std::string, std::string>>& stack_titles() {
+  static const std::vector<std::pair<std::string, std::string>> titles = {
+      {"throw_python_stack", "Python stack where the exception was raised"},
+      {"throw_stack", "Native stack where the exception was thrown"},
+      {"python_stack", "Python stack"},
+      {"js_stack", "JavaScript stack"},
+      {"stack", "Native stack"},
+      {"sampled_stack", "Native stack (sampled)"},
+      {"gil_holder_python_stack", "Python stack of the thread holding the GIL"},
+      {"gil_holder_stack", "Native stack of the thread holding the GIL"},
+      {"created_python_stack", "Python stack where the thread was started"},
+      {"created_stack", "Native stack where the thread was created"},
+  };
+  return titles;
+}
+
 }  // namespace loopsan::cli

@@ -5,6 +5,7 @@
 
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -22,6 +23,10 @@ void print_native_stack(std::ostream& out, const nlohmann::json& frames,
                         const SourceLocations& lines, bool full);
 void print_python_stack(std::ostream& out, const nlohmann::json& frames);
 void print_js_stack(std::ostream& out, const nlohmann::json& frames);
+
+// The stacks a finding (or one of its threads) may carry, as (field, heading), in the order
+// every format prints them.
+const std::vector<std::pair<std::string, std::string>>& stack_titles();
 
 // True when a finding's native and Python stacks can print as one.
 bool can_merge_python(const nlohmann::json& finding);
