@@ -101,6 +101,9 @@ void exec_starting() {
   if (!active() || !same_process()) return;
   ErrnoSaver errno_saver;
   ReentryGuard guard;
+  // The timeline's undrained events first (the summary is the report's last line); as at
+  // _exit(), skipped inside a signal handler or a vfork child (drain_at_exit checks).
+  timeline::drain_at_exit();
   summary::write(summary::How::kExec, 0);
 }
 
@@ -140,6 +143,8 @@ int process_exiting_now(int status) {
   ErrnoSaver errno_saver;
   ReentryGuard guard;
   watchdog::stop();
+  // _exit() is async-signal-safe and often called from a handler: the drain allocates and
+  // locks, so drain_at_exit() skips it there (and in a vfork child).
   timeline::drain_at_exit();
   summary::write(summary::How::kExit, status);
   return final_status(status);

@@ -113,6 +113,24 @@ void leave_locked(Pool& p, pid_t tid) {
   }
 }
 
+// A timeline span seen under `lock`, recorded once it is released: record() may allocate the
+// thread's ring and take the timeline's locks, not to be done while holding the pools' lock.
+// Declared before the LockGuard, so that its destructor runs after the guard's.
+struct DeferredSpan {
+  timeline::Code code = timeline::kCodeEnd;  // kCodeEnd: nothing to record
+  int64_t start_ns = 0, end_ns = 0;
+  std::string pool;
+  void set(timeline::Code c, int64_t start, int64_t end, const std::string& p) {
+    code = c;
+    start_ns = start;
+    end_ns = end;
+    pool = p;
+  }
+  ~DeferredSpan() {
+    if (code != timeline::kCodeEnd) timeline::record(code, start_ns, end_ns, pool.c_str());
+  }
+};
+
 }  // namespace
 
 std::vector<PoolView> snapshot() {
@@ -215,6 +233,7 @@ void task_dropped(uintptr_t key, uintptr_t task) {
 void task_started(uintptr_t key, uintptr_t task, const std::string& name, int64_t now_ns) {
   int64_t threshold = int64_t{options().starvation_threshold_ms} * 1000000;
   pid_t tid = current_tid();
+  DeferredSpan span;  // before the guard: recorded after the unlock
   LockGuard g(lock);
   Pool* p = find(key);
   if (p == nullptr) return;
@@ -248,7 +267,7 @@ void task_started(uintptr_t key, uintptr_t task, const std::string& name, int64_
   if (it == p->queue.end()) return;  // queued before the pool was known
   int64_t waited = now_ns - it->queued_ns;
   if (waited >= events::g_timeline_min_ns.load(std::memory_order_relaxed)) {
-    timeline::record(timeline::kQueue, it->queued_ns, now_ns, p->name.c_str());
+    span.set(timeline::kQueue, it->queued_ns, now_ns, p->name);
   }
   bool batch = it->submission != nullptr && it->submission->batch;
   if (kept_stacks(*it)) --p->kept;
@@ -269,15 +288,17 @@ void task_started(uintptr_t key, uintptr_t task, const std::string& name, int64_
 
 void task_finished(uintptr_t key, int64_t) {
   if (t_pool != key) return;
+  DeferredSpan span;  // before the guard: recorded after the unlock
   LockGuard g(lock);
   Pool* p = find(key);
   if (p == nullptr) return;
-  if (timeline::on()) {
+  // The inline flag, not timeline::on(): no out-of-line call per task with timeline=0.
+  if (events::g_timeline_on) {
     Worker* w = worker_of(*p, current_tid());
     int64_t now = sys::monotonic_ns();
     if (w != nullptr && w->busy &&
         now - w->busy_since_ns >= events::g_timeline_min_ns.load(std::memory_order_relaxed)) {
-      timeline::record(timeline::kTask, w->busy_since_ns, now, p->name.c_str());
+      span.set(timeline::kTask, w->busy_since_ns, now, p->name);
     }
   }
   finish_locked(*p, current_tid());

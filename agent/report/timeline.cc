@@ -25,6 +25,11 @@ namespace {
 constexpr uint32_t kRingSize = 1024;
 // Per process: a million events are ~40 MB of report, more than a browser wants to draw.
 constexpr uint64_t kTotalCap = 1000000;
+// Live rings (24 KiB each, freed only once their thread has exited and been drained): a
+// thread-per-task program would otherwise grow without bound. 256 rings are ~6 MiB; the events
+// of a thread that finds them all taken are counted as dropped (it tries again on its next
+// span, as exited threads' rings are freed).
+constexpr int kMaxRings = 256;
 // A line stays well under 64 KiB: flushed once it passes this.
 constexpr size_t kLineFlush = 60000;
 constexpr int kNames = 256;
@@ -82,17 +87,26 @@ uint16_t intern(const char* s) {
   return static_cast<uint16_t>(n);
 }
 
+std::atomic<int> live_count{0};  // rings allocated and not yet freed, at most kMaxRings
+
+// What a thread's ring pointer holds once the thread has exited: TLS destructors that run
+// after thread_exiting may still record, and a ring created then would never be marked
+// exited (nor freed). Never dereferenced.
+Ring* const kExitedRing = reinterpret_cast<Ring*>(uintptr_t{1});
+
 Ring*& own_ring() {
   return *reinterpret_cast<Ring**>(&tls_state.timeline_ring);
 }
 
 void push(Ring* r, Code code, int64_t start_ns, int64_t dur_ns, uint16_t arg) {
-  if (total.fetch_add(1, std::memory_order_relaxed) >= kTotalCap) {
+  uint32_t h = r->head.load(std::memory_order_relaxed);
+  if (h - r->tail.load(std::memory_order_acquire) >= kRingSize) {
     dropped_count.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  uint32_t h = r->head.load(std::memory_order_relaxed);
-  if (h - r->tail.load(std::memory_order_acquire) >= kRingSize) {
+  // After the ring-full check: only events that would be stored count against the cap (an
+  // event dropped for a full ring must not use up the process's budget).
+  if (total.fetch_add(1, std::memory_order_relaxed) >= kTotalCap) {
     dropped_count.fetch_add(1, std::memory_order_relaxed);
     return;
   }
@@ -106,8 +120,16 @@ void push(Ring* r, Code code, int64_t start_ns, int64_t dur_ns, uint16_t arg) {
 }
 
 Ring* create_ring() {
+  // Reserve a slot first (see kMaxRings); the drain gives it back when it frees the ring.
+  if (live_count.fetch_add(1, std::memory_order_relaxed) >= kMaxRings) {
+    live_count.fetch_sub(1, std::memory_order_relaxed);
+    return nullptr;
+  }
   Ring* r = new (std::nothrow) Ring;
-  if (r == nullptr) return nullptr;
+  if (r == nullptr) {
+    live_count.fetch_sub(1, std::memory_order_relaxed);
+    return nullptr;
+  }
   r->tid = current_tid();
   own_ring() = r;
   {
@@ -171,8 +193,10 @@ void drain() {
     uint32_t head = r->head.load(std::memory_order_acquire);
     uint32_t tail = r->tail.load(std::memory_order_relaxed);
     if (head != tail) {
-      std::string name = r->name;
-      const char* role = r->role != nullptr ? r->role : "other";
+      // name and role are written by thread_exiting before its release store of `exited`:
+      // read them only once that store was seen, or this read races with those writes.
+      std::string name = exited ? r->name : "";
+      const char* role = exited && r->role != nullptr ? r->role : "other";
       if (!exited) {
         for (const registry::LiveThread& t : live) {
           if (t.tid == r->tid) {
@@ -231,6 +255,7 @@ void drain() {
     }
   }
   for (Ring* r : done) delete r;
+  live_count.fetch_sub(static_cast<int>(done.size()), std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -238,6 +263,7 @@ void drain() {
 void record(Code code, int64_t start_ns, int64_t end_ns, const char* arg) {
   if (!events::g_timeline_on || signal_handlers::in_handler() || !events::same_process()) return;
   Ring* r = own_ring();
+  if (r == kExitedRing) return;  // after thread_exiting: see kExitedRing
   if (code == kLoopEnd) {
     // Only a loop the timeline showed starting (asyncio.run() runs its loop three times).
     if (r == nullptr || !r->loop_open) return;
@@ -245,7 +271,11 @@ void record(Code code, int64_t start_ns, int64_t end_ns, const char* arg) {
     push(r, code, start_ns, end_ns - start_ns, 0);
     return;
   }
-  if (r == nullptr && (r = create_ring()) == nullptr) return;
+  if (r == nullptr && (r = create_ring()) == nullptr) {
+    // No ring (kMaxRings reached, or out of memory): the event is lost, and counted.
+    dropped_count.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   // The first busy span of a loop (the thread's first, or its first after a loop ended) says
   // the loop started.
   if (code == kBusy && !r->loop_open) {
@@ -272,6 +302,11 @@ void init() {
 
 void thread_exiting() {
   Ring* r = own_ring();
+  if (r == kExitedRing) return;
+  // Also when the thread never recorded: a span from a later TLS destructor must not create
+  // a ring that nothing would mark exited. (A vfork child runs on its parent's thread, which
+  // goes on recording: null there, as before.)
+  own_ring() = events::same_process() ? kExitedRing : nullptr;
   if (r == nullptr) return;
   if (events::same_process()) {
     push(r, kThreadExit, sys::monotonic_ns(), 0, 0);
@@ -279,13 +314,20 @@ void thread_exiting() {
     strncpy(r->name, info.name.c_str(), sizeof r->name - 1);
     r->role = role_name(info.role);
   }
-  own_ring() = nullptr;
   tls_state.timeline_wait_end_ns = 0;
   r->exited.store(true, std::memory_order_release);
 }
 
 void drain_at_exit() {
+  // From _exit()/_Exit() and exec, which a signal handler or a vfork child may call: the drain
+  // allocates and takes locks (a deadlock if the interrupted code held one), so it is skipped
+  // there; those events are lost.
+  if (signal_handlers::in_handler() || !events::same_process()) return;
   drain();
+}
+
+int live_rings() {
+  return live_count.load(std::memory_order_relaxed);
 }
 
 void reset_after_fork() {
@@ -299,6 +341,7 @@ void reset_after_fork() {
   tls_state.timeline_wait_end_ns = 0;
   total.store(0);
   dropped_count.store(0);
+  live_count.store(0);
 }
 
 int64_t period_ns() {

@@ -8,7 +8,8 @@
 // the producing side takes no lock. Spans shorter than timeline_min_ms are never recorded, so
 // the wrappers' fast paths compare a duration they already have (or one clock read at a loop
 // wait) and call out only for spans worth drawing. A full ring, or a process past its total
-// cap, drops events and counts them (the summary's timeline_dropped).
+// cap, drops events and counts them (the summary's timeline_dropped); so does a thread that
+// finds the live rings at their cap (256).
 //
 // Draining: the watchdog thread (core/watchdog.h, kTimeline) turns each ring's new events into
 // `{"type":"timeline",...}` report lines about once a second, each under 64 KiB and written with
@@ -44,8 +45,10 @@ bool on();
 // Does nothing in a signal handler or a vfork child.
 void record(Code code, int64_t start_ns, int64_t end_ns, const char* arg = nullptr);
 
-// Events dropped so far (full rings, total cap), for the summary.
+// Events dropped so far (full rings, total cap, no ring to be had), for the summary.
 uint64_t dropped();
+// Rings allocated and not yet freed (at most 256), for tests.
+int live_rings();
 
 // The module table's hooks (core/module.h) and the watchdog's check (core/watchdog.h).
 void init();
