@@ -56,10 +56,9 @@ bool library_internal(const std::string& function, const std::string& file,
   size_t open = function.find_first_of("(<");
   size_t space = function.rfind(' ', open);
   std::string name = space == std::string::npos ? function : function.substr(space + 1);
-  return starts_with_any(name,
-                         {"boost::asio::detail::", "asio::detail::", "std::_", "std::__",
-                          "std::thread::_State_impl", "std::thread::thread<",
-                          "std::jthread::jthread<", "__invoke", "uv__", "g_main_context_"}) ||
+  return starts_with_any(name, {"boost::asio::detail::", "asio::detail::", "std::_", "std::__",
+                                "std::thread::_State_impl", "std::thread::thread<",
+                                "std::jthread::jthread<", "__invoke", "uv__", "g_main_context_"}) ||
          file.find("/boost/asio/detail/") != std::string::npos ||
          file.find("/include/c++/") != std::string::npos ||
          starts_with_any(basename_of(module), {"libffi.so"});

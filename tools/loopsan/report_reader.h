@@ -14,7 +14,7 @@ struct Report {
   std::string path;
   nlohmann::json start;  // null if the start line is missing
   std::vector<nlohmann::json> findings;
-  nlohmann::json summary;  // null if the process never got to write it
+  nlohmann::json summary;                // null if the process never got to write it
   std::vector<nlohmann::json> timeline;  // "timeline" lines (timeline=1), in file order
   int malformed_lines = 0;
   int first_malformed_line = 0;
