@@ -110,10 +110,20 @@ std::string suppression_rule(const json& f, const SourceLocations& lines, bool* 
   // The frame's own name, as the agent matches it: for a native frame the symbol-table name
   // (the out-of-line function, even when the guilty line is in a function inlined into it).
   std::string function = str(frame, "function");
+  // GCC's " [clone .cold]" / " [clone .isra.0]" parts name how this build split the function,
+  // not the function: the rule matches every clone of it, so that it holds on the next build.
+  std::string clones;
+  if (!g.script) {
+    size_t clone = function.find(" [clone ");
+    if (clone != std::string::npos) {
+      function.resize(clone);
+      clones = "*";
+    }
+  }
   std::string file = g.script ? file_glob(str(frame, g.stack == "js_stack" ? "script" : "file"))
                               : literal_glob(basename_of(str(frame, "module")), true);
-  if (file.empty()) return kind + ":" + literal_glob(function, false);
-  return kind + "@" + file + ":" + literal_glob(function, false);
+  if (file.empty()) return kind + ":" + literal_glob(function, false) + clones;
+  return kind + "@" + file + ":" + literal_glob(function, false) + clones;
 }
 
 void print_suppressions(std::ostream& out, const std::vector<DistinctFinding>& findings,
