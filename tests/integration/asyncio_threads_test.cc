@@ -200,7 +200,11 @@ BOOST_AUTO_TEST_CASE(seed_001_systemexit_abandons_the_future_and_the_report_surv
       BOOST_REQUIRE(!f["throw_python_stack"].empty());
       BOOST_TEST(f["throw_python_stack"][0]["function"] == "f", f.dump());
       BOOST_TEST(has_frame(f["created_python_stack"], "main"), f.dump());
-      BOOST_TEST(has_frame(f["python_stack"], "start_loop"), f.dump());  // the loop's thread
+      // Reported on the loop's thread as it dies, or, when it died before
+      // run_coroutine_threadsafe() had remembered the future, by the submitter right after.
+      BOOST_TEST((has_frame(f["python_stack"], "start_loop") ||
+                  (f["thread"]["role"] == "main" && has_frame(f["python_stack"], "main"))),
+                 f.dump());
       BOOST_TEST(f["created_python_stack"][0]["function"] == "main", f.dump());
     }
   }
@@ -217,7 +221,8 @@ BOOST_AUTO_TEST_CASE(waiting_without_timeout_on_an_abandoned_future_is_reported_
       const json& ended = findings[0];
       const json& waiting = findings[1];
       BOOST_TEST(ended["exception"]["type"] == "KeyboardInterrupt", ended.dump());
-      BOOST_TEST(ended["waiters"] == 1, ended.dump());  // main, in result(timeout=0.5)
+      // main, in result(timeout=0.5); none when the submitter itself found the loop dead.
+      BOOST_TEST(ended["waiters"].get<int>() <= 1, ended.dump());
       BOOST_TEST(waiting["waiting"] == true, waiting.dump());
       BOOST_TEST(waiting["thread"]["role"] == "main", waiting.dump());
       BOOST_TEST(waiting["exception"]["type"] == "KeyboardInterrupt", waiting.dump());
