@@ -204,10 +204,12 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
     running_loops = {}
     running_get = running_loops.get
     loop_threads = {}  # loop -> (native id, ident) of its thread, for reports
-    # Loops an exception ended -> that exception (weak keys, made at the first). The submitter
-    # of run_coroutine_threadsafe() remembers its future after submitting it: a loop thread
-    # quick enough to run the coroutine and die in between finds nothing to report, so the
-    # submitter looks here once it has remembered it.
+    # Loops an exception ended -> why (why_ended's strings; weak keys, made at the first). The
+    # submitter of run_coroutine_threadsafe() remembers its future after submitting it: a loop
+    # thread quick enough to run the coroutine and die in between finds nothing to report, so
+    # the submitter looks here once it has remembered it. Strings, not the exception: its
+    # traceback holds run_forever's frame, whose `self` is the key, which would then never die
+    # (every such loop and its test case kept for the life of the process).
     dead_loops = None
     checked_codes = set()  # the code of every function below that checks the calling thread
 
@@ -430,28 +432,38 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
             frame = frame.f_back
         return exc
 
+    # Why a loop's futures can never complete, as the report says it: the exception's type,
+    # message, where it was raised and the coroutine that raised it; all "" for a closed loop.
+    CLOSED = ("", "", "", "")
+
+    def why_ended(exc):
+        return (type_of(exc), message_of(exc), frames_text(raise_frames(exc)),
+                clean(coroutine_of(exc)))
+
     def loop_ended(loop, frame):
         nonlocal dead_loops
         try:
             exc = ending_exception(frame)
-            if exc is not None:
+            why = why_ended(exc) if exc is not None else None
+            del exc
+            if why is not None:
                 if dead_loops is None:
                     import weakref
 
                     dead_loops = weakref.WeakKeyDictionary()
-                dead_loops[loop] = exc
+                dead_loops[loop] = why
             if loop_futures is None:
                 return
             futures = loop_futures.pop(loop, None)
             if not futures:
                 return
-            if exc is None:
+            if why is None:
                 if loop.is_closed():
-                    report_abandoned(loop, futures, None)
+                    report_abandoned(loop, futures, CLOSED)
                 else:
                     loop_futures[loop] = futures  # stopped: it may run again
                 return
-            report_abandoned(loop, futures, exc)
+            report_abandoned(loop, futures, why)
         except Exception:
             pass
 
@@ -466,7 +478,7 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
             tb = tb.tb_next
         return name
 
-    def report_abandoned(loop, futures, exc):
+    def report_abandoned(loop, futures, why):
         try:
             pending = [f for r in futures if (f := r()) is not None and not f.done()]
             if not pending:
@@ -476,14 +488,10 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
                 future._loopsan_reported = True
                 site = tuple(getattr(future, "_loopsan_created_at", ()))
                 by_site.setdefault(site, []).append(future)
-                watch_waits(future, exc)
+                watch_waits(future, why)
+            exc_type, what, thrown, coro = why
             for site, group in by_site.items():
                 waiters = sum(len(getattr(f._condition, "_waiters", ())) for f in group)
-                if exc is None:
-                    exc_type, what, thrown, coro = "", "", "", ""
-                else:
-                    exc_type, what = type_of(exc), message_of(exc)
-                    thrown, coro = frames_text(raise_frames(exc)), clean(coroutine_of(exc))
                 abandoned(exc_type, what, thrown, frames_text(site_frames(site)), coro,
                           len(group), waiters, 0)
         except Exception:
@@ -494,7 +502,7 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
 
     abandoned_conditions = {}  # a Condition class -> its subclass that reports waits
 
-    def watch_waits(future, exc):
+    def watch_waits(future, why):
         # Whoever waits on it from now on without a timeout waits for ever: the future's
         # Condition becomes one that reports such a wait (same lock, same behaviour).
         condition = getattr(future, "_condition", None)
@@ -502,11 +510,7 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
         if condition is None or getattr(base, "_loopsan", False):
             return
         created = frames_text(site_frames(getattr(future, "_loopsan_created_at", ())))
-        if exc is None:
-            info = ("", "", "", created, "")
-        else:
-            info = (type_of(exc), message_of(exc), frames_text(raise_frames(exc)), created,
-                    clean(coroutine_of(exc)))
+        info = (why[0], why[1], why[2], created, why[3])
         watched = abandoned_conditions.get(base)
         if watched is None:
             class AbandonedCondition(base):
@@ -536,7 +540,7 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
             try:
                 futures = loop_futures.pop(self, None) if loop_futures is not None else None
                 if futures:
-                    report_abandoned(self, futures, None)
+                    report_abandoned(self, futures, CLOSED)
             except Exception:
                 pass
 
@@ -554,9 +558,9 @@ def _loopsan_install(report, loop_running, thread_leak, hang_threshold_ms, cross
             future = real(coro, loop)
             try:
                 remember_future(loop, future, 2)
-                exc = dead_loops.get(loop) if dead_loops is not None else None
-                if exc is not None and not getattr(future, "_loopsan_reported", False):
-                    report_abandoned(loop, loop_futures.pop(loop, []), exc)
+                why = dead_loops.get(loop) if dead_loops is not None else None
+                if why is not None and not getattr(future, "_loopsan_reported", False):
+                    report_abandoned(loop, loop_futures.pop(loop, []), why)
             except Exception:
                 pass
             return future

@@ -9,6 +9,8 @@
   closed      the loop is stopped and closed while a submitted coroutine never ran; main
               then asks result(timeout=0.5)
   clean       the seed's first program: f() raises ValueError, result() re-raises it
+  collected   a loop that SystemExit ended, closed and dropped, is garbage: prints
+              "collected" (loopsan once kept every such loop alive through the exception)
 """
 import asyncio
 import concurrent.futures
@@ -68,4 +70,28 @@ def main(mode):
         loop.close()
 
 
-main(sys.argv[1])
+def collected():
+    import gc
+    import weakref
+
+    async def boom():
+        raise SystemExit
+
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(boom())
+    try:
+        loop.run_forever()
+    except SystemExit:
+        pass
+    task.exception()  # retrieved: this mode is about the loop, not a lost exception
+    loop.close()
+    ref = weakref.ref(loop)
+    del loop, task
+    gc.collect()
+    print("collected" if ref() is None else "kept", flush=True)
+
+
+if sys.argv[1] == "collected":
+    collected()
+else:
+    main(sys.argv[1])
