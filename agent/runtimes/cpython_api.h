@@ -9,6 +9,23 @@ namespace loopsan::cpython {
 
 using PyObject = void;
 
+// The layout of PyMethodDef (stable ABI) and its calling conventions, for the C functions the
+// agent gives Python code (python_hooks.cc, python_pools.cc, python_pytest.cc).
+struct MethodDef {
+  const char* name;
+  void* meth;  // a C function of the calling convention `flags` names
+  int flags;
+  const char* doc;
+};
+constexpr int kMethVarargs = 0x0001;
+constexpr int kMethKeywords = 0x0002;
+constexpr int kMethNoargs = 0x0004;
+constexpr int kMethO = 0x0008;
+constexpr int kMethFastcall = 0x0080;
+// Py_CompileString's start symbols.
+constexpr int kPyFileInput = 257;
+constexpr int kPyEvalInput = 258;
+
 // What a group of symbols makes possible. A Python that lacks one symbol loses that feature
 // only: the report's start line says which ("hooks").
 enum Feature : uint32_t {

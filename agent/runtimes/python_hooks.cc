@@ -36,15 +36,11 @@ using cpython::PyObject;
 // Under the name report() and the other entry points have always used.
 using cpython::api;
 
-// The layout of PyMethodDef (stable ABI).
-struct MethodDef {
-  const char* name;
-  PyObject* (*meth)(PyObject*, PyObject*);
-  int flags;
-  const char* doc;
-};
-constexpr int kMethVarargs = 0x0001;
-constexpr int kPyFileInput = 257;
+using cpython::kMethFastcall;
+using cpython::kMethKeywords;
+using cpython::kMethVarargs;
+using cpython::kPyFileInput;
+using cpython::MethodDef;
 
 std::atomic<int> done{0};  // 0: waiting for the moment, 1: installed (or gave up)
 
@@ -168,7 +164,7 @@ PyObject* report(PyObject*, PyObject* args) {
   return api.none;
 }
 
-MethodDef report_def = {"_loopsan_report", report, kMethVarargs,
+MethodDef report_def = {"_loopsan_report", reinterpret_cast<void*>(report), kMethVarargs,
                         "loopsan: report a lost exception (internal)"};
 
 // _loopsan_loop_running(flag) -- asyncio started (1) or stopped (0) its loop on this thread.
@@ -180,8 +176,8 @@ PyObject* loop_running(PyObject*, PyObject* args) {
   return api.none;
 }
 
-MethodDef loop_running_def = {"_loopsan_loop_running", loop_running, kMethVarargs,
-                              "loopsan: an asyncio loop starts or stops (internal)"};
+MethodDef loop_running_def = {"_loopsan_loop_running", reinterpret_cast<void*>(loop_running),
+                              kMethVarargs, "loopsan: an asyncio loop starts or stops (internal)"};
 
 // _loopsan_thread_leak(created_frames, threads) -- non-daemon threads alive as the interpreter
 // begins to wait for them, started at one place; threads: (name, native_id, ident) records.
@@ -206,7 +202,8 @@ PyObject* thread_leak(PyObject*, PyObject* args) {
   return api.none;
 }
 
-MethodDef thread_leak_def = {"_loopsan_thread_leak", thread_leak, kMethVarargs,
+MethodDef thread_leak_def = {"_loopsan_thread_leak", reinterpret_cast<void*>(thread_leak),
+                             kMethVarargs,
                              "loopsan: non-daemon threads still running at shutdown (internal)"};
 
 // _loopsan_cross_thread(call, alternative, loop_tid, loop_thread_name, thread_name) --
@@ -228,7 +225,8 @@ PyObject* cross_thread(PyObject*, PyObject* args) {
   return none();
 }
 
-MethodDef cross_thread_def = {"_loopsan_cross_thread", cross_thread, kMethVarargs,
+MethodDef cross_thread_def = {"_loopsan_cross_thread", reinterpret_cast<void*>(cross_thread),
+                              kMethVarargs,
                               "loopsan: an asyncio object used from a foreign thread (internal)"};
 
 // _loopsan_loop_on_pool(pool, max_workers, pool_loops, thread_loops, thread_name) -- a loop
@@ -248,8 +246,8 @@ PyObject* loop_on_pool(PyObject*, PyObject* args) {
   return none();
 }
 
-MethodDef loop_on_pool_def = {"_loopsan_loop_on_pool", loop_on_pool, kMethVarargs,
-                              "loopsan: a loop started on a pool thread (internal)"};
+MethodDef loop_on_pool_def = {"_loopsan_loop_on_pool", reinterpret_cast<void*>(loop_on_pool),
+                              kMethVarargs, "loopsan: a loop started on a pool thread (internal)"};
 
 // _loopsan_abandoned(type, what, thrown_frames, created_frames, coroutine, futures, waiters,
 // waiting) -- futures of run_coroutine_threadsafe that can never complete.
@@ -276,7 +274,7 @@ PyObject* abandoned(PyObject*, PyObject* args) {
   return none();
 }
 
-MethodDef abandoned_def = {"_loopsan_abandoned", abandoned, kMethVarargs,
+MethodDef abandoned_def = {"_loopsan_abandoned", reinterpret_cast<void*>(abandoned), kMethVarargs,
                            "loopsan: futures that can never complete (internal)"};
 
 // Methods that must run on their loop's thread, checked without a Python frame of their own
@@ -300,9 +298,6 @@ struct CheckedSlot {
 constexpr int kCheckedSlots = 64;  // python_hooks.py checks about 25 methods
 CheckedSlot checked_slots[kCheckedSlots];
 int checked_slots_used = 0;  // written with the GIL held
-
-constexpr int kMethFastcall = 0x0080;
-constexpr int kMethKeywords = 0x0002;
 
 // The loop `object` belongs to, a new reference, or null.
 PyObject* loop_of(const CheckedSlot& slot, PyObject* object) {
@@ -392,15 +387,13 @@ PyObject* checked_method(PyObject*, PyObject* args) {
   }
   int i = checked_slots_used++;
   checked_slots[i] = slot;
-  checked_defs[i] = {method_name_text,
-                     reinterpret_cast<PyObject* (*)(PyObject*, PyObject*)>(
-                         reinterpret_cast<void*>(kCheckedFunctions[i])),
+  checked_defs[i] = {method_name_text, reinterpret_cast<void*>(kCheckedFunctions[i]),
                      kMethFastcall | kMethKeywords, doc_text};
   return api.descr_new_method(cls, &checked_defs[i]);
 }
 
-MethodDef checked_method_def = {"_loopsan_checked_method", checked_method, kMethVarargs,
-                                "loopsan: a thread-checked method (internal)"};
+MethodDef checked_method_def = {"_loopsan_checked_method", reinterpret_cast<void*>(checked_method),
+                                kMethVarargs, "loopsan: a thread-checked method (internal)"};
 
 // _loopsan_type_modified(type) -- PyType_Modified, after python_hooks.py changed the dict of an
 // immutable type.
@@ -411,8 +404,8 @@ PyObject* type_modified(PyObject*, PyObject* args) {
   return none();
 }
 
-MethodDef type_modified_def = {"_loopsan_type_modified", type_modified, kMethVarargs,
-                               "loopsan: PyType_Modified (internal)"};
+MethodDef type_modified_def = {"_loopsan_type_modified", reinterpret_cast<void*>(type_modified),
+                               kMethVarargs, "loopsan: PyType_Modified (internal)"};
 
 void install_now() {
   if (done.exchange(1) != 0) return;

@@ -23,17 +23,11 @@ namespace {
 using cpython::api;
 using cpython::PyObject;
 
-// PyMethodDef (stable ABI) and its calling conventions.
-struct MethodDef {
-  const char* name;
-  void* meth;
-  int flags;
-  const char* doc;
-};
-constexpr int kMethVarargs = 0x0001;
-constexpr int kMethO = 0x0008;
-constexpr int kMethFastcall = 0x0080;
-constexpr int kPyFileInput = 257;
+using cpython::kMethFastcall;
+using cpython::kMethO;
+using cpython::kMethVarargs;
+using cpython::kPyFileInput;
+using cpython::MethodDef;
 
 PyObject* none() {
   api.inc_ref(api.none);

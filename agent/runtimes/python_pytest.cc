@@ -13,15 +13,9 @@ namespace {
 using cpython::api;
 using cpython::PyObject;
 
-// PyMethodDef (stable ABI).
-struct MethodDef {
-  const char* name;
-  void* meth;
-  int flags;
-  const char* doc;
-};
-constexpr int kMethNoargs = 0x0004;
-constexpr int kPyEvalInput = 258;
+using cpython::kMethNoargs;
+using cpython::kPyEvalInput;
+using cpython::MethodDef;
 
 // _loopsan_pytest_plugin(): the plugin module's code, or an error (the import then fails).
 PyObject* plugin_code(PyObject*, PyObject*) {
